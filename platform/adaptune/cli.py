@@ -1,0 +1,202 @@
+"""adaptune — hyperparameter search on Ray for DAO, DAMA, MAD and DALLMi, tracked in MLflow.
+
+    adaptune methods
+    adaptune validate jobs/quickstart.yaml
+    adaptune search jobs/quickstart.yaml --set search.num_samples=4
+    adaptune promote quickstart-20261124-101500 --dry-run
+    adaptune ui
+
+Exit codes: 0 ok, 1 the search or a command failed, 2 bad input (nothing was started).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from adaptune.spec import SpecError, load_job, parse_override
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    from adaptune.tracking import default_state_dir
+
+    return Path(args.state_dir).resolve() if args.state_dir else default_state_dir()
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from adaptune.methods import METHODS
+
+    for name, m in sorted(METHODS.items()):
+        fields = ", ".join(f.name for f in dataclasses.fields(m.config_cls))
+        print(
+            f"{name:8s} {m.description}\n         objective {m.metric} ({m.mode}); "
+            f"metrics: {', '.join(m.metrics)}\n         config: {fields}"
+        )
+    return 0
+
+
+def _plan(path: str, overrides: list[str] | None = None) -> Any:
+    from adaptune.plan import make_plan
+
+    sets = dict(parse_override(s) for s in overrides or [])
+    return make_plan(load_job(path, sets))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    bad = 0
+    for path in args.jobs:
+        try:
+            plan = _plan(path, args.set)
+        except SpecError as e:
+            print(e, file=sys.stderr)
+            bad += 1
+            continue
+        s = plan.job.search
+        print(
+            f"ok: {path}: {plan.method.name}, {plan.num_samples} trials, {s.sampler} + "
+            f"{s.scheduler.type}, {len(plan.space)} searched ({', '.join(plan.space)}), "
+            f"objective {plan.metric} ({plan.mode}), max_t {plan.max_t} epochs"
+        )
+    return EXIT_BAD_INPUT if bad else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from adaptune.sweep import run_search, summary_dict
+
+    plan = _plan(args.job, args.set)
+    summary = run_search(
+        plan,
+        _state_dir(args),
+        address=args.address,
+        tracking_uri=args.tracking_uri,
+        verbose=args.verbose,
+    )
+    print("\n" + "\n".join(summary.lines()), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary_dict(summary), indent=2, default=str))
+    return 0 if summary.completed else EXIT_FAILED
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from adaptune import tracking
+
+    client = tracking.setup(tracking.resolve_uri(args.tracking_uri, _state_dir(args)))
+    run = tracking.find_search_run(client, args.search)
+    tags = run.data.tags
+    name = args.model_name or tags[f"{tracking.TAG}model_name"]
+    alias = args.alias or tags[f"{tracking.TAG}alias"]
+    result = tracking.promote(
+        client,
+        run,
+        name,
+        alias,
+        tags[f"{tracking.TAG}metric"],
+        tags[f"{tracking.TAG}mode"],
+        dry_run=args.dry_run,
+    )
+    ver = f" version {result.version}" if result.version else ""
+    print(
+        f"{result.model_name}{ver}: {'promoted' if result.promoted else 'not promoted'} — "
+        f"{result.reason} (best trial {result.trial_id}, value {result.value})"
+    )
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from adaptune import tracking
+
+    state = _state_dir(args)
+    uri = tracking.resolve_uri(args.tracking_uri, state)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
+    if uri.startswith("sqlite:"):
+        cmd += ["--default-artifact-root", (state / "mlartifacts").as_uri()]
+    print(f"MLflow UI on http://{args.host}:{args.port} for {uri}", flush=True)
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover (exec does not return)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="adaptune",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--state-dir", help="state folder (default: $ADAPTUNE_HOME or ./.adaptune)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("methods", help="list the training methods").set_defaults(fn=cmd_methods)
+
+    v = sub.add_parser("validate", help="check job specs without starting Ray")
+    v.add_argument("jobs", nargs="+")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key")
+    v.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("search", help="run a search")
+    s.add_argument("job")
+    s.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. search.num_samples=4 or fixed.epochs=2",
+    )
+    s.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local one)")
+    s.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or SQLite in the state folder)",
+    )
+    s.add_argument("--json", help="also write the summary as JSON to this file")
+    s.add_argument("-v", "--verbose", action="store_true", help="show Ray's worker logs")
+    s.set_defaults(fn=cmd_search)
+
+    pr = sub.add_parser("promote", help="re-run guarded promotion for a past search")
+    pr.add_argument("search", help="search name (its MLflow run name) or run id")
+    pr.add_argument("--model-name", help="registered model (default: the job's name)")
+    pr.add_argument("--alias", help="alias to move (default: the job's, e.g. champion)")
+    pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
+    pr.add_argument("--tracking-uri")
+    pr.set_defaults(fn=cmd_promote)
+
+    u = sub.add_parser("ui", help="serve the MLflow UI for the store")
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--tracking-uri")
+    u.set_defaults(fn=cmd_ui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except SpecError as e:
+        print(e, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except LookupError as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Real data through Hugging Face ``datasets``: local CSV / JSONL / Parquet files or hub names.
+
+records = load_records(DataSpec(source="file", path="news.csv",
+                                columns={"text": "headline", "score": "sentiment"}),
+                       needed=("text", "score"))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adaptune.spec import DataSpec
+
+FILE_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".parquet": "parquet",
+}
+
+
+def load_records(
+    data: DataSpec, needed: tuple[str, ...], base: Path | None = None
+) -> dict[str, list[Any]]:
+    """Columns `needed` (our names), renamed from the data's own via ``data.columns``."""
+    import datasets
+
+    if data.source == "file":
+        if not data.path:
+            raise ValueError("data.path is required for source 'file'")
+        path = Path(data.path) if base is None else base / data.path
+        fmt = FILE_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise ValueError(
+                f"unsupported file type '{path.suffix}' (use {', '.join(FILE_FORMATS)})"
+            )
+        if not path.exists():
+            raise FileNotFoundError(f"data file not found: {path}")
+        kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+        ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+    elif data.source == "hf":
+        if not data.path:
+            raise ValueError("data.path (a dataset name) is required for source 'hf'")
+        ds = datasets.load_dataset(data.path, split=data.split, **data.options)
+    else:
+        raise ValueError(f"unknown data source '{data.source}'")
+    out = {}
+    for name in needed:
+        column = data.columns.get(name, name)
+        if column not in ds.column_names:
+            raise KeyError(
+                f"column '{column}' (for '{name}') not in the data; columns: {ds.column_names}"
+            )
+        out[name] = ds[column][: data.n_train]
+    return out

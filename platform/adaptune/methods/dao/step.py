@@ -1,0 +1,140 @@
+"""DAO data, optimisers, one training step and evaluation (the parts the platform calls)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn import metrics as skm
+from torch.utils.data import TensorDataset
+from transformers import get_cosine_schedule_with_warmup
+
+from adaptune.data import cached, fingerprint, generate_finsent, load_records
+from adaptune.method import Optimizers
+from adaptune.methods.dao.config import DAOConfig
+from adaptune.methods.dao.loss import NUM_CLASSES, dao_losses, score_to_class
+from adaptune.methods.dao.model import backbone_path, load_tokenizer, unwrap
+from adaptune.spec import DataSpec
+
+METRICS = ("val/mse", "val/mae", "val/rmse", "val/r2", "val/acc", "val/precision", "val/f1")
+
+
+def _records(data: DataSpec) -> tuple[list[str], list[float]]:
+    if data.source == "synthetic-finsent":
+        return generate_finsent(data.n_train, seed=data.seed, **data.options)
+    rec = load_records(data, needed=("text", "score"))
+    return [str(t) for t in rec["text"]], [float(s) for s in rec["score"]]
+
+
+def build_data(
+    cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None
+) -> tuple[TensorDataset, TensorDataset, dict[str, Any]]:
+    """Tokenised train/validation tensors, split 9:1 (data.val_fraction) by data.seed."""
+    key = {"data": data.model_dump(), "tokenizer": backbone_path(cfg), "max_len": cfg.max_len}
+
+    def build() -> dict[str, Any]:
+        texts, scores = _records(data)
+        enc = load_tokenizer(cfg)(
+            texts, truncation=True, max_length=cfg.max_len, padding="longest", return_tensors="pt"
+        )
+        return {
+            "input_ids": enc["input_ids"],
+            "attention_mask": enc["attention_mask"],
+            "score": torch.tensor(scores, dtype=torch.float32),
+            "fingerprint": fingerprint([texts, scores]),
+        }
+
+    t = cached(cache_dir, key, build)
+    n = len(t["score"])
+    order = torch.from_numpy(np.random.default_rng(data.seed).permutation(n))
+    n_val = max(1, round(n * data.val_fraction))
+    parts = [order[n_val:], order[:n_val]]
+    train, val = (
+        TensorDataset(t["input_ids"][i], t["attention_mask"][i], t["score"][i]) for i in parts
+    )
+    counts = torch.bincount(score_to_class(t["score"]), minlength=NUM_CLASSES).tolist()
+    info = {
+        "fingerprint": t["fingerprint"],
+        "n_train": n - n_val,
+        "n_val": n_val,
+        "class_counts": counts,
+    }
+    return train, val, info
+
+
+def build_optimizers(model: torch.nn.Module, cfg: DAOConfig, total_steps: int) -> Optimizers:
+    dao = unwrap(model)
+    backbone = [
+        p
+        for name, p in dao.named_parameters()
+        if p.requires_grad and not name.startswith("weighting.")
+    ]
+    main = torch.optim.AdamW(backbone, lr=cfg.lr, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+    out = Optimizers([main], [get_cosine_schedule_with_warmup(main, cfg.warmup_steps, total_steps)])
+    if dao.weighting is not None:
+        own = [p for p in dao.weighting.parameters() if p.requires_grad]
+        out.optimizers.append(torch.optim.Adam(own, lr=cfg.dao_lr))
+    return out
+
+
+def _autocast(device: torch.device, cfg: DAOConfig) -> contextlib.AbstractContextManager[Any]:
+    if device.type == "cuda" and cfg.bf16:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def train_step(
+    model: torch.nn.Module, batch: Any, opt: Optimizers, cfg: DAOConfig
+) -> dict[str, float]:
+    ids, mask, y = batch
+    z = score_to_class(y)
+    dao = unwrap(model)
+    with _autocast(ids.device, cfg):
+        h, y_hat, logits = model(ids, mask)
+    l_r = F.mse_loss(y_hat.float(), y)
+    ce = F.cross_entropy(logits.float(), z, reduction="none")
+    logs: dict[str, torch.Tensor] = {}
+    if dao.weighting is None:
+        loss = (1.0 - cfg.w_c) * l_r + cfg.w_c * ce.mean()
+    else:
+        loss, logs = dao_losses(dao.weighting, l_r, ce, z, h)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss {loss.item()} (L_r={l_r.item()})")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    out = {"loss": loss.item(), "l_r": l_r.item(), "l_c": ce.mean().item()}
+    out.update({f"dao/{k}": v.item() for k, v in logs.items()})
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: Any, cfg: DAOConfig) -> dict[str, float]:
+    model.eval()
+    ys, preds, zs, classes = [], [], [], []
+    for ids, mask, y in loader:
+        with _autocast(ids.device, cfg):
+            _, y_hat, logits = model(ids, mask)
+        ys.append(y.cpu())
+        preds.append(y_hat.float().cpu())
+        zs.append(score_to_class(y).cpu())
+        classes.append(logits.argmax(-1).cpu())
+    model.train()
+    y_true, y_pred = torch.cat(ys).numpy(), torch.cat(preds).numpy()
+    z_true, z_pred = torch.cat(zs).numpy(), torch.cat(classes).numpy()
+    mse = float(skm.mean_squared_error(y_true, y_pred))
+    return {
+        "val/mse": mse,
+        "val/mae": float(skm.mean_absolute_error(y_true, y_pred)),
+        "val/rmse": math.sqrt(mse),
+        "val/r2": float(skm.r2_score(y_true, y_pred)),
+        "val/acc": float(skm.accuracy_score(z_true, z_pred)),
+        "val/precision": float(
+            skm.precision_score(z_true, z_pred, average="weighted", zero_division=0)
+        ),
+        "val/f1": float(skm.f1_score(z_true, z_pred, average="weighted", zero_division=0)),
+    }

@@ -1,0 +1,239 @@
+"""Job specs: YAML -> pydantic models, with errors that name file, line and key.
+
+    job = load_job("jobs/quickstart.yaml")      # raises SpecError on any problem
+    problems = validate_job(job)                 # semantic checks, no Ray started
+
+Every error carries the file, the 1-based line and the dotted key path, so a user
+can jump straight to the culprit (``jobs/x.yaml:12: search.sampler: ...``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "DataSpec",
+    "JobSpec",
+    "ResourceSpec",
+    "SchedulerSpec",
+    "SearchSpec",
+    "SpecError",
+    "SpecProblem",
+    "load_job",
+    "load_yaml",
+]
+
+Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc"]
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key or '<top>'}: {self.message}"
+
+
+class SpecError(Exception):
+    """One or more problems in a job spec or search space; each names file, line and key."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    source: str = Field(description="synthetic-finsent | file | hf")
+    path: str | None = None  # local file for source=file, dataset name for source=hf
+    split: str = "train"
+    columns: dict[str, str] = Field(default_factory=dict)  # our name -> column in the data
+    n_train: int = Field(2000, ge=10)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SchedulerSpec(_Strict):
+    type: Literal["asha", "fifo"] = "asha"
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(3.0, gt=1.0)
+    max_t: int | None = Field(None, ge=1)  # epochs; default: the trial's epochs
+
+
+class SearchSpec(_Strict):
+    space: str
+    sampler: Sampler = "tpe"
+    num_samples: int | None = Field(None, ge=1)  # None: 16, or the grid's size for grid
+    metric: str | None = None  # default: the method's metric
+    mode: Literal["min", "max"] | None = None
+    scheduler: SchedulerSpec = SchedulerSpec()
+    max_concurrent: int | Literal["auto"] = "auto"
+    seed: int = 0
+
+    @field_validator("max_concurrent")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be >= 1 or 'auto'")
+        return v
+
+
+class ResourceSpec(_Strict):
+    workers_per_trial: int = Field(1, ge=1)
+    use_gpu: bool | Literal["auto"] = "auto"
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(1.0, gt=0)
+
+
+class TrackingSpec(_Strict):
+    uri: str | None = None  # None: embedded SQLite store under the state folder
+    experiment: str | None = None  # default: the job's name
+
+
+class PromoteSpec(_Strict):
+    enabled: bool = True
+    model_name: str | None = None  # default: the job's name
+    alias: str = "champion"
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    method: str
+    description: str | None = None
+    data: DataSpec
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec
+    resources: ResourceSpec = ResourceSpec()
+    tracking: TrackingSpec = TrackingSpec()
+    promote: PromoteSpec = PromoteSpec()
+    storage_path: str | None = None  # Tune/Train state; default: the state folder
+
+    # Where the spec came from: used to resolve relative paths and to point at lines.
+    source_file: str = Field("", exclude=True)
+    lines: dict[str, int] = Field(default_factory=dict, exclude=True)
+
+    def line_of(self, key: str) -> int | None:
+        return _line_for(self.lines, key)
+
+    def problem(self, key: str, message: str) -> SpecProblem:
+        return SpecProblem(self.source_file, self.line_of(key), key, message)
+
+    def resolve_path(self, rel: str) -> Path:
+        """A path in the spec: absolute, else next to the job file, else its parent, else cwd."""
+        p = Path(os.path.expanduser(rel))
+        if p.is_absolute():
+            return p
+        here = Path(self.source_file).resolve().parent if self.source_file else Path.cwd()
+        for base in (here, here.parent, Path.cwd()):
+            if (base / p).exists():
+                return (base / p).resolve()
+        return (here / p).resolve()
+
+
+def _line_map(node: yaml.Node, prefix: str = "") -> dict[str, int]:
+    """Dotted key path -> 1-based line, from a composed YAML node tree."""
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = f"{prefix}.{k.value}" if prefix else str(k.value)
+            out[key] = k.start_mark.line + 1
+            out.update(_line_map(v, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            key = f"{prefix}.{i}"
+            out[key] = v.start_mark.line + 1
+            out.update(_line_map(v, key))
+    return out
+
+
+def _line_for(lines: dict[str, int], key: str) -> int | None:
+    parts = key.split(".")
+    while parts:
+        line = lines.get(".".join(parts))
+        if line is not None:
+            return line
+        parts.pop()
+    return None
+
+
+def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """Safe-load a YAML mapping and its key -> line map; syntax errors become SpecError."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError([SpecProblem(file, None, "", f"cannot read file: {e.strerror}")]) from e
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        msg = f"YAML syntax error: {getattr(e, 'problem', None) or e}"
+        raise SpecError([SpecProblem(file, line, "", msg)]) from e
+    if data is None:
+        raise SpecError([SpecProblem(file, None, "", "file is empty")])
+    if not isinstance(data, dict):
+        raise SpecError([SpecProblem(file, 1, "", "top level must be a mapping of keys")])
+    return data, _line_map(node) if node is not None else {}
+
+
+def problems_from_validation(
+    err: ValidationError, file: str, lines: dict[str, int], prefix: str = ""
+) -> list[SpecProblem]:
+    problems = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        problems.append(SpecProblem(file, _line_for(lines, key), key, msg))
+    return problems
+
+
+def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Load and structurally validate a job spec; `overrides` are dotted keys (--set)."""
+    data, lines = load_yaml(path)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return JobSpec.model_validate({**data, "source_file": str(path), "lines": lines})
+    except ValidationError as e:
+        raise SpecError(problems_from_validation(e, str(path), lines)) from e
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise SpecError([SpecProblem("--set", None, dotted, f"'{p}' is not a mapping")])
+        node = nxt
+    node[leaf] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line; the value is read as YAML (numbers, lists...)."""
+    if "=" not in text:
+        raise SpecError([SpecProblem("--set", None, text, "expected key=value")])
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise SpecError([SpecProblem("--set", None, key, f"bad value: {e}")]) from e
+    return key.strip(), value

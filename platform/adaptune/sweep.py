@@ -1,0 +1,338 @@
+"""Plan -> Tuner(OptunaSearch, ASHA) -> one TorchTrainer per trial -> summary + promotion.
+
+    summary = run_search(plan, state_dir=Path(".adaptune"))
+
+Ray: a local cluster on 127.0.0.1 unless ``address`` (or RAY_ADDRESS) names one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adaptune.plan import Plan, trial_resources
+from adaptune.spec import SpecError
+
+__all__ = ["SearchSummary", "make_sampler", "run_search"]
+
+# The trial driver only waits on its TorchTrainer: it holds no CPU, so workers get them all.
+# Tune needs a non-empty bundle, hence a token amount of memory.
+DRIVER_RESOURCES: dict[str, float] = {"cpu": 0, "memory": 64 * 1024**2}
+
+
+def make_sampler(plan: Plan) -> Any:
+    import optuna
+
+    from adaptune.space import grid_of
+
+    seed, kind = plan.job.search.seed, plan.job.search.sampler
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if kind == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if kind == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed)
+    return optuna.samplers.GridSampler(grid_of(plan.space), seed=seed)
+
+
+def make_scheduler(plan: Plan) -> Any:
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    s = plan.job.search.scheduler
+    if s.type == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="epoch",
+        metric=plan.metric,
+        mode=plan.mode,
+        max_t=plan.max_t,
+        grace_period=s.grace_period,
+        reduction_factor=s.reduction_factor,
+    )
+
+
+def init_ray(address: str | None, verbose: bool) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    kwargs: dict[str, Any] = {"log_to_driver": verbose, "configure_logging": verbose}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:  # a private local cluster, every port on loopback
+        ray.init(
+            _node_ip_address="127.0.0.1",
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
+            **kwargs,
+        )
+
+
+def concurrency(plan: Plan, cluster: dict[str, float], use_gpu: bool) -> int:
+    if plan.job.search.max_concurrent != "auto":
+        return int(plan.job.search.max_concurrent)
+    need = trial_resources(plan.job, use_gpu)
+    fits = min(math.floor(cluster.get(k, 0.0) / v + 1e-9) for k, v in need.items() if v > 0)
+    return max(1, min(fits, plan.num_samples))
+
+
+@dataclass
+class SearchSummary:
+    search: str
+    parent_run_id: str
+    tracking_uri: str
+    metric: str
+    mode: str
+    trials: int = 0
+    completed: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)  # trial id -> epoch stopped at
+    errored: list[str] = field(default_factory=list)
+    best_trial: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+    resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
+    saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
+    promotion: Any = None
+
+    def lines(self) -> list[str]:
+        out = [
+            f"search {self.search}: {self.trials} trials in {self.wall_s / 60:.1f} min — "
+            f"{self.completed} completed, {len(self.stopped)} stopped by ASHA, "
+            f"{len(self.errored)} errored"
+        ]
+        if self.best_trial:
+            params = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            out.append(
+                f"best trial {self.best_trial}: {self.metric}={self.best_value:.6g} "
+                f"({self.mode})  {params}"
+            )
+        if self.stopped:
+            at = ", ".join(f"{t}@{e}" for t, e in sorted(self.stopped.items()))
+            out.append(f"stopped early (trial@epoch): {at}")
+        for res, used in self.resource_hours.items():
+            out.append(
+                f"{res}-hours used {used:.3f}, saved by early stopping "
+                f"{self.saved_hours.get(res, 0.0):.3f}"
+            )
+        if self.errored:
+            out.append(f"errored: {', '.join(self.errored)} (see their MLflow runs)")
+        if self.promotion is not None:
+            p = self.promotion
+            state = "promoted" if p.promoted else "not promoted"
+            ver = f" version {p.version}" if p.version else ""
+            out.append(f"champion: {p.model_name}{ver} {state}: {p.reason}")
+        out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
+        return out
+
+
+def _compute(plan: Plan, trials: list[Any], use_gpu: bool, summary: SearchSummary) -> None:
+    need = trial_resources(plan.job, use_gpu)
+    for res in need:
+        summary.resource_hours[res] = 0.0
+        summary.saved_hours[res] = 0.0
+    for t in trials:
+        r = t.last_result or {}
+        seconds, epoch, epochs = r.get("time_total_s", 0.0), r.get("epoch", 0), r.get("epochs", 0)
+        for res, amount in need.items():
+            summary.resource_hours[res] += seconds * amount / 3600
+            if t.trial_id in summary.stopped and epoch:
+                summary.saved_hours[res] += (epochs - epoch) * seconds / epoch * amount / 3600
+
+
+def _search_settings(plan: Plan, use_gpu: bool, max_concurrent: int) -> dict[str, Any]:
+    job = plan.job
+    flat = {f"search.{k}": v for k, v in job.search.model_dump(exclude={"scheduler"}).items()}
+    flat.update({f"scheduler.{k}": v for k, v in job.search.scheduler.model_dump().items()})
+    flat.update({f"resources.{k}": v for k, v in job.resources.model_dump().items()})
+    flat.update(
+        {
+            "method": job.method,
+            "metric": plan.metric,
+            "mode": plan.mode,
+            "num_samples": plan.num_samples,
+            "max_t": plan.max_t,
+            "max_concurrent_resolved": max_concurrent,
+            "use_gpu_resolved": use_gpu,
+            "data.source": job.data.source,
+            "data.n_train": job.data.n_train,
+            **{f"fixed.{k}": v for k, v in job.fixed.items()},
+        }
+    )
+    return flat
+
+
+def run_search(
+    plan: Plan,
+    state_dir: Path,
+    *,
+    address: str | None = None,
+    tracking_uri: str | None = None,
+    verbose: bool = False,
+) -> SearchSummary:
+    import ray
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    from adaptune import tracking
+    from adaptune.plan import _check_resources, make_default
+    from adaptune.progress import SearchCallback
+
+    job = plan.job
+    started = time.monotonic()
+    init_ray(address, verbose)
+    cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
+    problems = _check_resources(job, cluster)
+    if problems:  # refused before anything starts
+        raise SpecError(problems)
+    use_gpu = job.resources.use_gpu is True or (
+        job.resources.use_gpu == "auto" and cluster.get("GPU", 0) > 0
+    )
+    max_concurrent = concurrency(plan, cluster, use_gpu)
+
+    data = job.data
+    if data.source == "file" and data.path:
+        data = data.model_copy(update={"path": str(job.resolve_path(data.path))})
+    cache_dir = state_dir / "cache" / job.method
+    print(f"preparing data ({data.source}, {data.n_train} examples) ...", flush=True)
+    _, _, info = plan.method.build_data(make_default(plan.method, job.fixed), data, str(cache_dir))
+
+    uri = tracking.resolve_uri(tracking_uri or job.tracking.uri, state_dir)
+    client = tracking.setup(uri)
+    experiment_id = tracking.ensure_experiment(
+        client, job.tracking.experiment or job.name, state_dir
+    )
+    search = f"{job.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    parent = client.create_run(
+        experiment_id,
+        run_name=search,
+        tags={
+            f"{tracking.TAG}kind": "search",
+            f"{tracking.TAG}search": search,
+            f"{tracking.TAG}method": job.method,
+            f"{tracking.TAG}job": job.name,
+            f"{tracking.TAG}data_fingerprint": info["fingerprint"],
+            f"{tracking.TAG}model_name": job.promote.model_name or job.name,
+            f"{tracking.TAG}alias": job.promote.alias,
+            f"{tracking.TAG}metric": plan.metric,
+            f"{tracking.TAG}mode": plan.mode,
+        },
+    )
+    parent_id = parent.info.run_id
+    tracking.log_params(client, parent_id, _search_settings(plan, use_gpu, max_concurrent))
+    for path in (job.source_file, plan.space_file):
+        if path:
+            client.log_artifact(parent_id, path, artifact_path="spec")
+
+    storage = str(Path(job.storage_path).resolve() if job.storage_path else state_dir / "ray")
+    setup = {
+        "method": job.method,
+        "fixed": job.fixed,
+        "data": data.model_dump(),
+        "cache_dir": str(cache_dir),
+        "resources": job.resources.model_dump(),
+        "use_gpu": use_gpu,
+        "search": search,
+        "storage_path": storage,
+    }
+    callback = SearchCallback(plan, client, experiment_id, parent_id, search)
+    from adaptune.trial import run_trial
+
+    trainable = tune.with_resources(functools.partial(run_trial, setup=setup), DRIVER_RESOURCES)
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearch(
+                space=plan.space, metric=plan.metric, mode=plan.mode, sampler=make_sampler(plan)
+            ),
+            scheduler=make_scheduler(plan),
+            num_samples=plan.num_samples,
+            max_concurrent_trials=max_concurrent,
+        ),
+        run_config=tune.RunConfig(
+            name=search, storage_path=storage, callbacks=[callback], verbose=0
+        ),
+    )
+    print(
+        f"search {search}: {plan.num_samples} trials of {job.method}, {max_concurrent} at a "
+        f"time on {'GPU' if use_gpu else 'CPU'}, sampler {job.search.sampler}, scheduler "
+        f"{job.search.scheduler.type}; objective {plan.metric} ({plan.mode})",
+        flush=True,
+    )
+    grid = tuner.fit()
+
+    summary = SearchSummary(search, parent_id, uri, plan.metric, plan.mode)
+    all_trials = list(callback.trials.values())
+    summary.trials = len(grid)
+    for t in all_trials:
+        outcome = callback.outcome.get(t.trial_id, "errored")
+        if outcome == "completed":
+            summary.completed += 1
+        elif outcome == "stopped":
+            summary.stopped[t.trial_id] = int((t.last_result or {}).get("epoch", 0))
+        else:
+            summary.errored.append(t.trial_id)
+    finished = [
+        t
+        for t in all_trials
+        if callback.outcome.get(t.trial_id) == "completed" and plan.metric in (t.last_result or {})
+    ]
+    if finished:
+        pick = min if plan.mode == "min" else max
+        best = pick(finished, key=lambda t: t.last_result[plan.metric])
+        summary.best_trial, summary.best_value = best.trial_id, best.last_result[plan.metric]
+        summary.best_params = dict(best.config)
+    _compute(plan, all_trials, use_gpu, summary)
+    summary.wall_s = time.monotonic() - started
+    tracking.log_metrics(
+        client,
+        parent_id,
+        {
+            "trials": summary.trials,
+            "completed": summary.completed,
+            "stopped_early": len(summary.stopped),
+            "errored": len(summary.errored),
+            "wall_s": summary.wall_s,
+            **{f"{k.lower()}_hours": v for k, v in summary.resource_hours.items()},
+            **{f"{k.lower()}_hours_saved": v for k, v in summary.saved_hours.items()},
+            **(
+                {f"best/{plan.metric}": summary.best_value}
+                if summary.best_value is not None
+                else {}
+            ),
+        },
+        step=0,
+    )
+    if summary.best_trial:
+        client.set_tag(parent_id, f"{tracking.TAG}best_trial", summary.best_trial)
+    if job.promote.enabled:
+        summary.promotion = tracking.promote(
+            client,
+            client.get_run(parent_id),
+            job.promote.model_name or job.name,
+            job.promote.alias,
+            plan.metric,
+            plan.mode,
+        )
+    client.set_terminated(parent_id, "FINISHED")
+    return summary
+
+
+def summary_dict(summary: SearchSummary) -> dict[str, Any]:
+    out = dataclasses.asdict(summary)
+    if summary.promotion is not None:
+        out["promotion"] = dataclasses.asdict(summary.promotion)
+    return out

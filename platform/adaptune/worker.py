@@ -1,0 +1,108 @@
+"""train_loop_per_worker: the one epoch loop, run by every Ray Train worker of a trial.
+
+The method supplies data, model, optimisers, step and evaluation; this loop owns
+seeding, threads, devices (GPU when Ray Train gives one), DDP through Ray Train,
+cross-rank reduction of metrics and the per-epoch report that ASHA acts on.
+Heavy imports stay inside the function: this module is imported by trial actors too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def make_config(method: Any, params: dict[str, Any]) -> Any:
+    """The method's config from plain values (YAML lists become tuples where fields are)."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(method.config_cls)}
+    values = {
+        k: tuple(v) if isinstance(v, list) and "tuple" in str(fields[k].type) else v
+        for k, v in params.items()
+    }
+    return method.config_cls(**values)
+
+
+def _reduce(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+    """Mean over ranks (TuneReportCallback forwards rank 0's dict only)."""
+    if world_size == 1:
+        return metrics
+    import torch
+    import torch.distributed as dist
+
+    keys = sorted(metrics)
+    t = torch.tensor([metrics[k] for k in keys], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return {k: float(v) / world_size for k, v in zip(keys, t.tolist(), strict=True)}
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    import random
+    import tempfile
+    from collections import defaultdict
+
+    import numpy as np
+    import ray.train
+    import ray.train.torch
+    import torch
+    from torch.utils.data import DataLoader
+
+    from adaptune.methods import get_method
+    from adaptune.spec import DataSpec
+
+    method = get_method(config["method"])
+    cfg = make_config(method, config["params"])
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    random.seed(cfg.seed + rank)
+    np.random.seed(cfg.seed + rank)
+    torch.manual_seed(cfg.seed)
+
+    train_ds, val_ds, info = method.build_data(
+        cfg, DataSpec.model_validate(config["data"]), config.get("cache_dir")
+    )
+    model = ray.train.torch.prepare_model(method.build_model(cfg, info))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train_loader = ray.train.torch.prepare_data_loader(
+        DataLoader(
+            train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator
+        )
+    )
+    # Every rank scores the whole validation set, so the metrics are exact, not averaged.
+    val_loader = ray.train.torch.prepare_data_loader(
+        DataLoader(val_ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
+    )
+    opt = method.build_optimizers(model, cfg, len(train_loader) * cfg.epochs)
+
+    for epoch in range(1, cfg.epochs + 1):
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+        start = time.perf_counter()
+        sums: dict[str, float] = defaultdict(float)
+        steps = 0
+        for batch in train_loader:
+            for k, v in method.train_step(model, batch, opt, cfg).items():
+                sums[k] += v
+            steps += 1
+        train_time = time.perf_counter() - start
+        metrics = {f"train/{k}" if "/" not in k else k: v / steps for k, v in sums.items()}
+        metrics.update(method.evaluate(model, val_loader, cfg))
+        metrics = _reduce(metrics, world)
+        metrics.update(
+            epoch=epoch,
+            epochs=cfg.epochs,
+            train_time_s=train_time,
+            epoch_time_s=time.perf_counter() - start,
+            world_size=world,
+        )
+        if epoch == cfg.epochs and rank == 0:
+            with tempfile.TemporaryDirectory() as tmp:
+                method.save_model(model, cfg, info, tmp)
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        else:
+            ray.train.report(metrics)

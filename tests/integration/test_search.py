@@ -1,0 +1,134 @@
+"""A real search end to end: local Ray, Tune + Optuna + ASHA, Ray Train workers, MLflow.
+
+One 12-trial DAO search on tiny data (2 CPUs: two trials at a time) backs every test
+here; it takes a few minutes, most of it Ray Train starting worker groups.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import ray
+from tests.conftest import write
+
+from adaptune.cli import main
+
+pytestmark = pytest.mark.integration
+
+JOB = """\
+name: tiny
+method: dao
+data: {source: synthetic-finsent, n_train: 96, seed: 1}
+fixed: {epochs: 3, max_len: 16, batch_size: 8, warmup_steps: 2, lora_rank: 4}
+search:
+  space: space.yaml
+  sampler: tpe
+  num_samples: 12
+  metric: val/mse
+  mode: min
+  scheduler: {type: asha, grace_period: 1, reduction_factor: 3}
+  seed: 0
+resources: {workers_per_trial: 1, cpus_per_worker: 1}
+promote: {model_name: tiny-dao}
+"""
+SPACE = """\
+lr: {type: float, low: 1.0e-6, high: 3.0e-3, log: true}
+dao_lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def search(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("search")
+    write(root / "space.yaml", SPACE)
+    job = write(root / "job.yaml", JOB)
+    state = root / "state"
+    started = time.monotonic()
+    code = main(["--state-dir", str(state), "search", str(job), "--json", str(root / "s.json")])
+    summary = json.loads((root / "s.json").read_text())
+    summary["exit_code"], summary["elapsed"] = code, time.monotonic() - started
+    summary["cpus_free"] = _wait_cpus_free()
+    yield summary
+    ray.shutdown()
+
+
+def _wait_cpus_free(timeout: float = 90.0) -> bool:
+    """Train V2 releases a stopped trial's placement group asynchronously; give it time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ray.available_resources().get("CPU", 0) == ray.cluster_resources()["CPU"]:
+            return True
+        time.sleep(1)
+    return False
+
+
+def _trial_runs(summary: dict[str, Any]) -> list[Any]:
+    client = mlflow.MlflowClient(summary["tracking_uri"])
+    parent = client.get_run(summary["parent_run_id"])
+    return list(
+        client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+        )
+    )
+
+
+def test_search_finishes_with_asha_stopping_trials(search: dict[str, Any]) -> None:
+    assert search["exit_code"] == 0
+    assert search["trials"] == 12 and not search["errored"]
+    assert len(search["stopped"]) >= 4, search["stopped"]
+    assert search["completed"] >= 1
+    assert search["completed"] + len(search["stopped"]) == 12
+
+
+def test_every_cpu_is_free_after_the_search(search: dict[str, Any]) -> None:
+    # The trap: Train V2 kept a stopped trial's worker group and the next trial hung.
+    assert search["cpus_free"]
+
+
+def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
+    runs = _trial_runs(search)
+    assert len(runs) == 12
+    assert {r.info.run_name for r in runs} == {r.data.tags["adaptune.trial_id"] for r in runs}
+    statuses = {r.data.tags["adaptune.status"] for r in runs}
+    assert "completed" in statuses
+    assert any(s.startswith("stopped by ASHA at epoch ") for s in statuses)
+    client = mlflow.MlflowClient(search["tracking_uri"])
+    for run in runs:
+        assert run.data.params["epochs"] == "3" and "lr" in run.data.params  # full config
+        history = client.get_metric_history(run.info.run_id, "val/mse")
+        assert [m.step for m in history] == list(range(1, len(history) + 1))
+        assert ("adaptune.model_uri" in run.data.tags) == (
+            run.data.tags["adaptune.status"] == "completed"
+        )
+
+
+def test_champion_is_registered_and_predicts_raw_text(search: dict[str, Any]) -> None:
+    promotion = search["promotion"]
+    assert promotion["promoted"] and promotion["version"] == "1"
+    mlflow.set_tracking_uri(search["tracking_uri"])
+    mlflow.set_registry_uri(search["tracking_uri"])
+    model = mlflow.pyfunc.load_model("models:/tiny-dao@champion")
+    out = model.predict(["The euro rallied after the ECB signalled more hikes."])
+    assert len(out) == 1 and -1.0 <= out["score"][0] <= 1.0
+    assert out["label"][0] in {
+        "strongly negative",
+        "negative",
+        "neutral",
+        "positive",
+        "strongly positive",
+    }
+
+
+def test_promoting_again_keeps_the_champion_on_a_tie(
+    search: dict[str, Any], capsys: pytest.CaptureFixture
+) -> None:
+    state = str(Path(search["tracking_uri"].removeprefix("sqlite:///")).parent)
+    assert main(["--state-dir", state, "promote", search["search"]]) == 0
+    assert "not promoted" in capsys.readouterr().out
