@@ -51,3 +51,7 @@ class Method:
     mode: str  # "min" | "max"
     metrics: Sequence[str] = ()  # every metric evaluate() reports, for validation
     description: str = ""
+    # Optional: (train Dataset, cfg, torch.Generator, rank, world_size) -> DataLoader, for
+    # methods whose batches are composed (e.g. label-balanced). It must shard by rank
+    # itself; the default is a shuffled DataLoader with a DistributedSampler.
+    train_loader: Callable[..., Any] | None = None

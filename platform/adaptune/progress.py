@@ -94,7 +94,7 @@ class SearchCallback(Callback):
             self.outcome[trial.trial_id] = "completed"
             status = "completed"
             if run_id and result.get("checkpoint_path"):
-                uri = log_trial_model(run_id, result["checkpoint_path"], self.plan.method.name)
+                uri = log_trial_model(run_id, result["checkpoint_path"])
                 self.client.set_tag(run_id, f"{TAG}model_uri", uri)
         else:
             self.outcome[trial.trial_id] = "stopped"

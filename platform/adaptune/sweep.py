@@ -69,9 +69,14 @@ def init_ray(address: str | None, verbose: bool) -> None:
     kwargs: dict[str, Any] = {"log_to_driver": verbose, "configure_logging": verbose}
     if address:
         ray.init(address=address, **kwargs)
-    else:  # a private local cluster, every port on loopback
+    else:
+        # A private local cluster with every port on loopback: with "clusters" disabled Ray
+        # uses 127.0.0.1 as the node address (its _node_ip_address would resolve localhost
+        # to the LAN address). Set before ray.init so the raylet and workers inherit it.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # Worker groups queue behind each other's CPUs on a small machine: wait, don't fail.
+        os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "900")
         ray.init(
-            _node_ip_address="127.0.0.1",
             include_dashboard=True,
             dashboard_host="127.0.0.1",
             **kwargs,
@@ -193,6 +198,11 @@ def run_search(
 
     job = plan.job
     started = time.monotonic()
+    if not verbose:  # our progress lines replace Tune's tables
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     init_ray(address, verbose)
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
     problems = _check_resources(job, cluster)

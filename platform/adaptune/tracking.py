@@ -17,10 +17,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
-from mlflow.pyfunc import PythonModel
 
 __all__ = [
-    "AdaptuneModel",
     "Promotion",
     "default_state_dir",
     "ensure_experiment",
@@ -48,6 +46,7 @@ def resolve_uri(explicit: str | None, state_dir: Path) -> str:
 
 
 def setup(uri: str) -> MlflowClient:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(uri, registry_uri=uri)
@@ -86,33 +85,20 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
         client.log_batch(run_id, params=items[i : i + 100])
 
 
-class AdaptuneModel(PythonModel):
-    """A trained trial as an MLflow pyfunc: ``predict`` takes raw text (or a 'text' column)."""
-
-    def __init__(self, method: str):
-        self.method = method
-
-    def load_context(self, context: Any) -> None:
-        from adaptune.methods import get_method
-
-        self._predict = get_method(self.method).load_predictor(context.artifacts["model"])
-
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        return self._predict(model_input)
-
-
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
     return [f"{p}=={version(p)}" for p in ("torch", "transformers", "pandas", "mlflow")]
 
 
-def log_trial_model(run_id: str, model_dir: str, method: str) -> str:
+def log_trial_model(run_id: str, model_dir: str) -> str:
     """Log a trial's saved model directory as a pyfunc in its run; returns the model URI."""
+    from adaptune import serving
+
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=AdaptuneModel(method),
+            python_model=serving.__file__,  # models-from-code: nothing is pickled
             artifacts={"model": model_dir},
             pip_requirements=_requirements(),  # explicit: inference costs seconds per model
         )

@@ -8,7 +8,9 @@ Heavy imports stay inside the function: this module is imported by trial actors 
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -67,11 +69,20 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     )
     model = ray.train.torch.prepare_model(method.build_model(cfg, info))
     generator = torch.Generator().manual_seed(cfg.seed)
-    train_loader = ray.train.torch.prepare_data_loader(
-        DataLoader(
-            train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator
+    if method.train_loader is not None:
+        train_loader = ray.train.torch.prepare_data_loader(
+            method.train_loader(train_ds, cfg, generator, rank, world), add_dist_sampler=False
         )
-    )
+    else:
+        train_loader = ray.train.torch.prepare_data_loader(
+            DataLoader(
+                train_ds,
+                batch_size=cfg.batch_size,
+                shuffle=True,
+                drop_last=True,
+                generator=generator,
+            )
+        )
     # Every rank scores the whole validation set, so the metrics are exact, not averaged.
     val_loader = ray.train.torch.prepare_data_loader(
         DataLoader(val_ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
@@ -103,6 +114,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if epoch == cfg.epochs and rank == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 method.save_model(model, cfg, info, tmp)
+                Path(tmp, "adaptune.json").write_text(json.dumps({"method": method.name}))
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:
             ray.train.report(metrics)
