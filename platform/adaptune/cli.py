@@ -43,35 +43,57 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan(path: str, overrides: list[str] | None = None) -> Any:
-    from adaptune.plan import make_plan
+def _plans(path: str, overrides: list[str] | None = None) -> list[Any]:
+    from adaptune.plan import make_plans
 
     sets = dict(parse_override(s) for s in overrides or [])
-    return make_plan(load_job(path, sets))
+    return make_plans(load_job(path, sets))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     for path in args.jobs:
         try:
-            plan = _plan(path, args.set)
+            plans = _plans(path, args.set)
         except SpecError as e:
             print(e, file=sys.stderr)
             bad += 1
             continue
-        s = plan.job.search
-        print(
-            f"ok: {path}: {plan.method.name}, {plan.num_samples} trials, {s.sampler} + "
-            f"{s.scheduler.type}, {len(plan.space)} searched ({', '.join(plan.space)}), "
-            f"objective {plan.metric} ({plan.mode}), max_t {plan.max_t} epochs"
-        )
+        for plan in plans:
+            _describe(path, plan)
     return EXIT_BAD_INPUT if bad else 0
+
+
+def _describe(path: str, plan: Any) -> None:
+    s = plan.job.the_search
+    print(
+        f"ok: {path} [{plan.job.name}]: {plan.method.name}, {plan.num_samples} trials, "
+        f"{s.sampler} + "
+        f"{s.scheduler.type}, {len(plan.space)} searched ({', '.join(plan.space)}), "
+        f"objective {plan.metric} ({plan.mode}), max_t {plan.max_t} epochs"
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     from adaptune.sweep import run_search, summary_dict
 
-    plan = _plan(args.job, args.set)
+    plans = _plans(args.job, args.set)
+    if len(plans) > 1:
+        from adaptune.stages import run_stages
+
+        summaries = run_stages(
+            plans,
+            _state_dir(args),
+            address=args.address,
+            tracking_uri=args.tracking_uri,
+            verbose=args.verbose,
+        )
+        if args.json:
+            Path(args.json).write_text(
+                json.dumps([summary_dict(s) for s in summaries], indent=2, default=str)
+            )
+        return 0
+    plan = plans[0]
     summary = run_search(
         plan,
         _state_dir(args),
@@ -190,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as e:
         print(e, file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RuntimeError as e:  # a stage that finished no trial, and the like
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except LookupError as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return EXIT_FAILED

@@ -22,7 +22,7 @@ from adaptune.method import Method
 from adaptune.space import grid_size, load_space, representative_values
 from adaptune.spec import JobSpec, SpecError, SpecProblem
 
-__all__ = ["Plan", "make_plan", "trial_resources"]
+__all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
 DEFAULT_NUM_SAMPLES = 16
 
@@ -158,7 +158,7 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
         method = get_method(job.method)
     except KeyError as e:
         raise SpecError([job.problem("method", str(e.args[0]))]) from None
-    space_path = job.resolve_path(job.search.space)
+    space_path = job.resolve_path(job.the_search.space)
     if not space_path.exists():
         raise SpecError([job.problem("search.space", f"file not found: {space_path}")])
     rel = os.path.relpath(space_path)
@@ -166,8 +166,8 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
     space = load_space(space_file)
     _, space_lines = load_yaml(space_file)
     problems = _check_values(job, method, space, space_file, space_lines)
-    metric = job.search.metric or method.metric
-    mode = job.search.mode or (method.mode if job.search.metric is None else None)
+    metric = job.the_search.metric or method.metric
+    mode = job.the_search.mode or (method.mode if job.the_search.metric is None else None)
     if metric not in method.metrics:
         problems.append(
             job.problem(
@@ -178,11 +178,11 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
         )
     if mode is None:
         problems.append(job.problem("search.mode", "required when a metric is given (min|max)"))
-    num_samples = job.search.num_samples or DEFAULT_NUM_SAMPLES
-    if job.search.sampler == "grid":
+    num_samples = job.the_search.num_samples or DEFAULT_NUM_SAMPLES
+    if job.the_search.sampler == "grid":
         try:
             size = grid_size(space)
-            num_samples = job.search.num_samples or size
+            num_samples = job.the_search.num_samples or size
         except ValueError as e:
             problems.append(job.problem("search.sampler", str(e)))
     if job.data.source == "file" and job.data.path and not job.resolve_path(job.data.path).exists():
@@ -198,8 +198,33 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
         if epochs_dist is not None
         else make_default(method, job.fixed).epochs
     )
-    max_t = job.search.scheduler.max_t or max_t
+    max_t = job.the_search.scheduler.max_t or max_t
     return Plan(job, method, space, space_file, metric, str(mode), num_samples, max_t)
+
+
+def make_plans(job: JobSpec, cluster: dict[str, float] | None = None) -> list[Plan]:
+    """One plan per stage (a plain job has one); every stage is checked before any runs."""
+    plans: list[Plan] = []
+    problems: list[SpecProblem] = []
+    for i, view in enumerate(job.stage_views()):
+        try:
+            plan = make_plan(view, cluster)
+        except SpecError as e:
+            problems += e.problems
+            continue
+        fields = {f.name for f in dataclasses.fields(plan.method.config_cls)}
+        if i > 0 and "init_from" not in fields:
+            problems.append(
+                job.problem(
+                    f"stages.{i}",
+                    f"{plan.method.name} cannot start a "
+                    "stage from a previous one (no 'init_from' field)",
+                )
+            )
+        plans.append(plan)
+    if problems:
+        raise SpecError(problems)
+    return plans
 
 
 def make_default(method: Method, fixed: dict[str, Any]) -> Any:

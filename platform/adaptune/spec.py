@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "DataSpec",
@@ -110,13 +117,26 @@ class PromoteSpec(_Strict):
     alias: str = "champion"
 
 
+class StageSpec(_Strict):
+    """One stage of a multi-stage job: its own space, sampler, scheduler and fixed values.
+
+    Stage k+1 starts from stage k's winning config and best model (config field
+    ``init_from``, a local copy of the model logged in MLflow).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    search: SearchSpec
+    fixed: dict[str, Any] = Field(default_factory=dict)
+
+
 class JobSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     method: str
     description: str | None = None
     data: DataSpec
     fixed: dict[str, Any] = Field(default_factory=dict)
-    search: SearchSpec
+    search: SearchSpec | None = None  # one search ...
+    stages: list[StageSpec] | None = None  # ... or several, run in order
     resources: ResourceSpec = ResourceSpec()
     tracking: TrackingSpec = TrackingSpec()
     promote: PromoteSpec = PromoteSpec()
@@ -125,11 +145,45 @@ class JobSpec(_Strict):
     # Where the spec came from: used to resolve relative paths and to point at lines.
     source_file: str = Field("", exclude=True)
     lines: dict[str, int] = Field(default_factory=dict, exclude=True)
+    key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
+
+    @model_validator(mode="after")
+    def _one_search(self) -> JobSpec:
+        if (self.search is None) == (not self.stages):
+            raise ValueError("give either 'search' or a non-empty list of 'stages'")
+        if self.stages and len({s.name for s in self.stages}) != len(self.stages):
+            raise ValueError("stage names must be unique")
+        return self
+
+    @property
+    def the_search(self) -> SearchSpec:
+        """The search of a single-search job (or of one stage's view)."""
+        assert self.search is not None, "multi-stage job: use stage_views()"
+        return self.search
+
+    def stage_views(self) -> list[JobSpec]:
+        """Each stage as a single-search job; a plain job is its own only view."""
+        if not self.stages:
+            return [self]
+        return [
+            self.model_copy(
+                update={
+                    "name": f"{self.name}-{stage.name}",
+                    "search": stage.search,
+                    "fixed": {**self.fixed, **stage.fixed},
+                    "stages": None,
+                    "key_prefix": f"stages.{i}.",
+                }
+            )
+            for i, stage in enumerate(self.stages)
+        ]
 
     def line_of(self, key: str) -> int | None:
         return _line_for(self.lines, key)
 
     def problem(self, key: str, message: str) -> SpecProblem:
+        if self.key_prefix and key.split(".")[0] in ("search", "fixed"):
+            key = self.key_prefix + key
         return SpecProblem(self.source_file, self.line_of(key), key, message)
 
     def resolve_path(self, rel: str) -> Path:

@@ -32,7 +32,7 @@ def make_sampler(plan: Plan) -> Any:
 
     from adaptune.space import grid_of
 
-    seed, kind = plan.job.search.seed, plan.job.search.sampler
+    seed, kind = plan.job.the_search.seed, plan.job.the_search.sampler
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if kind == "random":
@@ -47,7 +47,7 @@ def make_sampler(plan: Plan) -> Any:
 def make_scheduler(plan: Plan) -> Any:
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    s = plan.job.search.scheduler
+    s = plan.job.the_search.scheduler
     if s.type == "fifo":
         return FIFOScheduler()
     return ASHAScheduler(
@@ -84,8 +84,8 @@ def init_ray(address: str | None, verbose: bool) -> None:
 
 
 def concurrency(plan: Plan, cluster: dict[str, float], use_gpu: bool) -> int:
-    if plan.job.search.max_concurrent != "auto":
-        return int(plan.job.search.max_concurrent)
+    if plan.job.the_search.max_concurrent != "auto":
+        return int(plan.job.the_search.max_concurrent)
     need = trial_resources(plan.job, use_gpu)
     fits = min(math.floor(cluster.get(k, 0.0) / v + 1e-9) for k, v in need.items() if v > 0)
     return max(1, min(fits, plan.num_samples))
@@ -105,6 +105,7 @@ class SearchSummary:
     best_trial: str | None = None
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
+    best_model_uri: str | None = None
     wall_s: float = 0.0
     resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
     saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
@@ -160,8 +161,8 @@ def _compute(plan: Plan, trials: list[Any], use_gpu: bool, summary: SearchSummar
 
 def _search_settings(plan: Plan, use_gpu: bool, max_concurrent: int) -> dict[str, Any]:
     job = plan.job
-    flat = {f"search.{k}": v for k, v in job.search.model_dump(exclude={"scheduler"}).items()}
-    flat.update({f"scheduler.{k}": v for k, v in job.search.scheduler.model_dump().items()})
+    flat = {f"search.{k}": v for k, v in job.the_search.model_dump(exclude={"scheduler"}).items()}
+    flat.update({f"scheduler.{k}": v for k, v in job.the_search.scheduler.model_dump().items()})
     flat.update({f"resources.{k}": v for k, v in job.resources.model_dump().items()})
     flat.update(
         {
@@ -187,7 +188,10 @@ def run_search(
     address: str | None = None,
     tracking_uri: str | None = None,
     verbose: bool = False,
+    parent_run_id: str | None = None,
+    promote: bool = True,
 ) -> SearchSummary:
+    """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given."""
     import ray
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
@@ -226,10 +230,12 @@ def run_search(
         client, job.tracking.experiment or job.name, state_dir
     )
     search = f"{job.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    nesting = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
     parent = client.create_run(
         experiment_id,
         run_name=search,
         tags={
+            **nesting,
             f"{tracking.TAG}kind": "search",
             f"{tracking.TAG}search": search,
             f"{tracking.TAG}method": job.method,
@@ -278,8 +284,8 @@ def run_search(
     )
     print(
         f"search {search}: {plan.num_samples} trials of {job.method}, {max_concurrent} at a "
-        f"time on {'GPU' if use_gpu else 'CPU'}, sampler {job.search.sampler}, scheduler "
-        f"{job.search.scheduler.type}; objective {plan.metric} ({plan.mode})",
+        f"time on {'GPU' if use_gpu else 'CPU'}, sampler {job.the_search.sampler}, scheduler "
+        f"{job.the_search.scheduler.type}; objective {plan.metric} ({plan.mode})",
         flush=True,
     )
     grid = tuner.fit()
@@ -305,6 +311,8 @@ def run_search(
         best = pick(finished, key=lambda t: t.last_result[plan.metric])
         summary.best_trial, summary.best_value = best.trial_id, best.last_result[plan.metric]
         summary.best_params = dict(best.config)
+        best_run = client.get_run(callback.runs[best.trial_id])
+        summary.best_model_uri = best_run.data.tags.get(f"{tracking.TAG}model_uri")
     _compute(plan, all_trials, use_gpu, summary)
     summary.wall_s = time.monotonic() - started
     tracking.log_metrics(
@@ -328,7 +336,7 @@ def run_search(
     )
     if summary.best_trial:
         client.set_tag(parent_id, f"{tracking.TAG}best_trial", summary.best_trial)
-    if job.promote.enabled:
+    if job.promote.enabled and promote:
         summary.promotion = tracking.promote(
             client,
             client.get_run(parent_id),

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import ROOT, write
 
 from adaptune.cli import main
-from adaptune.plan import make_plan
+from adaptune.plan import make_plan, make_plans
 from adaptune.space import load_space
 from adaptune.spec import SpecError, load_job
 
@@ -26,8 +26,8 @@ SPACE = "lr: {type: float, low: 1.0e-5, high: 1.0e-3, log: true}\n"
 
 @pytest.mark.parametrize("path", sorted((ROOT / "jobs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_job_validates(path: Path) -> None:
-    plan = make_plan(load_job(path))
-    assert plan.num_samples >= 1 and plan.space
+    for plan in make_plans(load_job(path)):
+        assert plan.num_samples >= 1 and plan.space
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def _problems(tmp_path: Path, job: str, space: str = SPACE) -> list[str]:
     write(tmp_path / "space.yaml", space)
     path = write(tmp_path / "job.yaml", job)
     with pytest.raises(SpecError) as e:
-        make_plan(load_job(path))
+        make_plans(load_job(path))
     return [str(p) for p in e.value.problems]
 
 
@@ -141,3 +141,28 @@ def test_set_overrides_a_key(tmp_path: Path) -> None:
     path = write(tmp_path / "job.yaml", GOOD)
     job = load_job(path, {"search.num_samples": 5, "fixed.epochs": 3})
     assert job.search.num_samples == 5 and job.fixed["epochs"] == 3
+
+
+STAGED = """\
+name: s
+method: dao
+data: {source: synthetic-finsent, n_train: 50}
+fixed: {epochs: 2}
+stages:
+  - name: one
+    search: {space: space.yaml}
+  - name: two
+    fixed: {lr: 0.001}
+    search: {space: space.yaml}
+"""
+
+
+def test_stage_errors_point_into_the_stage(tmp_path: Path) -> None:
+    (msg,) = _problems(tmp_path, STAGED)
+    assert "job.yaml:9: stages.1.fixed.lr: both fixed and searched" in msg
+
+
+def test_search_or_stages_not_both(tmp_path: Path) -> None:
+    path = write(tmp_path / "job.yaml", STAGED + "search: {space: space.yaml}\n")
+    with pytest.raises(SpecError, match="either 'search' or a non-empty list of 'stages'"):
+        load_job(path)

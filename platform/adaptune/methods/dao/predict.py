@@ -44,7 +44,7 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     root = Path(path)
     raw = json.loads((root / "config.json").read_text())
     raw["lora_targets"] = tuple(raw["lora_targets"])
-    cfg = DAOConfig(**{**raw, "lora_rank": 0})  # weights are merged: a plain encoder
+    cfg = DAOConfig(**{**raw, "lora_rank": 0, "init_from": None})  # merged: a plain encoder
     encoder = AutoModel.from_pretrained(root / "encoder")
     tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
     model = DAOModel(encoder, dataclasses.replace(cfg, weighting="constant"))
