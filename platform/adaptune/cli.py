@@ -4,7 +4,9 @@
     adaptune validate jobs/quickstart.yaml
     adaptune search jobs/quickstart.yaml --set search.num_samples=4
     adaptune promote quickstart-20261124-101500 --dry-run
-    adaptune ui
+    adaptune ui [--server]
+    adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
+    adaptune status|logs|stop SUBMISSION_ID
 
 Exit codes: 0 ok, 1 the search or a command failed, 2 bad input (nothing was started).
 """
@@ -137,23 +139,90 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     state = _state_dir(args)
     uri = tracking.resolve_uri(args.tracking_uri, state)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    if uri.startswith("sqlite:"):
-        cmd += ["--default-artifact-root", (state / "mlartifacts").as_uri()]
+    if args.server:  # a tracking server others log to: artifacts proxied through it
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            uri,
+            "--artifacts-destination",
+            args.artifacts or (state / "mlartifacts").as_uri(),
+        ]
+    else:
+        cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+        if uri.startswith("sqlite:"):
+            cmd += ["--default-artifact-root", (state / "mlartifacts").as_uri()]
+    cmd += ["--host", args.host, "--port", str(args.port)]
     print(f"MLflow UI on http://{args.host}:{args.port} for {uri}", flush=True)
     os.execv(sys.executable, cmd)
     return 0  # pragma: no cover (exec does not return)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    sid = cluster.submit(
+        args.job,
+        args.address,
+        tracking_uri=args.tracking_uri,
+        storage_path=args.storage_path,
+        overrides=args.set,
+        submission_id=args.submission_id,
+    )
+    print(sid)
+    print(f"follow: adaptune logs {sid} --follow --address {args.address}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    info = cluster.status(args.submission_id, args.address)
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    print(cluster.logs(args.submission_id, args.address, follow=args.follow), end="")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    stopped = cluster.stop(args.submission_id, args.address)
+    print("stop requested" if stopped else "already finished")
+    return 0
+
+
+def _jobs_parsers(sub: Any) -> None:
+    address = {
+        "default": os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
+        "help": "Ray dashboard address (default: $RAY_API_SERVER_ADDRESS or http://127.0.0.1:8265)",
+    }
+    sm = sub.add_parser("submit", help="submit a search to a Ray cluster (Ray Jobs)")
+    sm.add_argument("job")
+    sm.add_argument("--address", **address)
+    sm.add_argument("--tracking-uri", help="MLflow server the cluster logs to")
+    sm.add_argument("--storage-path", help="shared Tune/Train storage (NFS path, s3://, gs://)")
+    sm.add_argument("--set", action="append", metavar="KEY=VALUE")
+    sm.add_argument("--submission-id")
+    sm.set_defaults(fn=cmd_submit)
+    for name, fn, text in (
+        ("status", cmd_status, "a submitted search's state"),
+        ("logs", cmd_logs, "a submitted search's output"),
+        ("stop", cmd_stop, "stop a submitted search"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("submission_id")
+        p.add_argument("--address", **address)
+        if name == "logs":
+            p.add_argument("--follow", action="store_true", help="stream until the job ends")
+        p.set_defaults(fn=fn)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,7 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--host", default="127.0.0.1")
     u.add_argument("--port", type=int, default=5000)
     u.add_argument("--tracking-uri")
+    u.add_argument(
+        "--server",
+        action="store_true",
+        help="run an MLflow tracking server (clusters log to it), not just the UI",
+    )
+    u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.set_defaults(fn=cmd_ui)
+    _jobs_parsers(sub)
     return p
 
 

@@ -75,6 +75,8 @@ class SearchCallback(Callback):
         run_id = self.runs.get(trial.trial_id)
         if run_id:
             log_metrics(self.client, run_id, result, step=epoch)
+            if epoch == 1 and result.get("node_id"):  # where rank 0 ran
+                self.client.set_tag(run_id, f"{TAG}node_id", str(result["node_id"]))
         value = result.get(self.plan.metric)
         if isinstance(value, float) and (
             self.best is None
@@ -94,7 +96,7 @@ class SearchCallback(Callback):
             self.outcome[trial.trial_id] = "completed"
             status = "completed"
             if run_id and result.get("checkpoint_path"):
-                uri = log_trial_model(run_id, result["checkpoint_path"])
+                uri = _log_checkpoint(run_id, str(result["checkpoint_path"]))
                 self.client.set_tag(run_id, f"{TAG}model_uri", uri)
         else:
             self.outcome[trial.trial_id] = "stopped"
@@ -114,6 +116,18 @@ class SearchCallback(Callback):
                 self.client.set_tag(run_id, f"{TAG}error", _error_text(trial.error_file))
             self.client.set_terminated(run_id, run_status)
         self._say(f"{trial.trial_id} {status}")
+
+
+def _log_checkpoint(run_id: str, path: str) -> str:
+    """Log a trial's final checkpoint as its model; remote storage is fetched first."""
+    if "://" not in path:
+        return log_trial_model(run_id, path)
+    import tempfile
+
+    from ray.train import Checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return log_trial_model(run_id, Checkpoint(path).to_directory(tmp))
 
 
 def _error_text(path: str, limit: int = 4000) -> str:

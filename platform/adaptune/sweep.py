@@ -181,6 +181,16 @@ def _search_settings(plan: Plan, use_gpu: bool, max_concurrent: int) -> dict[str
     return flat
 
 
+def storage_location(configured: str | None, state_dir: Path) -> str:
+    """Tune/Train state: the job's storage_path, else $ADAPTUNE_STORAGE_PATH, else the state
+    folder. A URI (s3://, gs://, ...) goes to pyarrow's filesystems untouched; a shared one
+    (NFS or a bucket) lets any node resume a search."""
+    where = configured or os.environ.get("ADAPTUNE_STORAGE_PATH")
+    if not where:
+        return str(state_dir / "ray")
+    return where if "://" in where else str(Path(where).expanduser().resolve())
+
+
 def run_search(
     plan: Plan,
     state_dir: Path,
@@ -251,9 +261,9 @@ def run_search(
     tracking.log_params(client, parent_id, _search_settings(plan, use_gpu, max_concurrent))
     for path in (job.source_file, plan.space_file):
         if path:
-            client.log_artifact(parent_id, path, artifact_path="spec")
+            client.log_artifact(parent_id, str(Path(path).resolve()), artifact_path="spec")
 
-    storage = str(Path(job.storage_path).resolve() if job.storage_path else state_dir / "ray")
+    storage = storage_location(job.storage_path, state_dir)
     setup = {
         "method": job.method,
         "fixed": job.fixed,

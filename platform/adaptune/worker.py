@@ -103,18 +103,19 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         train_time = time.perf_counter() - start
         metrics = {f"train/{k}" if "/" not in k else k: v / steps for k, v in sums.items()}
         metrics.update(method.evaluate(model, val_loader, cfg))
-        metrics = _reduce(metrics, world)
-        metrics.update(
+        report: dict[str, Any] = _reduce(metrics, world)
+        report.update(
             epoch=epoch,
             epochs=cfg.epochs,
             train_time_s=train_time,
             epoch_time_s=time.perf_counter() - start,
             world_size=world,
+            node_id=ray.get_runtime_context().get_node_id(),
         )
         if epoch == cfg.epochs and rank == 0:
             with tempfile.TemporaryDirectory() as tmp:
                 method.save_model(model, cfg, info, tmp)
                 Path(tmp, "adaptune.json").write_text(json.dumps({"method": method.name}))
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(tmp))
         else:
-            ray.train.report(metrics)
+            ray.train.report(report)

@@ -1,0 +1,133 @@
+"""Ray Jobs SDK: submit a search to a Ray cluster, and follow, inspect or stop it.
+
+    sid = submit("jobs/quickstart.yaml", "http://127.0.0.1:8265",
+                 tracking_uri="http://mlflow.internal:5000")
+    status(sid, address); print(logs(sid, address)); stop(sid, address)
+
+The job is validated here first (a bad spec never reaches the cluster). The project
+travels as the job's ``working_dir`` (venvs, state and VCS folders excluded) and the
+package as a ``py_module`` so that every trial actor and Train worker can import it;
+the tracking URI and storage path travel as environment variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["logs", "project_root", "status", "stop", "submit"]
+
+EXCLUDES = [
+    ".venv/",
+    ".adaptune/",
+    ".git/",
+    ".gpu/",
+    "__pycache__/",
+    "*.egg-info/",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "mlruns/",
+]
+# Variables a search needs on the cluster when they are set here.
+AGENT_WAIT_S = 300.0
+PASSED_ENV = ("MLFLOW_TRACKING_URI", "ADAPTUNE_STORAGE_PATH", "HF_HUB_OFFLINE", "HF_HOME")
+
+
+def project_root(job_file: Path) -> Path:
+    """The folder holding the job: the nearest parent with a pyproject.toml, else cwd."""
+    for parent in job_file.resolve().parents:
+        if (parent / "pyproject.toml").exists():
+            return parent
+    return Path.cwd()
+
+
+def _client(address: str) -> Any:
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address)
+
+
+def submit(
+    job_file: str,
+    address: str,
+    *,
+    tracking_uri: str | None = None,
+    storage_path: str | None = None,
+    overrides: list[str] | None = None,
+    submission_id: str | None = None,
+) -> str:
+    """Submit `adaptune search JOB` as a Ray job; returns the submission id."""
+    import adaptune
+    from adaptune.plan import make_plans
+    from adaptune.spec import load_job, parse_override
+
+    sets = dict(parse_override(s) for s in overrides or [])
+    make_plans(load_job(job_file, sets), cluster={"CPU": float("inf"), "GPU": float("inf")})
+    root = project_root(Path(job_file))
+    rel = Path(job_file).resolve().relative_to(root)
+    env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    if storage_path:
+        env["ADAPTUNE_STORAGE_PATH"] = storage_path
+    args = ["python", "-m", "adaptune", "search", str(rel)]
+    for s in overrides or []:
+        args += ["--set", s]
+    runtime_env = {
+        "working_dir": str(root),
+        "excludes": EXCLUDES,
+        "py_modules": [str(Path(adaptune.__file__).parent)],
+        "env_vars": env,
+    }
+    client = _client(address)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return str(
+                client.submit_job(
+                    entrypoint=shlex.join(args),
+                    runtime_env=runtime_env,
+                    submission_id=submission_id,
+                    metadata={"adaptune_job": str(rel)},
+                )
+            )
+        except RuntimeError as e:  # a fresh cluster's job agents take a moment to register
+            if "No available agent" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def status(submission_id: str, address: str) -> dict[str, Any]:
+    info = _client(address).get_job_info(submission_id)
+    return {
+        "submission_id": submission_id,
+        "status": str(info.status.value),
+        "message": info.message,
+        "entrypoint": info.entrypoint,
+        "start_time": info.start_time,
+        "end_time": info.end_time,
+    }
+
+
+def logs(submission_id: str, address: str, follow: bool = False) -> str:
+    client = _client(address)
+    if not follow:
+        return str(client.get_job_logs(submission_id))
+
+    async def tail() -> None:
+        async for chunk in client.tail_job_logs(submission_id):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+
+    asyncio.run(tail())
+    return ""
+
+
+def stop(submission_id: str, address: str) -> bool:
+    return bool(_client(address).stop_job(submission_id))
