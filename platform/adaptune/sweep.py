@@ -76,11 +76,26 @@ def init_ray(address: str | None, verbose: bool) -> None:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         # Worker groups queue behind each other's CPUs on a small machine: wait, don't fail.
         os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "900")
+        # Train V2 frees a stopped trial's placement group from an actor that asks the
+        # State API whether the controller died; with no address it guesses, and fails when
+        # a second Ray instance runs on the machine ("multiple active Ray instances"), which
+        # leaks the CPUs. Pin the dashboard port and hand its URL to every worker.
+        port = _free_port()
         ray.init(
             include_dashboard=True,
             dashboard_host="127.0.0.1",
+            dashboard_port=port,
+            runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}},
             **kwargs,
         )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def concurrency(plan: Plan, cluster: dict[str, float], use_gpu: bool) -> int:
