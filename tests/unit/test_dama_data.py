@@ -72,3 +72,30 @@ def test_fdu_mtl_test_split_and_bad_lines(tmp_path: Path) -> None:
         load_fdu_mtl(tmp_path, "unlabel")
     with pytest.raises(FileNotFoundError):
         load_fdu_mtl(tmp_path / "missing", "train")
+
+
+def test_a_csv_with_a_domain_column_becomes_dama_tensors(tmp_path: Path) -> None:
+    # build_data reads text/label/domain through the platform's file loader, renaming
+    # columns via data.columns; unseen domain names follow the FDU-MTL ones, sorted.
+    from adaptune.methods.dama import DAMAConfig
+    from adaptune.methods.dama.step import build_data
+    from adaptune.spec import DataSpec
+
+    rows = ["review,y,dom"] + [
+        f"{'great' if i % 2 else 'awful'} item {i},{i % 2},{('books', 'cars')[i % 3 == 0]}"
+        for i in range(40)
+    ]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n")
+    data = DataSpec(
+        source="file",
+        path=str(tmp_path / "r.csv"),
+        columns={"text": "review", "label": "y", "domain": "dom"},
+        n_train=40,
+        val_fraction=0.25,
+    )
+    train, val, info = build_data(DAMAConfig(max_len=8), data, None)
+    assert info["domains"] == ["books", "cars"] and info["n_classes"] == 2
+    assert len(train) == 30 and len(val) == 10
+    ids, label, domain = train[0]
+    assert ids.shape == (8,) and int(label) in (0, 1) and int(domain) in (0, 1)
+    assert len(info["fingerprint"]) == 64
