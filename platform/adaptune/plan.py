@@ -97,8 +97,8 @@ def _type_check(
         adapter.validate_python(dict(job.fixed))
     except ValidationError as e:
         for err in e.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            problems.append(job.problem(f"fixed.{key}", err["msg"]))
+            key = ".".join(["fixed", *(str(p) for p in err["loc"])])
+            problems.append(job.problem(key, err["msg"]))
     except ValueError as e:  # the config's own __post_init__ checks
         problems.append(job.problem("fixed", str(e)))
     if problems:
@@ -207,6 +207,10 @@ def make_plans(job: JobSpec, cluster: dict[str, float] | None = None) -> list[Pl
     plans: list[Plan] = []
     problems: list[SpecProblem] = []
     for i, view in enumerate(job.stage_views()):
+        if i > 0:  # the previous stage's best model arrives at run time (stages.inherit)
+            view = view.model_copy(
+                update={"fixed": {"init_from": "<previous stage's best model>", **view.fixed}}
+            )
         try:
             plan = make_plan(view, cluster)
         except SpecError as e:

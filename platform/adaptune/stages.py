@@ -86,5 +86,46 @@ def run_stages(plans: list[Plan], state_dir: Path, **kwargs: Any) -> list[Search
             f"{tracking.TAG}stage{i + 1}_best",
             f"{summary.best_trial} {summary.metric}={summary.best_value:.6g}",
         )
+    compare_domains(client, run.info.run_id, summaries)
     client.set_terminated(run.info.run_id, "FINISHED")
     return summaries
+
+
+def compare_domains(
+    client: Any, run_id: str, summaries: list[SearchSummary], tolerance: float = 0.005
+) -> list[str] | None:
+    """First vs last stage's best trial per domain (``val/acc/<domain>`` metrics), logged
+    to the job run as a table, a bar plot and the non-degradation check. Returns the
+    domains that fell below the first stage beyond `tolerance`, or None without domains."""
+    import csv
+    import tempfile
+
+    from adaptune.methods.dama.report import PREFIX, domain_bar_plot, domain_report
+
+    first, last = (
+        client.get_run(s.best_run_id).data.metrics for s in (summaries[0], summaries[-1])
+    )
+    if len(summaries) < 2 or not any(k.startswith(PREFIX) for k in first):
+        return None
+    rows, degraded = domain_report(first, last, tolerance)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(Path(tmp, "domains.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["domain", "stage1", "stage2", "delta"])
+            writer.writeheader()
+            writer.writerows(rows)
+        domain_bar_plot(rows).savefig(Path(tmp, "domains.png"), dpi=110)
+        client.log_artifacts(run_id, tmp, artifact_path="report")
+    improved = [r["domain"] for r in rows if r["domain"] != "overall" and r["delta"] > tolerance]
+    client.set_tag(run_id, "adaptune.degraded_domains", ",".join(degraded) or "none")
+    client.set_tag(run_id, "adaptune.improved_domains", ",".join(improved) or "none")
+    overall = {r["domain"]: r for r in rows}.get("overall")
+    if overall:
+        client.log_metric(run_id, "stage1/val/acc", overall["stage1"])
+        client.log_metric(run_id, "last_stage/val/acc", overall["stage2"])
+    print(
+        f"per-domain: {len(improved)} improved, {len(degraded)} degraded beyond "
+        f"{tolerance} ({', '.join(degraded) or 'none'}); table and plot in the job run's "
+        "report/",
+        flush=True,
+    )
+    return degraded

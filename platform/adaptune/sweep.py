@@ -121,6 +121,7 @@ class SearchSummary:
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     best_model_uri: str | None = None
+    best_run_id: str | None = None
     wall_s: float = 0.0
     resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
     saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
@@ -337,6 +338,7 @@ def run_search(
         summary.best_trial, summary.best_value = best.trial_id, best.last_result[plan.metric]
         summary.best_params = dict(best.config)
         best_run = client.get_run(callback.runs[best.trial_id])
+        summary.best_run_id = best_run.info.run_id
         summary.best_model_uri = best_run.data.tags.get(f"{tracking.TAG}model_uri")
     _compute(plan, all_trials, use_gpu, summary)
     summary.wall_s = time.monotonic() - started

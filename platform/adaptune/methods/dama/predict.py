@@ -133,18 +133,3 @@ def _inputs(inputs: Any) -> tuple[list[str], list[str | None]]:
     raise TypeError(
         f"expected text, a list of texts or a DataFrame with 'text', got {type(inputs)}"
     )
-
-
-def fetch_model_dir(model_uri: str, dst: str, tracking_uri: str | None = None) -> str:
-    """A logged DAMA model (e.g. "models:/dama-stage1@champion") as a local directory that
-    stage 2's init_from accepts: the folder of the download that holds arch.json."""
-    import mlflow
-
-    if tracking_uri:  # "models:/" URIs resolve through the registry: point both at it
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
-    local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=dst))
-    found = sorted(p.parent for p in local.rglob("arch.json"))
-    if not found:
-        raise FileNotFoundError(f"{model_uri} holds no DAMA model (no arch.json under {local})")
-    return str(found[0].resolve())
