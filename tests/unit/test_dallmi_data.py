@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from adaptune.data.multilabel import (
     VOCAB,
     generate_multilabel,
+    load_multilabel,
     multi_hot,
     reveal_positives,
 )
 from adaptune.methods.dallmi.config import DALLMiConfig
+from adaptune.spec import DataSpec
 
 
 def test_the_generator_is_deterministic_and_multilabel() -> None:
@@ -50,3 +55,23 @@ def test_a_config_without_a_target_phase_is_rejected() -> None:
     with pytest.raises(ValueError, match="source_epochs"):
         DALLMiConfig(epochs=2, source_epochs=2)
     DALLMiConfig(epochs=2, source_epochs=2, mode="source_only")  # no target phase needed
+
+
+def test_a_jsonl_file_splits_into_domains_with_list_or_piped_labels(tmp_path: Path) -> None:
+    rows = [
+        {"abstract": "gene study", "tags": ["bio"], "site": "papers"},
+        {"abstract": "tumor post", "tags": "bio|med", "site": "forum"},
+        {"abstract": "heart post", "tags": ["med"], "site": "forum"},
+    ]
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    spec = DataSpec(
+        source="file",
+        path=str(path),
+        columns={"text": "abstract", "labels": "tags", "domain": "site"},
+        options={"source_domain": "papers", "target_domain": "forum"},
+    )
+    source, target, names = load_multilabel(spec)
+    assert source == (["gene study"], [["bio"]])
+    assert target == (["tumor post", "heart post"], [["bio", "med"], ["med"]])
+    assert names == ["bio", "med"]
