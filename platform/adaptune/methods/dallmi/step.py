@@ -1,0 +1,177 @@
+"""DALLMi data, optimisers, one training step and evaluation (the parts the platform calls).
+
+Training batches come from ``sampler.train_loader``: source batches get multi-label BCE
+(step 1 of the paper); target batches get the mode's adaptation loss (step 2).
+Validation is the held-out target split with its complete labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+from transformers import get_linear_schedule_with_warmup
+
+from adaptune.data import cached, fingerprint
+from adaptune.data.multilabel import (
+    generate_multilabel,
+    load_multilabel,
+    multi_hot,
+    reveal_positives,
+)
+from adaptune.method import Optimizers
+from adaptune.methods.dallmi.config import DALLMiConfig
+from adaptune.methods.dallmi.loss import mixup_loss, mixup_target, variational_loss
+from adaptune.methods.dallmi.metrics import METRICS, multilabel_metrics
+from adaptune.methods.dallmi.model import backbone_path, load_tokenizer, unwrap
+from adaptune.methods.dallmi.sampler import POOL, SOURCE, DomainDataset
+from adaptune.spec import DataSpec
+
+__all__ = ["METRICS", "build_data", "build_optimizers", "evaluate", "train_step"]
+
+
+def _corpora(data: DataSpec) -> tuple[Any, Any, list[str]]:
+    if data.source == "synthetic-multilabel":
+        knobs = {k: v for k, v in data.options.items() if k in ("n_labels", "cooccur")}
+        return generate_multilabel(data.n_train, seed=data.seed, **knobs)
+    return load_multilabel(data)
+
+
+def build_data(
+    cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None
+) -> tuple[DomainDataset, TensorDataset, dict[str, Any]]:
+    """Source + target-train rows (target labels partly revealed), target validation rows.
+
+    data.options.revealed (default 0.3) is the fraction of each label's target-train
+    positives that stay observed (the paper hides r = 1 - revealed).
+    """
+    revealed = float(data.options.get("revealed", 0.3))
+    key = {"data": data.model_dump(), "tokenizer": backbone_path(cfg), "max_len": cfg.max_len}
+
+    def build() -> dict[str, Any]:
+        (s_text, s_lab), (t_text, t_lab), names = _corpora(data)
+        enc = load_tokenizer(cfg)(
+            s_text + t_text,
+            truncation=True,
+            max_length=cfg.max_len,
+            padding="longest",
+            return_tensors="pt",
+        )
+        y = multi_hot(s_lab + t_lab, names)
+        return {
+            "ids": enc["input_ids"],
+            "mask": enc["attention_mask"],
+            "y": torch.from_numpy(y),
+            "n_source": torch.tensor(len(s_text)),
+            "labels": names,
+            "fingerprint": fingerprint([s_text, s_lab, t_text, t_lab]),
+        }
+
+    t = cached(cache_dir, key, build)
+    ns, n = int(t["n_source"]), len(t["y"])
+    order = ns + np.random.default_rng(data.seed).permutation(n - ns)
+    n_val = max(1, round((n - ns) * data.val_fraction))
+    val_rows, train_rows = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
+    observed = reveal_positives(t["y"][train_rows].numpy(), revealed, seed=data.seed)
+    rows = torch.cat([torch.arange(ns), train_rows])
+    y_train = torch.cat([t["y"][:ns], torch.from_numpy(observed)])
+    train = DomainDataset(t["ids"][rows], t["mask"][rows], y_train, ns)
+    val = TensorDataset(t["ids"][val_rows], t["mask"][val_rows], t["y"][val_rows])
+    info = {
+        "fingerprint": t["fingerprint"],
+        "labels": list(t["labels"]),
+        "revealed": revealed,
+        "n_source": ns,
+        "n_target_train": len(train_rows),
+        "n_val": n_val,
+        "observed_positives": [int(v) for v in observed.sum(0)],
+        "target_positives": [int(v) for v in t["y"][train_rows].sum(0)],
+    }
+    return train, val, info
+
+
+def build_optimizers(model: torch.nn.Module, cfg: DALLMiConfig, total_steps: int) -> Optimizers:
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return Optimizers([opt], [get_linear_schedule_with_warmup(opt, cfg.warmup_steps, total_steps)])
+
+
+def dallmi_loss(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], cfg: DALLMiConfig
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Sum over labels of L_var,l + w_mix * L_mix,l on one label-balanced target batch."""
+    ids, mask, y, role = batch["ids"], batch["mask"], batch["y"], batch["role"]
+    logits = model(ids, mask)
+    pool = torch.nonzero(role == POOL).squeeze(1)
+    beta = torch.distributions.Beta(cfg.mixup_a, cfg.mixup_a)
+    l_var = logits.new_zeros(())
+    pairs: list[tuple[int, int, int]] = []  # (label, positive row, unlabelled row)
+    for label in range(logits.shape[1]):
+        pos = torch.nonzero(role == label).squeeze(1)
+        unl = pool[y[pool, label] == 0]  # U_l: pool rows not observed positive for l
+        if len(pos) == 0 or len(unl) == 0:
+            continue
+        l_var = l_var + variational_loss(logits[unl, label], logits[pos, label], cfg.loss_form)
+        pick = int(torch.randint(len(unl), (1,)))
+        pairs.append((label, int(pos[0]), int(unl[pick])))
+    l_mix = logits.new_zeros(())
+    if pairs and cfg.w_mix > 0:
+        lab, p_rows, u_rows = (torch.tensor(c, device=ids.device) for c in zip(*pairs, strict=True))
+        mu = beta.sample((len(pairs),)).to(ids.device)
+        mixed = unwrap(model).forward_mixed(
+            ids[p_rows], mask[p_rows], ids[u_rows], mask[u_rows], mu
+        )
+        target = mixup_target(mu, logits[u_rows, lab])
+        pred = mixed[torch.arange(len(pairs), device=ids.device), lab]
+        # One mixed pair per label: the per-label norm is over that label's single sample.
+        for k in range(len(pairs)):
+            l_mix = l_mix + mixup_loss(target[k : k + 1], pred[k : k + 1], cfg.loss_form)
+    loss = l_var + cfg.w_mix * l_mix
+    return loss, {"l_var": l_var.item(), "l_mix": l_mix.item()}
+
+
+def train_step(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], opt: Optimizers, cfg: DALLMiConfig
+) -> dict[str, float]:
+    source = bool((batch["role"] == SOURCE).all())
+    logs: dict[str, float] = {}
+    if source or cfg.mode == "pu_bce":
+        # Source: full labels. pu_bce: observed target labels, unlabelled = negative.
+        logits = model(batch["ids"], batch["mask"])
+        loss = F.binary_cross_entropy_with_logits(logits, batch["y"])
+    else:
+        loss, logs = dallmi_loss(model, batch, cfg)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss {loss.item()} ({logs})")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    phase = "source" if source else "target"
+    return {
+        "loss": loss.item(),
+        f"{phase}_loss": loss.item(),
+        "target_phase": float(not source),
+        **logs,
+    }
+
+
+@torch.no_grad()
+def predict_scores(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:
+    model.eval()
+    ys, scores = [], []
+    for ids, mask, y in loader:
+        scores.append(torch.sigmoid(model(ids, mask).float()).cpu())
+        ys.append(y.cpu())
+    model.train()
+    return torch.cat(ys).numpy(), torch.cat(scores).numpy()
+
+
+def evaluate(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str, float]:
+    """Target metrics; per-label AP is kept on the model for save_model's eval.json."""
+    y_true, scores = predict_scores(model, loader)
+    out, per_label = multilabel_metrics(y_true, scores, cfg.threshold)
+    unwrap(model).last_per_label_ap = per_label
+    return out
