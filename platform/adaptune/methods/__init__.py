@@ -6,10 +6,11 @@ import difflib
 
 from adaptune.method import Method
 from adaptune.methods.dao import METHOD as DAO
+from adaptune.methods.mad import METHOD as MAD
 
 __all__ = ["METHODS", "get_method"]
 
-METHODS: dict[str, Method] = {m.name: m for m in (DAO,)}
+METHODS: dict[str, Method] = {m.name: m for m in (DAO, MAD)}
 
 
 def get_method(name: str) -> Method:
