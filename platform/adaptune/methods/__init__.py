@@ -8,10 +8,11 @@ from adaptune.method import Method
 from adaptune.methods.dallmi import METHOD as DALLMI
 from adaptune.methods.dama import METHOD as DAMA
 from adaptune.methods.dao import METHOD as DAO
+from adaptune.methods.mad import METHOD as MAD
 
 __all__ = ["METHODS", "get_method"]
 
-METHODS: dict[str, Method] = {m.name: m for m in (DAO, DAMA, DALLMI)}
+METHODS: dict[str, Method] = {m.name: m for m in (DAO, DAMA, MAD, DALLMI)}
 
 
 def get_method(name: str) -> Method:

@@ -1,0 +1,188 @@
+"""MAD data, single-domain batches, optimisers, one training step and evaluation.
+
+    train, val, info = build_data(MADConfig(), DataSpec(source="digits-decathlon"), cache)
+    loader = train_loader(train, cfg, torch.Generator(), rank=0, world_size=1)
+
+Every batch holds one domain, so a step moves only that domain's adapters, BatchNorm
+and head (their gradients elsewhere stay None and SGD skips them): domains train
+independently, as if each had its own run on the shared frozen base.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from adaptune.data import cached, fingerprint
+from adaptune.data.digits import DOMAINS, SOURCE, digits_decathlon
+from adaptune.method import Optimizers
+from adaptune.methods.mad.config import MADConfig
+from adaptune.methods.mad.model import pretrain_base, unwrap
+from adaptune.spec import DataSpec
+
+NUM_CLASSES = 10
+METRICS = (
+    "val/acc",
+    "val/score",
+    "val/params_adapter",
+    "val/params_domain",
+    *(f"val/acc/{d}" for d in DOMAINS),
+)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] -> the network's input range [-1, 1]."""
+    return (x - 0.5) / 0.5
+
+
+def _split(n: int, data: DataSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split of the digit images, shared by every domain (val digits are never seen)."""
+    order = torch.from_numpy(np.random.default_rng(data.seed).permutation(n))
+    n_val = max(1, round(n * data.val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+def build_data(
+    cfg: MADConfig, data: DataSpec, cache_dir: str | None = None
+) -> tuple[TensorDataset, TensorDataset, dict[str, Any]]:
+    """(image, label, domain) tensors of every domain, and the source-pretrained base."""
+    if data.source != "digits-decathlon":
+        raise ValueError(f"mad reads source 'digits-decathlon', got '{data.source}'")
+    size = int(data.options.get("size", 32))
+    x, y, d = digits_decathlon(size, data.n_train, data.seed)
+    x = normalise(x)
+    n = len(x) // len(DOMAINS)
+    train_i, val_i = _split(n, data)
+    src = DOMAINS.index(SOURCE) * n
+    recipe = [cfg.width, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, cfg.seed]
+    key = {"data": data.model_dump(), "base": recipe}
+    base = cached(
+        cache_dir,
+        key,  # the expensive part: pretraining the shared base, once per data and recipe
+        lambda: pretrain_base(x[src + train_i], y[src + train_i], cfg, NUM_CLASSES),
+    )
+    rows = [torch.cat([k * n + idx for k in range(len(DOMAINS))]) for idx in (train_i, val_i)]
+    train, val = (TensorDataset(x[r], y[r], d[r]) for r in rows)
+    info = {
+        "fingerprint": fingerprint([data.model_dump(), size, x.sum().item(), y.tolist()]),
+        "domains": list(DOMAINS),
+        "num_classes": NUM_CLASSES,
+        "size": size,
+        "n_train": len(rows[0]),
+        "n_val": len(rows[1]),
+        "base_state": base,
+    }
+    return train, val, info
+
+
+def domain_batches(
+    domains: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> list[list[int]]:
+    """Shuffled single-domain batches (drop_last per domain), in shuffled order."""
+    batches = []
+    for d in torch.unique(domains).tolist():
+        idx = torch.nonzero(domains == d).flatten()
+        idx = idx[torch.randperm(len(idx), generator=generator)]
+        batches += [
+            idx[i : i + batch_size].tolist()
+            for i in range(0, len(idx) - batch_size + 1, batch_size)
+        ]
+    order = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in order]
+
+
+class DomainBatchSampler:
+    """New single-domain batches every epoch; rank r takes every world-th batch."""
+
+    def __init__(
+        self,
+        domains: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        rank: int,
+        world: int,
+    ):
+        self.domains, self.batch_size, self.generator = domains, batch_size, generator
+        self.rank, self.world = rank, world
+        self.n = len(domain_batches(domains, batch_size, torch.Generator())) // world
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Any:
+        batches = domain_batches(self.domains, self.batch_size, self.generator)
+        return iter(batches[self.rank :: self.world][: self.n])
+
+
+def train_loader(
+    train: TensorDataset, cfg: MADConfig, generator: torch.Generator, rank: int, world_size: int
+) -> DataLoader:
+    sampler = DomainBatchSampler(train.tensors[2], cfg.batch_size, generator, rank, world_size)
+    return DataLoader(train, batch_sampler=sampler)
+
+
+def build_optimizers(model: torch.nn.Module, cfg: MADConfig, total_steps: int) -> Optimizers:
+    """SGD with momentum; lr / 10 at 2/3 and 5/6 of training (paper: epochs 80, 100 of 120).
+
+    Adapters are stored as offsets from 1, so weight decay pulls alpha toward 1.
+    """
+    params = [p for p in unwrap(model).parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    milestones = [int(total_steps * 2 / 3), int(total_steps * 5 / 6)]
+    return Optimizers([opt], [torch.optim.lr_scheduler.MultiStepLR(opt, milestones, 0.1)])
+
+
+def train_step(
+    model: torch.nn.Module, batch: Any, opt: Optimizers, cfg: MADConfig
+) -> dict[str, float]:
+    x, y, d = batch
+    domain = int(d[0])
+    if not bool((d == domain).all()):
+        raise ValueError("MAD batches must hold one domain (use Method.train_loader)")
+    loss = F.cross_entropy(model(x, domain), y)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite loss {loss.item()} on domain {DOMAINS[domain]}")
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return {"loss": loss.item(), f"loss/{DOMAINS[domain]}": loss.item()}
+
+
+def decathlon_score(errors: list[float], baseline_errors: tuple[float, ...]) -> float:
+    """S = sum_d 1000 (E_max_d)^-2 max(0, E_max_d - E_d)^2, E_max_d = 2 x baseline error."""
+    score = 0.0
+    for e, base in zip(errors, baseline_errors, strict=True):
+        e_max = 2.0 * base
+        if e_max > 0:
+            score += 1000.0 * e_max**-2 * max(0.0, e_max - e) ** 2
+    return score
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: Any, cfg: MADConfig) -> dict[str, float]:
+    """Per-domain and mean accuracy, the Decathlon score, parameters added per domain."""
+    model.eval()
+    correct, total = torch.zeros(len(DOMAINS)), torch.zeros(len(DOMAINS))
+    for x, y, d in loader:
+        for domain in torch.unique(d).tolist():  # val batches may mix domains
+            m = d == domain
+            pred = model(x[m], domain).argmax(-1)
+            correct[domain] += (pred == y[m]).sum().item()
+            total[domain] += m.sum().item()
+    model.train()
+    acc = (correct / total.clamp_min(1)).tolist()
+    out = {f"val/acc/{name}": a for name, a in zip(DOMAINS, acc, strict=True)}
+    out["val/acc"] = float(np.mean(acc))
+    given = len(cfg.baseline_errors) == len(DOMAINS)
+    out["val/score"] = (
+        decathlon_score([1 - a for a in acc], cfg.baseline_errors) if given else math.nan
+    )
+    params = unwrap(model).params_per_domain()
+    out["val/params_adapter"] = float(params["adapter"])
+    out["val/params_domain"] = float(sum(params.values()))
+    return out
