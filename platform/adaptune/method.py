@@ -55,3 +55,7 @@ class Method:
     # methods whose batches are composed (e.g. label-balanced). It must shard by rank
     # itself; the default is a shuffled DataLoader with a DistributedSampler.
     train_loader: Callable[..., Any] | None = None
+    # Optional: (rows, directory) -> None, after a search: one row per trial with its
+    # "trial_id", "outcome" (completed | stopped | errored), "config" and last "metrics";
+    # files written to the directory are logged to the search run under report/.
+    search_report: Callable[[list[dict[str, Any]], str], None] | None = None

@@ -363,6 +363,8 @@ def run_search(
     )
     if summary.best_trial:
         client.set_tag(parent_id, f"{tracking.TAG}best_trial", summary.best_trial)
+    if plan.method.search_report is not None:
+        _method_report(plan, client, parent_id, all_trials, callback.outcome)
     if job.promote.enabled and promote:
         summary.promotion = tracking.promote(
             client,
@@ -374,6 +376,27 @@ def run_search(
         )
     client.set_terminated(parent_id, "FINISHED")
     return summary
+
+
+def _method_report(
+    plan: Plan, client: Any, run_id: str, trials: list[Any], outcome: dict[str, str]
+) -> None:
+    import tempfile
+
+    assert plan.method.search_report is not None
+    rows = [
+        {
+            "trial_id": t.trial_id,
+            "outcome": outcome.get(t.trial_id, "errored"),
+            "config": plan.resolved(dict(t.config)),
+            "metrics": dict(t.last_result or {}),
+        }
+        for t in trials
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        plan.method.search_report(rows, tmp)
+        if any(Path(tmp).iterdir()):
+            client.log_artifacts(run_id, tmp, artifact_path="report")
 
 
 def summary_dict(summary: SearchSummary) -> dict[str, Any]:

@@ -87,3 +87,9 @@ def test_champion_loads_from_the_registry_and_predicts_images(search: dict[str, 
     out = model.predict(frame)
     assert len(out) == 3 and set(out["domain"]) == {"original"}
     assert out["class"].between(0, 9).all() and out["prob"].between(0, 1).all()
+
+
+def test_search_run_has_the_accuracy_vs_parameters_plot(search: dict[str, Any]) -> None:
+    client = mlflow.MlflowClient(search["tracking_uri"])
+    files = {a.path for a in client.list_artifacts(search["parent_run_id"], "report")}
+    assert files == {"report/acc_vs_params.png", "report/acc_vs_params.csv"}

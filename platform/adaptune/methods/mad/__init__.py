@@ -10,6 +10,7 @@ from adaptune.method import Method
 from adaptune.methods.mad.config import MADConfig
 from adaptune.methods.mad.model import build_model
 from adaptune.methods.mad.predict import load_predictor, save_model
+from adaptune.methods.mad.report import search_report
 from adaptune.methods.mad.step import (
     METRICS,
     build_data,
@@ -34,6 +35,7 @@ METHOD = Method(
     metrics=METRICS,
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
     train_loader=train_loader,
+    search_report=search_report,
 )
 
 __all__ = ["METHOD", "MADConfig"]

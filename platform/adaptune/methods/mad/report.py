@@ -41,3 +41,34 @@ def accuracy_vs_params_plot(rows: Sequence[dict[str, Any]], path: str | Path) ->
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def search_report(rows: Sequence[dict[str, Any]], directory: str) -> None:
+    """After a MAD search: accuracy vs parameters added per domain, one point per rank
+    (its best completed trial), as ``acc_vs_params.png`` and ``acc_vs_params.csv``."""
+    import csv
+
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        m, cfg = row["metrics"], row["config"]
+        if row["outcome"] != "completed" or "val/acc" not in m:
+            continue
+        label = (
+            cfg.get("mode", "mad")
+            if cfg.get("mode", "mad") != "mad"
+            else (f"I={cfg['rank']}" if cfg.get("rank") else "full")
+        )
+        point = {
+            "label": label,
+            "params": float(m.get("val/params_adapter", 0.0)),
+            "acc": float(m["val/acc"]),
+        }
+        if label not in best or point["acc"] > best[label]["acc"]:
+            best[label] = point
+    if not best:
+        return
+    accuracy_vs_params_plot(list(best.values()), Path(directory) / "acc_vs_params.png")
+    with open(Path(directory) / "acc_vs_params.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["label", "params", "acc"])
+        writer.writeheader()
+        writer.writerows(sorted(best.values(), key=lambda p: p["params"]))
