@@ -11,6 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Ray clusters here use token auth (Ray's default for local ones); the mode is read once
+# per process, so it is set before anything imports Ray: the multi-node test's clients
+# (Jobs SDK) then present ~/.ray/auth_token like its `ray start` nodes expect.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 @pytest.fixture(autouse=True)

@@ -68,13 +68,19 @@ def two_nodes() -> Iterator[dict[str, str]]:
     gcs, dash, mlf = _port(), _port(), _port()
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token"}
     env.pop("RAY_ADDRESS", None)
-    before = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "token"  # this process talks to the cluster too
     ray_bin = str(BIN / "ray")
     common = [f"--node-ip-address={NODE_IP}", "--num-cpus=1", "--disable-usage-stats"]
     server: subprocess.Popen[bytes] | None = None
     state.mkdir(parents=True, exist_ok=True)
     try:
+        # A fresh machine has no token yet: create ~/.ray/auth_token (kept if it exists).
+        subprocess.run(
+            [ray_bin, "get-auth-token", "--generate"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         subprocess.run(
             [
                 ray_bin,
@@ -132,10 +138,6 @@ def two_nodes() -> Iterator[dict[str, str]]:
         subprocess.run(["pkill", "-f", temp_dir], check=False)
         time.sleep(3)  # the GCS may ignore SIGTERM while it shuts down its clients
         subprocess.run(["pkill", "-9", "-f", temp_dir], check=False)
-        if before is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = before
 
 
 def _wait(sid: str, address: str, timeout: float = 600.0) -> str:
