@@ -43,7 +43,9 @@ class Method:
     build_data: Callable[..., tuple[Any, Any, dict[str, Any]]]
     build_model: Callable[[Any, dict[str, Any]], nn.Module]  # (cfg, data_info)
     build_optimizers: Callable[[nn.Module, Any, int], Optimizers]  # (model, cfg, total_steps)
-    train_step: Callable[[nn.Module, Any, Optimizers, Any], dict[str, float]]
+    # (model, batch, optimisers, cfg) -> logs: floats or 0-d tensors (left on the device so
+    # the host need not wait; the worker sums them, checks "loss" is finite, reads once).
+    train_step: Callable[[nn.Module, Any, Optimizers, Any], dict[str, Any]]
     evaluate: Callable[[nn.Module, Any, Any], dict[str, float]]  # (model, val loader, cfg)
     save_model: Callable[[nn.Module, Any, dict[str, Any], str], None]  # (..., directory)
     load_predictor: Callable[[str], Callable[[Any], Any]]  # directory -> predict(DataFrame)

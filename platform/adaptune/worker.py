@@ -41,6 +41,20 @@ def _reduce(metrics: dict[str, float], world_size: int) -> dict[str, float]:
     return {k: float(v) / world_size for k, v in zip(keys, t.tolist(), strict=True)}
 
 
+# Steps between finiteness checks of the running loss: a check waits for the GPU, so
+# checking every step would stop the host from queueing the next step's kernels.
+CHECK_EVERY = 32
+
+
+def _check_finite(sums: dict[str, Any], steps: int) -> None:
+    """FloatingPointError when the summed training loss went NaN/inf (a tensor or float)."""
+    import math
+
+    loss = sums.get("loss")
+    if loss is not None and not math.isfinite(float(loss)):
+        raise FloatingPointError(f"non-finite loss within the last {steps} steps")
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     import random
     import tempfile
@@ -94,14 +108,20 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if set_epoch is not None:
             set_epoch(epoch)
         start = time.perf_counter()
-        sums: dict[str, float] = defaultdict(float)
+        # Step logs may be device tensors: summed where they live, read once per epoch.
+        sums: dict[str, Any] = defaultdict(float)
         steps = 0
         for batch in train_loader:
             for k, v in method.train_step(model, batch, opt, cfg).items():
-                sums[k] += v
+                sums[k] = sums[k] + v
             steps += 1
+            if steps % CHECK_EVERY == 0:
+                _check_finite(sums, CHECK_EVERY)
+        _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
         train_time = time.perf_counter() - start
-        metrics = {f"train/{k}" if "/" not in k else k: v / steps for k, v in sums.items()}
+        metrics = {
+            f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()
+        }
         metrics.update(method.evaluate(model, val_loader, cfg))
         report: dict[str, Any] = _reduce(metrics, world)
         report.update(

@@ -33,9 +33,12 @@ def load_encoder(
     lora_alpha: float | None = None,
     lora_dropout: float = 0.05,
     lora_targets: Sequence[str] = (),
+    attn_implementation: str | None = None,
 ) -> nn.Module:
-    """The encoder at `path`; with lora_rank > 0 wrapped in LoRA (alpha defaults to rank)."""
-    encoder = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code)
+    """The encoder at `path`; with lora_rank > 0 wrapped in LoRA (alpha defaults to rank).
+    attn_implementation None = transformers' choice (SDPA where the model supports it)."""
+    extra = {"attn_implementation": attn_implementation} if attn_implementation else {}
+    encoder = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, **extra)
     # Methods read token states, not the pooler; an unused pooler would only collect LoRA
     # adapters that never get a gradient (and trip DDP's unused-parameter check).
     if getattr(encoder, "pooler", None) is not None:

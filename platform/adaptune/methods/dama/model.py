@@ -86,6 +86,16 @@ def resolve_backend(choice: str) -> str:
     return choice
 
 
+def frozen_mode(model: nn.Module) -> None:
+    """Train mode with every dropout off: deterministic like eval(), yet gradients can flow
+    through the sLSTM CUDA kernel (its backward refuses eval mode), which stage 2 needs for
+    the input gradient of the domain loss."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.eval()
+
+
 class DAMAModel(nn.Module):
     lam_star: torch.Tensor
     best_acc: torch.Tensor

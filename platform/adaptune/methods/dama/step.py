@@ -20,7 +20,14 @@ from adaptune.data import cached, fingerprint, load_records
 from adaptune.data.multidomain import FDU_DOMAINS, generate_multidomain, load_fdu_mtl
 from adaptune.method import Optimizers
 from adaptune.methods.dama.config import DAMAConfig
-from adaptune.methods.dama.model import PAD, DAMAModel, build_vocab, encode_texts, unwrap
+from adaptune.methods.dama.model import (
+    PAD,
+    DAMAModel,
+    build_vocab,
+    encode_texts,
+    frozen_mode,
+    unwrap,
+)
 from adaptune.methods.dama.modulation import clamp_lambda, modulate_model, scale_step
 from adaptune.methods.dama.predict import read_base_meta
 from adaptune.spec import DataSpec
@@ -131,7 +138,7 @@ def train_step(
         opt.step()
         return {"loss": loss.item(), "l_s": l_s.item(), "l_d": l_d.item()}
     inner = unwrap(model)
-    inner.eval()  # the base is frozen: no dropout while lambda learns
+    frozen_mode(inner)  # the base is frozen: no dropout while lambda learns
     mask = ids != PAD
     x_mod = modulate_model(inner, inner.embed(ids), mask, d, inner.lam)
     loss = F.cross_entropy(inner.sentiment_logits(x_mod, mask), y)
@@ -184,7 +191,7 @@ def _per_domain(correct: torch.Tensor, doms: torch.Tensor, m: int) -> tuple[torc
 
 def evaluate(model: torch.nn.Module, loader: Any, cfg: DAMAConfig) -> dict[str, float]:
     inner = unwrap(model)
-    inner.eval()
+    frozen_mode(inner)  # not eval(): stage 2 back-propagates to the input here too
     m = inner.arch.n_domains
     lam = inner.lam.detach() if cfg.stage == 2 else None
     correct, doms, dom_ok, loss = _pass(inner, loader, lam)

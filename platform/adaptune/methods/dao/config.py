@@ -20,6 +20,8 @@ class DAOConfig:
     init_from: str | None = None
     max_len: int = 64  # paper: 512
     trust_remote_code: bool = False
+    # Attention kernel: None = transformers' default (SDPA where supported), or "eager".
+    attn_implementation: Literal["sdpa", "eager"] | None = None
     # LoRA through PEFT; 0 = full fine-tuning. lora_alpha None = rank (the paper's choice).
     lora_rank: int = 8
     lora_alpha: float | None = None
@@ -46,6 +48,11 @@ class DAOConfig:
     epochs: int = 4  # paper: 100
     seed: int = 42
     bf16: bool = True  # autocast to bfloat16 on CUDA; ignored on CPU
+    # torch.compile the encoder. On a GPU, PEFT LoRA over every linear layer is bound by
+    # host-side overhead (many small adapter ops per step, the GPU mostly idle); compiling
+    # fuses them: LoRA r8, RoBERTa-large, 10x512 tokens on an H100 went from 147 to 99 ms
+    # per step, on par with full fine-tuning. Costs ~85 s of compilation per trial.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.w_c < 1.0:

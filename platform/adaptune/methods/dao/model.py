@@ -41,6 +41,7 @@ def load_encoder(cfg: DAOConfig) -> nn.Module:
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         lora_targets=cfg.lora_targets,
+        attn_implementation=cfg.attn_implementation,
     )
 
 
@@ -93,6 +94,8 @@ def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
         heads = torch.load(Path(cfg.init_from) / "heads.pt", weights_only=True, map_location="cpu")
         model.reg_head.load_state_dict(heads["reg_head"])
         model.cls_head.load_state_dict(heads["cls_head"])
+    if cfg.compile:
+        model.encoder.compile()  # in place: parameter names and state_dict stay as they are
     return model
 
 
