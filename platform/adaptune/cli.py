@@ -127,8 +127,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     ver = f" version {result.version}" if result.version else ""
+    state = "promoted" if result.promoted else "not promoted"
+    if args.dry_run:
+        state = "would be promoted" if result.promoted else "would not be promoted"
     print(
-        f"{result.model_name}{ver}: {'promoted' if result.promoted else 'not promoted'} — "
+        f"{result.model_name}{ver}: {state} — "
         f"{result.reason} (best trial {result.trial_id}, value {result.value})"
     )
     return 0

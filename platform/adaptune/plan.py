@@ -98,9 +98,11 @@ def _type_check(
     except ValidationError as e:
         for err in e.errors():
             key = ".".join(["fixed", *(str(p) for p in err["loc"])])
+            if not err["loc"]:  # a __post_init__ check: the config as a whole
+                key = _culprit(adapter, job.fixed)
             problems.append(job.problem(key, err["msg"]))
     except ValueError as e:  # the config's own __post_init__ checks
-        problems.append(job.problem("fixed", str(e)))
+        problems.append(job.problem(_culprit(adapter, job.fixed), str(e)))
     if problems:
         return problems
     for name, dist in space.items():
@@ -121,6 +123,16 @@ def _type_check(
     return problems
 
 
+def _culprit(adapter: TypeAdapter[Any], fixed: dict[str, Any]) -> str:
+    """The fixed key a whole-config check refused: the first that fails on its own."""
+    for key, value in fixed.items():
+        try:
+            adapter.validate_python({key: value})
+        except ValueError:  # ValidationError included
+            return f"fixed.{key}"
+    return "fixed"
+
+
 def _check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[SpecProblem]:
     """One trial must fit: locally against this machine, else against the cluster given."""
     if cluster is None:
@@ -135,7 +147,7 @@ def _check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spe
                 "resources.use_gpu", "true, but there is no GPU (use 'auto' to fall back to CPU)"
             )
         )
-    need = trial_resources(job, use_gpu is True)
+    need = trial_resources(job, use_gpu is True and not problems)
     for res, amount in need.items():
         have = cluster.get(res, 0.0)
         if amount > have:
@@ -185,9 +197,12 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
             num_samples = job.the_search.num_samples or size
         except ValueError as e:
             problems.append(job.problem("search.sampler", str(e)))
-    if job.data.source == "file" and job.data.path and not job.resolve_path(job.data.path).exists():
+    if job.data.source in ("file", "hf") and not job.data.path:
+        what = "a local file" if job.data.source == "file" else "a dataset name"
+        problems.append(job.problem("data", f"source '{job.data.source}' needs 'path' ({what})"))
+    elif job.data.source == "file" and not job.resolve_path(str(job.data.path)).exists():
         problems.append(
-            job.problem("data.path", f"file not found: {job.resolve_path(job.data.path)}")
+            job.problem("data.path", f"file not found: {job.resolve_path(str(job.data.path))}")
         )
     problems += _check_resources(job, cluster)
     if problems:
@@ -226,8 +241,8 @@ def make_plans(job: JobSpec, cluster: dict[str, float] | None = None) -> list[Pl
                 )
             )
         plans.append(plan)
-    if problems:
-        raise SpecError(problems)
+    if problems:  # stages sharing a space file or the resources would repeat a problem
+        raise SpecError(list(dict.fromkeys(problems)))
     return plans
 
 

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from ray.tune import Callback
 
 from adaptune.plan import Plan
-from adaptune.tracking import TAG, log_metrics, log_params, log_trial_model
+from adaptune.tracking import TAG, log_metrics, log_params, log_trial_model, scrub
 
 
 def _fmt(v: Any) -> str:
@@ -136,5 +136,5 @@ def _error_text(path: str, limit: int = 4000) -> str:
             text = f.read()
     except OSError:
         return "see the trial's error file"
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in scrub(text).strip().splitlines() if ln.strip()]  # scrub, then cut
     return "\n".join(lines[-12:])[-limit:]

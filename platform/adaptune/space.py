@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +64,14 @@ class _Entry(BaseModel):
             raise ValueError(f"log scale needs low > 0 (got {self.low})")
         if self.log and self.step is not None:
             raise ValueError("'step' and 'log' cannot be combined")
+        if self.step is not None:  # Optuna would only warn, and quietly cut `high`
+            if self.step <= 0:
+                raise ValueError(f"step must be > 0 (got {self.step})")
+            n = (self.high - self.low) / self.step
+            if abs(n - round(n)) > 1e-9 * max(1.0, n):
+                raise ValueError(
+                    f"step ({self.step}) does not divide high - low ({self.high - self.low:g})"
+                )
         if self.type == "int" and any(
             v is not None and float(v) != int(v) for v in (self.low, self.high, self.step)
         ):
@@ -146,6 +155,9 @@ def representative_values(dist: BaseDistribution) -> list[Any]:
     """Values to type-check against a config field: the choices, or both bounds."""
     if isinstance(dist, CategoricalDistribution):
         return list(dist.choices)
+    if isinstance(dist, FloatDistribution) and dist.step is None and dist.high > dist.low:
+        # Also a value inside the range that is no whole number: an int field refuses it.
+        return [dist.low, dist.high, dist.low + (dist.high - dist.low) / math.pi]
     if isinstance(dist, IntDistribution | FloatDistribution):
         return [dist.low, dist.high]
     return []

@@ -59,7 +59,8 @@ def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
     (msg,) = _problems(tmp_path, GOOD.replace("fixed: {epochs: 2}", "fixed: {epochs: 2"))
-    assert "job.yaml:5" in msg and "YAML syntax error" in msg
+    # Reported where the brace opened, not where PyYAML noticed (line 5).
+    assert "job.yaml:4: fixed: YAML syntax error: a flow mapping opened here" in msg
 
 
 def test_wrong_type_in_fixed_value(tmp_path: Path) -> None:
