@@ -26,8 +26,9 @@ JOB = """\
 name: tiny-dallmi
 method: dallmi
 data: {source: synthetic-multilabel, n_train: 64, val_fraction: 0.25, seed: 1,
-       options: {revealed: 0.3, n_labels: 4}}
-fixed: {epochs: 2, source_epochs: 1, max_len: 16, batch_size: 8, pos_batch_size: 2}
+       options: {n_labels: 4}}
+fixed: {revealed: 0.3, epochs: 2, source_epochs: 1, max_len: 16, batch_size: 8,
+        pos_batch_size: 2}
 search:
   space: space.yaml
   sampler: tpe
@@ -66,7 +67,9 @@ def test_search_completes_with_a_completed_trial(search: dict[str, Any]) -> None
     assert search["completed"] >= 1
 
 
-def test_one_nested_mlflow_run_per_trial_with_target_map(search: dict[str, Any]) -> None:
+def test_one_nested_mlflow_run_per_trial_with_target_map_and_per_label_ap(
+    search: dict[str, Any],
+) -> None:
     client = mlflow.MlflowClient(search["tracking_uri"])
     parent = client.get_run(search["parent_run_id"])
     runs = client.search_runs(
@@ -75,9 +78,15 @@ def test_one_nested_mlflow_run_per_trial_with_target_map(search: dict[str, Any])
     )
     assert len(runs) == 2
     assert {r.info.run_name for r in runs} == {r.data.tags["adaptune.trial_id"] for r in runs}
+    labels = {f"val/ap/{n}" for n in ("genetics", "oncology", "cardiology", "neurology")}
     for run in runs:
         assert 0.0 <= run.data.metrics["val/map"] <= 1.0
-        assert run.data.params["mode"] == "dallmi"
+        assert run.data.params["mode"] == "dallmi" and run.data.params["revealed"] == "0.3"
+        ap = {k: v for k, v in run.data.metrics.items() if k.startswith("val/ap/")}
+        assert ap and set(ap) <= labels and all(0.0 <= v <= 1.0 for v in ap.values())
+    # mode and revealed were not varied: no comparison table (jobs/dallmi_compare.yaml's)
+    files = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert not {f for f in files if f.startswith("report/comparison.")}
     # The last epoch of a completed trial ran the target phase (step 2).
     done = [r for r in runs if r.data.tags["adaptune.status"] == "completed"]
     assert done and all(r.data.metrics["train/target_phase"] == 1.0 for r in done)

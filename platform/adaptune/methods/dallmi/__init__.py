@@ -3,7 +3,9 @@
 A multi-label encoder fine-tuned on a labelled source domain is adapted to a target
 domain where only some positives are known: a variational positive-unlabelled loss per
 label, MixUp between positives and unlabelled documents on word embeddings, and
-label-balanced batches. ``mode`` switches to the baselines (source_only, pu_bce).
+label-balanced batches. ``mode`` switches to the baselines (source_only, pu_bce);
+``revealed`` sets the target's label availability, and after a search that varied
+either, ``report.search_report`` tables DALLMi against the baselines per rate.
 
     from adaptune.methods.dallmi import METHOD, DALLMiConfig
 """
@@ -12,6 +14,7 @@ from adaptune.method import Method
 from adaptune.methods.dallmi.config import DALLMiConfig
 from adaptune.methods.dallmi.model import build_model
 from adaptune.methods.dallmi.predict import load_predictor, save_model
+from adaptune.methods.dallmi.report import search_report
 from adaptune.methods.dallmi.sampler import train_loader
 from adaptune.methods.dallmi.step import (
     METRICS,
@@ -36,6 +39,7 @@ METHOD = Method(
     metrics=METRICS,
     description="multi-label domain adaptation: variational PU loss, MixUp, balanced batches",
     train_loader=train_loader,
+    search_report=search_report,
 )
 
 __all__ = ["METHOD", "DALLMiConfig"]

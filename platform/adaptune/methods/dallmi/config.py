@@ -6,7 +6,8 @@ One trial runs the paper's two steps as consecutive phases: epochs 1..source_epo
 fine-tune on the labelled source (multi-label BCE), the remaining epochs adapt on the
 target. ``mode`` picks the adaptation: ``dallmi`` (variational PU loss + MixUp),
 ``pu_bce`` (BCE on the target with unlabelled = negative) or ``source_only`` (every
-epoch stays on the source). Paper values are noted where a default differs.
+epoch stays on the source). ``revealed`` is the target's label-availability rate.
+Paper values are noted where a default differs.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class DALLMiConfig:
     mixup_a: float = 0.3  # mu ~ Beta(a, a)
     w_mix: float = 1.0  # VPU used 0.03
     pos_batch_size: int = 4  # positives per label per step
+    # Label availability: the fraction of each label's target-train positives that stay
+    # observed (the paper hides r = 1 - revealed). None = data.options.revealed (0.3).
+    # A setting of the experiment, not a tuned value; jobs/dallmi_compare.yaml grids it.
+    revealed: float | None = None
     source_epochs: int = 1  # step 1 length; the rest of `epochs` is step 2
     threshold: float = 0.5  # for macro F1 and the binarised mAP
     # Optimisation (paper: AdamW lr 5e-5, batch 64, 12 epochs per step).
@@ -58,5 +63,7 @@ class DALLMiConfig:
                 f"need 0 <= source_epochs < epochs so a target phase exists "
                 f"(got source_epochs={self.source_epochs}, epochs={self.epochs})"
             )
+        if self.revealed is not None and not 0.0 < self.revealed <= 1.0:
+            raise ValueError(f"revealed must be in (0, 1] (got {self.revealed})")
         if not 0.0 < self.threshold < 1.0 or self.max_len < 4:
             raise ValueError("threshold must be in (0, 1) and max_len >= 4")

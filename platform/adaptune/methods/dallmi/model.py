@@ -56,8 +56,15 @@ def embeddings_of(encoder: nn.Module) -> nn.Module:
 
 
 class DALLMiModel(nn.Module):
-    def __init__(self, encoder: nn.Module, cfg: DALLMiConfig, n_labels: int):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        cfg: DALLMiConfig,
+        n_labels: int,
+        labels: list[str] | None = None,
+    ):
         super().__init__()
+        self.labels = list(labels) if labels is not None else [str(i) for i in range(n_labels)]
         d = int(getattr(encoder, "config").hidden_size)  # noqa: B009 (a transformers config)
         self.encoder, self.pooling = encoder, cfg.pooling
         self.head = nn.Sequential(nn.Dropout(cfg.head_dropout), nn.Linear(d, n_labels))
@@ -106,4 +113,5 @@ def unwrap(model: nn.Module) -> DALLMiModel:
 
 
 def build_model(cfg: DALLMiConfig, data_info: dict[str, Any]) -> DALLMiModel:
-    return DALLMiModel(load_encoder(cfg), cfg, len(data_info["labels"]))
+    labels = [str(name) for name in data_info["labels"]]
+    return DALLMiModel(load_encoder(cfg), cfg, len(labels), labels)

@@ -53,7 +53,7 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     labels = json.loads((root / "labels.json").read_text())
     encoder = AutoModel.from_pretrained(root / "encoder")
     tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
-    model = DALLMiModel(encoder, cfg, len(labels))
+    model = DALLMiModel(encoder, cfg, len(labels), labels)
     model.head.load_state_dict(torch.load(root / "head.pt", weights_only=True, map_location="cpu"))
     model.eval()
 

@@ -25,12 +25,19 @@ from adaptune.data.multilabel import (
 from adaptune.method import Optimizers
 from adaptune.methods.dallmi.config import DALLMiConfig
 from adaptune.methods.dallmi.loss import mixup_loss, mixup_target, variational_loss
-from adaptune.methods.dallmi.metrics import METRICS, multilabel_metrics
+from adaptune.methods.dallmi.metrics import METRICS, multilabel_metrics, per_label_metrics
 from adaptune.methods.dallmi.model import backbone_path, load_tokenizer, unwrap
 from adaptune.methods.dallmi.sampler import POOL, SOURCE, DomainDataset
 from adaptune.spec import DataSpec
 
-__all__ = ["METRICS", "build_data", "build_optimizers", "evaluate", "train_step"]
+__all__ = [
+    "METRICS",
+    "build_data",
+    "build_optimizers",
+    "effective_revealed",
+    "evaluate",
+    "train_step",
+]
 
 
 def _corpora(data: DataSpec) -> tuple[Any, Any, list[str]]:
@@ -40,15 +47,23 @@ def _corpora(data: DataSpec) -> tuple[Any, Any, list[str]]:
     return load_multilabel(data)
 
 
+def effective_revealed(cfg: DALLMiConfig, data: DataSpec) -> float:
+    """The label-availability rate: the config's, else the data option's, else 0.3."""
+    if cfg.revealed is not None:
+        return cfg.revealed
+    return float(data.options.get("revealed", 0.3))
+
+
 def build_data(
     cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None
 ) -> tuple[DomainDataset, TensorDataset, dict[str, Any]]:
     """Source + target-train rows (target labels partly revealed), target validation rows.
 
-    data.options.revealed (default 0.3) is the fraction of each label's target-train
-    positives that stay observed (the paper hides r = 1 - revealed).
+    cfg.revealed, else data.options.revealed (default 0.3), is the fraction of each
+    label's target-train positives that stay observed (the paper hides r = 1 - revealed).
+    cfg.revealed is applied after the cached tokenisation, so a grid over it tokenises once.
     """
-    revealed = float(data.options.get("revealed", 0.3))
+    revealed = effective_revealed(cfg, data)
     key = {"data": data.model_dump(), "tokenizer": backbone_path(cfg), "max_len": cfg.max_len}
 
     def build() -> dict[str, Any]:
@@ -170,8 +185,12 @@ def predict_scores(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.
 
 
 def evaluate(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str, float]:
-    """Target metrics; per-label AP is kept on the model for save_model's eval.json."""
+    """Target metrics plus ``val/ap/<label>`` per label (up to MAX_LABEL_METRICS labels;
+    labels without validation positives are left out); per-label AP is also kept on the
+    model for save_model's eval.json."""
     y_true, scores = predict_scores(model, loader)
     out, per_label = multilabel_metrics(y_true, scores, cfg.threshold)
-    unwrap(model).last_per_label_ap = per_label
+    inner = unwrap(model)
+    inner.last_per_label_ap = per_label
+    out.update(per_label_metrics(inner.labels, per_label))
     return out
