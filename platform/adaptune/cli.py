@@ -4,6 +4,7 @@
     adaptune validate jobs/quickstart.yaml
     adaptune search jobs/quickstart.yaml --set search.num_samples=4
     adaptune promote quickstart-20261124-101500 --dry-run
+    adaptune report quickstart-20261124-101500 [--open]
     adaptune ui [--server]
     adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
     adaptune status|logs|stop SUBMISSION_ID
@@ -134,6 +135,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
         f"{result.model_name}{ver}: {state} — "
         f"{result.reason} (best trial {result.trial_id}, value {result.value})"
     )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from adaptune import tracking
+    from adaptune.report import build_report
+
+    state = _state_dir(args)
+    client = tracking.setup(tracking.resolve_uri(args.tracking_uri, state))
+    try:
+        report = build_report(client, args.search, state)
+    except LookupError as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.open:  # just the path: xdg-open "$(adaptune report NAME --open)"
+        print(report.html)
+    else:
+        print(
+            f"report for {report.name}: {', '.join(report.files)} logged under report/ of "
+            f"MLflow run {report.run_id}\nhtml: {report.html}"
+        )
     return 0
 
 
@@ -268,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
     pr.add_argument("--tracking-uri")
     pr.set_defaults(fn=cmd_promote)
+
+    rp = sub.add_parser("report", help="build a search's report (plots, tables, one HTML page)")
+    rp.add_argument("search", help="search name (its MLflow run name) or run id, or a job run")
+    rp.add_argument("--open", action="store_true", help="print only the HTML page's path")
+    rp.add_argument("--tracking-uri")
+    rp.set_defaults(fn=cmd_report)
 
     u = sub.add_parser("ui", help="serve the MLflow UI for the store")
     u.add_argument("--host", default="127.0.0.1")

@@ -87,6 +87,9 @@ def run_stages(plans: list[Plan], state_dir: Path, **kwargs: Any) -> list[Search
             f"{summary.best_trial} {summary.metric}={summary.best_value:.6g}",
         )
     compare_domains(client, run.info.run_id, summaries)
+    from adaptune.report import report_quietly
+
+    report_quietly(client, run.info.run_id, state_dir)  # one page, a section per stage
     client.set_terminated(run.info.run_id, "FINISHED")
     return summaries
 

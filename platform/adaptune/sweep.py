@@ -278,6 +278,10 @@ def run_search(
     for path in (job.source_file, plan.space_file):
         if path:
             client.log_artifact(parent_id, str(Path(path).resolve()), artifact_path="spec")
+    from optuna.distributions import distribution_to_json
+
+    space_json = {k: distribution_to_json(d) for k, d in plan.space.items()}
+    client.log_dict(parent_id, space_json, "spec/space.json")  # read back by reports
 
     storage = storage_location(job.storage_path, state_dir)
     setup = {
@@ -374,6 +378,9 @@ def run_search(
             plan.metric,
             plan.mode,
         )
+    from adaptune.report import report_quietly
+
+    report_quietly(client, parent_id, state_dir)  # a failed report only warns
     client.set_terminated(parent_id, "FINISHED")
     return summary
 

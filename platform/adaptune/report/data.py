@@ -1,0 +1,204 @@
+"""A search as the MLflow store holds it: the parent run, its space and its trial runs.
+
+    search = load_search(client, client.get_run(run_id))
+
+Everything comes from MLflow (no Tune state), so a search that ran on a cluster or was
+resumed after a crash reads the same. A trial that has more than one run (a resumed
+search re-created it) is kept once: the run that got furthest.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from mlflow import MlflowClient
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    json_to_distribution,
+)
+
+from adaptune.tracking import TAG, trial_runs
+
+__all__ = ["Point", "Search", "Trial", "load_search", "parse_value", "status_of"]
+
+SPACE_ARTIFACT = "spec/space.json"
+
+
+class Point(NamedTuple):
+    epoch: int
+    value: float
+    time_ms: int  # when the driver logged it
+
+
+@dataclass
+class Trial:
+    trial_id: str
+    run_id: str
+    status: str  # completed | stopped | errored | running (a crashed or live search)
+    status_text: str  # the run's adaptune.status tag as written
+    params: dict[str, str]  # the full resolved config, as MLflow strings
+    history: list[Point]  # the objective per epoch, in epoch order
+    epochs_run: int
+    wall_s: float  # Tune's time_total_s: the trial's wall time, worker start included
+    train_s: float  # sum of epoch_time_s: time inside the epoch loop
+    node_id: str = ""
+    start_ms: int = 0
+
+
+@dataclass
+class Search:
+    run_id: str
+    name: str
+    metric: str
+    mode: str  # min | max
+    start_ms: int
+    scheduler: str  # asha | fifo
+    grace_period: float
+    reduction_factor: float
+    max_t: int
+    per_trial: dict[str, float]  # what one trial holds, e.g. {"CPU": 1.0}
+    space: dict[str, BaseDistribution]
+    trials: list[Trial] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def status_of(tag: str | None) -> str:
+    """The adaptune.status tag as one word."""
+    if not tag:
+        return "running"
+    if tag.startswith("stopped"):
+        return "stopped"
+    return tag if tag in ("completed", "errored") else "running"
+
+
+def parse_value(text: str, dist: BaseDistribution) -> Any:
+    """A trial's param string back to the distribution's type; None if it does not fit."""
+    try:
+        if isinstance(dist, CategoricalDistribution):
+            return next(c for c in dist.choices if str(c) == text)
+        if isinstance(dist, IntDistribution):
+            return int(float(text))
+        if isinstance(dist, FloatDistribution):
+            return float(text)
+    except (ValueError, StopIteration):
+        return None
+    return None
+
+
+def _float(params: dict[str, str], key: str, default: float) -> float:
+    try:
+        return float(params[key])
+    except (KeyError, ValueError):
+        return default
+
+
+def load_search(client: MlflowClient, run: Any) -> Search:
+    params, tags = dict(run.data.params), dict(run.data.tags)
+    per_trial = {
+        "CPU": _float(params, "resources.workers_per_trial", 1)
+        * _float(params, "resources.cpus_per_worker", 1)
+    }
+    if params.get("use_gpu_resolved") == "True":
+        per_trial["GPU"] = _float(params, "resources.workers_per_trial", 1) * _float(
+            params, "resources.gpus_per_worker", 1
+        )
+    metric = tags.get(f"{TAG}metric") or params.get("metric", "")
+    search = Search(
+        run_id=run.info.run_id,
+        name=tags.get(f"{TAG}search") or run.info.run_name,
+        metric=metric,
+        mode=tags.get(f"{TAG}mode") or params.get("mode", "min"),
+        start_ms=int(run.info.start_time or 0),
+        scheduler=params.get("scheduler.type", "asha"),
+        grace_period=_float(params, "scheduler.grace_period", 1),
+        reduction_factor=_float(params, "scheduler.reduction_factor", 2),
+        max_t=int(_float(params, "max_t", 1)),
+        per_trial=per_trial,
+        space={},
+        tags=tags,
+        params=params,
+        metrics=dict(run.data.metrics),
+    )
+    search.trials = _trials(client, run, metric)
+    search.space = _space(client, run, search.trials)
+    return search
+
+
+def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
+    kept: dict[str, Trial] = {}
+    for run in trial_runs(client, parent):
+        tags, metrics = run.data.tags, run.data.metrics
+        if tags.get(f"{TAG}kind") == "search":  # a nested search, not a trial
+            continue
+        history = [
+            Point(int(m.step), float(m.value), int(m.timestamp))
+            for m in client.get_metric_history(run.info.run_id, metric)
+        ]
+        epoch_times = client.get_metric_history(run.info.run_id, "epoch_time_s")
+        trial = Trial(
+            trial_id=tags.get(f"{TAG}trial_id") or run.info.run_name,
+            run_id=run.info.run_id,
+            status=status_of(tags.get(f"{TAG}status")),
+            status_text=tags.get(f"{TAG}status", "running"),
+            params=dict(run.data.params),
+            history=sorted({p.epoch: p for p in history}.values()),
+            epochs_run=int(metrics.get("epoch", max((p.epoch for p in history), default=0))),
+            wall_s=float(metrics.get("time_total_s", 0.0)),
+            train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
+            node_id=tags.get(f"{TAG}node_id", ""),
+            start_ms=int(run.info.start_time or 0),
+        )
+        old = kept.get(trial.trial_id)
+        if old is None or (trial.epochs_run, trial.start_ms) > (old.epochs_run, old.start_ms):
+            kept[trial.trial_id] = trial
+    return sorted(kept.values(), key=lambda t: (t.start_ms, t.trial_id))
+
+
+def _space(client: MlflowClient, run: Any, trials: list[Trial]) -> dict[str, BaseDistribution]:
+    """The searched distributions: spec/space.json, else the logged space YAML, else
+    inferred from the parameters that vary between trials (older searches)."""
+    from adaptune.space import load_space
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run.info.run_id, SPACE_ARTIFACT, tmp)
+            raw = json.loads(Path(path).read_text())
+            return {k: json_to_distribution(v) for k, v in raw.items()}
+        except Exception:  # not logged by this search's version: try the YAML
+            pass
+        name = Path(run.data.params.get("search.space", "")).name
+        if name:
+            try:
+                return load_space(client.download_artifacts(run.info.run_id, f"spec/{name}", tmp))
+            except Exception:
+                pass
+    return infer_space(trials)
+
+
+def infer_space(trials: list[Trial]) -> dict[str, BaseDistribution]:
+    space: dict[str, BaseDistribution] = {}
+    keys = sorted({k for t in trials for k in t.params})
+    for key in keys:
+        values = sorted({t.params[key] for t in trials if key in t.params})
+        if len(values) < 2:
+            continue
+        try:
+            numbers = [float(v) for v in values]
+        except ValueError:
+            space[key] = CategoricalDistribution(values)
+            continue
+        low, high = min(numbers), max(numbers)
+        if all(n.is_integer() and "." not in v for n, v in zip(numbers, values, strict=True)):
+            space[key] = IntDistribution(int(low), int(high))
+        else:
+            space[key] = FloatDistribution(low, high, log=low > 0 and high / low >= 100)
+    return space

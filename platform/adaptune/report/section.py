@@ -1,0 +1,222 @@
+"""One search's report: its artifacts written to a folder, and its part of the HTML page.
+
+    parts, files = render_search(client, run, Path("out"))   # files: names written to out/
+
+A multi-stage job page is several of these sections (level 3 headings under a stage).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+
+from adaptune.report import plots
+from adaptune.report.champion import champion_info
+from adaptune.report.data import Search, load_search
+from adaptune.report.html import esc, fmt, heading, image, paragraph, table
+from adaptune.report.importance import importances
+from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
+
+__all__ = ["OUR_FILES", "render_search"]
+
+# What the report writes under report/ (the method's own report files sit beside them).
+OUR_FILES = ("trials.csv", "best_so_far", "rungs", "importance", "parallel_coordinates", "slice_")
+
+
+def _save(fig: Any, out: Path, name: str, files: list[str]) -> Path:
+    path = out / f"{name}.png"
+    fig.savefig(path, dpi=100)
+    files.append(path.name)
+    return path
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+STATUSES = ("completed", "stopped", "errored", "running")
+
+
+def _scheduler(search: Search) -> str:
+    if search.scheduler != "asha":
+        return f"{search.scheduler}, {search.max_t} epochs"
+    return (
+        f"asha, grace {fmt(search.grace_period)}, reduction factor "
+        f"{fmt(search.reduction_factor)}, max_t {search.max_t} epochs"
+    )
+
+
+def _overview(search: Search) -> str:
+    counts = {s: sum(t.status == s for t in search.trials) for s in STATUSES}
+    wall = search.metrics.get("wall_s")
+    rows: list[tuple[str, Any]] = [
+        ("method", search.tags.get("adaptune.method", "")),
+        ("objective", f"{search.metric} ({search.mode})"),
+        ("sampler", search.params.get("search.sampler", "")),
+        ("scheduler", _scheduler(search)),
+        ("trials", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"),
+        ("searched", ", ".join(search.space) or "(unknown)"),
+        ("trial-epochs run", sum(t.epochs_run for t in search.trials)),
+        ("wall time", f"{wall / 60:.1f} min" if wall is not None else "(not finished)"),
+    ]
+    for res, amount in search.per_trial.items():
+        used = sum(t.wall_s for t in search.trials) * amount / 3600
+        saved = search.metrics.get(f"{res.lower()}_hours_saved")
+        extra = f" (saved by early stopping {saved:.3f})" if saved is not None else ""
+        rows.append((f"{res}-hours used", f"{used:.3f}{extra}"))
+    rows.append(("MLflow search run", search.run_id))
+    body = "".join(
+        f"<tr><th class=text>{esc(k)}</th><td class=text>{esc(fmt(v))}</td></tr>" for k, v in rows
+    )
+    return f"<table>{body}</table>"
+
+
+def _best(search: Search, rows: list[dict[str, Any]]) -> str:
+    done = [r for r in rows if r["status"] == "completed" and r["final_value"] is not None]
+    if not done:
+        return paragraph("No trial completed, so there is no best trial.", note=True)
+    pick = min if search.mode == "min" else max
+    b = pick(done, key=lambda r: r["final_value"])
+    params = ", ".join(f"{k}={fmt(b[k])}" for k in search.space)
+    return paragraph(
+        f"Best completed trial {b['trial_id']}: {search.metric} = {fmt(b['final_value'])} "
+        f"({params})"
+    )
+
+
+def _champion(client: MlflowClient, search: Search, level: int) -> list[str]:
+    champ = champion_info(client, search)
+    parts = [heading(f"Champion ({champ.model_name or 'no model'})", level)]
+    parts.append(paragraph(champ.verdict))
+    if champ.rows:
+        parts.append(table(champ.rows))
+    return parts
+
+
+def _curve(search: Search, out: Path, files: list[str], level: int) -> list[str]:
+    curve = best_so_far(search.trials, search.mode, search.start_ms)
+    parts = [heading("Best so far vs compute", level)]
+    if not curve:
+        return [*parts, paragraph("No trial reported the objective yet.", note=True)]
+    write_csv(curve, out / "best_so_far.csv")
+    files.append("best_so_far.csv")
+    fig = plots.best_so_far_plot(curve, search.metric, search.mode)
+    return [*parts, image(_save(fig, out, "best_so_far", files))]
+
+
+def _importance(search: Search, out: Path, files: list[str], level: int) -> list[str]:
+    imp = importances(search, milestones(search))
+    note = f"{imp.evaluator}: {imp.note}" if imp.values else imp.note
+    parts = [heading("Parameter importance", level), paragraph(note, note=True)]
+    if imp.values:
+        rows = [{"parameter": k, "importance": v} for k, v in imp.values.items()]
+        write_csv(rows, out / "importance.csv")
+        files.append("importance.csv")
+        fig = plots.importance_plot(imp.values, f"importance for {search.metric}")
+        parts += [table(rows), image(_save(fig, out, "importance", files))]
+    return parts
+
+
+def _shapes(search: Search, out: Path, files: list[str], level: int) -> list[str]:
+    """Parallel coordinates and one slice per searched parameter."""
+    if not search.space or not any(t.history for t in search.trials):
+        return []
+    parallel = _save(plots.parallel_plot(search), out, "parallel_coordinates", files)
+    slices = [
+        image(_save(plots.slice_plot(search, name), out, f"slice_{_safe(name)}", files))
+        for name in search.space
+    ]
+    return [
+        heading("Parallel coordinates", level),
+        image(parallel),
+        heading("Slices", level),
+        '<div class="grid">' + "".join(slices) + "</div>",
+    ]
+
+
+def _rungs(search: Search, out: Path, files: list[str], level: int) -> list[str]:
+    rows = rung_rows(search.trials, milestones(search))
+    write_csv(rows, out / "rungs.csv")
+    files.append("rungs.csv")
+    title = "ASHA rungs" if search.scheduler == "asha" else f"Epochs reached ({search.scheduler})"
+    fig = plots.rungs_plot(rows, search.trials, search.max_t, title)
+    return [heading(title, level), image(_save(fig, out, "rungs", files)), table(rows)]
+
+
+def _trials(search: Search, rows: list[dict[str, Any]], level: int) -> list[str]:
+    columns = [
+        "trial_id",
+        "status_detail",
+        "epochs_run",
+        *search.space,
+        "final_value",
+        "best_value",
+        "best_epoch",
+        "wall_s",
+        *(f"{r.lower()}_hours" for r in search.per_trial),
+        "node_id",
+    ]
+    short = [{**r, "node_id": str(r.get("node_id", ""))[:12]} for r in rows]
+    note = (
+        f"Values are {search.metric}; every trial's full config is in trials.csv. Built "
+        f"{dt.datetime.now():%Y-%m-%d %H:%M} from the MLflow store."
+    )
+    return [
+        heading(f"Trials ({len(rows)})", level),
+        table(short, columns, row_class="status"),
+        paragraph(note, note=True),
+    ]
+
+
+def render_search(
+    client: MlflowClient,
+    run: Any,
+    out: Path,
+    level: int = 2,
+    method_files: list[Path] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Write the search's report files into `out`; return (HTML parts, file names)."""
+    search = load_search(client, run)
+    files: list[str] = []
+    rows = trial_rows(search)
+    write_csv(rows, out / "trials.csv")
+    files.append("trials.csv")
+    parts = [_overview(search), _best(search, rows)]
+    parts += _champion(client, search, level)
+    parts += _curve(search, out, files, level)
+    parts += _importance(search, out, files, level)
+    parts += _shapes(search, out, files, level)
+    parts += _rungs(search, out, files, level)
+    if method_files:
+        parts.append(heading("Method report", level))
+        parts += [image(p) for p in method_files if p.suffix == ".png"]
+    parts += _trials(search, rows, level)
+    return parts, files
+
+
+def method_report_files(client: MlflowClient, run_id: str, dest: Path) -> list[Path]:
+    """The method's own report images (e.g. MAD's acc_vs_params.png) already logged under
+    report/, fetched so the page can embed them."""
+    out = []
+    try:
+        listed = client.list_artifacts(run_id, "report")
+    except Exception:
+        return []
+    for item in listed:
+        name = Path(item.path).name
+        if item.is_dir or not name.endswith(".png") or name.startswith(OUR_FILES):
+            continue
+        out.append(Path(client.download_artifacts(run_id, item.path, str(dest))))
+    return out
+
+
+def render_with_method_files(
+    client: MlflowClient, run: Any, out: Path, level: int = 2
+) -> tuple[list[str], list[str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = method_report_files(client, run.info.run_id, Path(tmp))
+        return render_search(client, run, out, level, extra)

@@ -1,0 +1,153 @@
+"""The report's numbers, from a loaded Search: trials table, ASHA rungs, best-so-far.
+
+    rows = trial_rows(search)                       # one dict per Tune trial (trials.csv)
+    rungs = rung_rows(search.trials, milestones(search))
+    curve = best_so_far(search.trials, search.mode, search.start_ms)
+
+Plain functions of plain data, so they are unit-tested on synthetic trials.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from adaptune.report.data import Point, Search, Trial, parse_value
+
+__all__ = [
+    "best_point",
+    "best_so_far",
+    "milestones",
+    "rung_rows",
+    "trial_rows",
+    "write_csv",
+]
+
+FIXED_COLUMNS = [
+    "trial_id",
+    "status",
+    "status_detail",
+    "epochs_run",
+    "metric",
+    "final_value",
+    "best_value",
+    "best_epoch",
+    "wall_s",
+    "train_s",
+]
+
+
+def best_point(history: list[Point], mode: str) -> Point | None:
+    if not history:
+        return None
+    pick = min if mode == "min" else max
+    return pick(history, key=lambda p: p.value)
+
+
+def better(a: float, b: float, mode: str) -> bool:
+    return a < b if mode == "min" else a > b
+
+
+def trial_rows(search: Search) -> list[dict[str, Any]]:
+    """One row per Tune trial: outcome, objective (last and best), compute, full config
+    (searched parameters first, parsed to their type)."""
+    hours = {res: f"{res.lower()}_hours" for res in search.per_trial}
+    rows = []
+    for t in search.trials:
+        best = best_point(t.history, search.mode)
+        row: dict[str, Any] = {
+            "trial_id": t.trial_id,
+            "status": t.status,
+            "status_detail": t.status_text,
+            "epochs_run": t.epochs_run,
+            "metric": search.metric,
+            "final_value": t.history[-1].value if t.history else None,
+            "best_value": best.value if best else None,
+            "best_epoch": best.epoch if best else None,
+            "wall_s": round(t.wall_s, 3),
+            "train_s": round(t.train_s, 3),
+        }
+        for res, column in hours.items():
+            row[column] = t.wall_s * search.per_trial[res] / 3600
+        row["node_id"], row["run_id"] = t.node_id, t.run_id
+        for name, dist in search.space.items():
+            row[name] = parse_value(t.params.get(name, ""), dist)
+        for name, text in sorted(t.params.items()):
+            if name not in search.space:
+                row[name if name not in row else f"config.{name}"] = text
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns or FIXED_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def milestones(search: Search) -> list[int]:
+    """The epochs at which ASHA compares trials (Ray's rungs: grace · rf^k up to max_t),
+    then max_t itself, where trials complete. FIFO has only max_t."""
+    top = max(1, search.max_t)
+    if search.scheduler != "asha" or search.reduction_factor <= 1:
+        return [top]
+    grace, rf = max(search.grace_period, 1e-9), search.reduction_factor
+    count = int(math.log(top / grace) / math.log(rf) + 1) if top >= grace else 0
+    rungs = sorted({math.ceil(grace * rf**k - 1e-9) for k in range(count)} | {top})
+    return [r for r in rungs if 0 < r <= top]
+
+
+def rung_rows(trials: list[Trial], rungs: list[int]) -> list[dict[str, Any]]:
+    """Per rung: how many trials reached it, were stopped there (at or after it, before the
+    next rung), errored there, went on, and which trials were stopped."""
+    rows = []
+    for i, rung in enumerate(rungs):
+        nxt = rungs[i + 1] if i + 1 < len(rungs) else math.inf
+        reached = [t for t in trials if t.epochs_run >= rung]
+        here = [t for t in reached if t.epochs_run < nxt]
+        stopped = [t.trial_id for t in here if t.status == "stopped"]
+        errored = [t.trial_id for t in here if t.status == "errored"]
+        completed = [t for t in here if t.status == "completed"]
+        rows.append(
+            {
+                "epoch": rung,
+                "reached": len(reached),
+                "stopped_here": len(stopped),
+                "errored_here": len(errored),
+                "completed_here": len(completed),
+                "went_on": len(reached) - len(here),
+                "stopped_trials": " ".join(sorted(stopped)),
+            }
+        )
+    return rows
+
+
+def best_so_far(trials: list[Trial], mode: str, start_ms: int) -> list[dict[str, Any]]:
+    """Every reported epoch in the order the driver logged it, with the cumulative compute
+    spent by then (trial-epochs, wall seconds since the search started) and the best
+    objective seen so far."""
+    points = sorted(
+        ((p, t.trial_id) for t in trials for p in t.history), key=lambda x: (x[0].time_ms, x[1])
+    )
+    rows: list[dict[str, Any]] = []
+    best: float | None = None
+    for n, (p, trial_id) in enumerate(points, start=1):
+        if best is None or better(p.value, best, mode):
+            best = p.value
+        rows.append(
+            {
+                "trial_epochs": n,
+                "wall_s": max(0.0, (p.time_ms - start_ms) / 1000),
+                "trial_id": trial_id,
+                "epoch": p.epoch,
+                "value": p.value,
+                "best": best,
+            }
+        )
+    return rows

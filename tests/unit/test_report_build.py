@@ -1,0 +1,233 @@
+"""Reports from an MLflow store alone: searches, a resumed one, champions, a multi-stage
+job with its per-domain comparison, and the CLI. The store is written here by hand, the
+way the search driver writes it (no Ray)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    distribution_to_json,
+)
+
+from adaptune import tracking
+from adaptune.cli import main
+from adaptune.report import build_report, report_quietly
+
+SPACE = {"lr": FloatDistribution(1e-5, 1e-2, log=True), "rank": CategoricalDistribution([4, 8])}
+OURS = {
+    "trials.csv",
+    "best_so_far.csv",
+    "best_so_far.png",
+    "importance.csv",
+    "importance.png",
+    "parallel_coordinates.png",
+    "slice_lr.png",
+    "slice_rank.png",
+    "rungs.csv",
+    "rungs.png",
+    "report.html",
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("store")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: undone after this module, so
+    # later modules' searches do not log into this store.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        client = tracking.setup(uri)
+        experiment = tracking.ensure_experiment(client, "reports", root)
+        yield {"root": root, "client": client, "experiment": experiment}
+
+
+def _search(
+    store: dict[str, Any],
+    name: str,
+    trials: list[tuple[str, str, list[float], dict[str, str]]],
+    parent: str | None = None,
+    space: str = "json",
+    experiment: str | None = None,
+) -> str:
+    """A search run like run_search writes it; trials: (id, status tag, values, params)."""
+    client: MlflowClient = store["client"]
+    tags = {
+        "adaptune.kind": "search",
+        "adaptune.search": name,
+        "adaptune.method": "dao",
+        "adaptune.metric": "val/mse",
+        "adaptune.mode": "min",
+        "adaptune.model_name": "m",
+        "adaptune.alias": "champion",
+        **({"mlflow.parentRunId": parent} if parent else {}),
+    }
+    experiment = experiment or store["experiment"]
+    run = client.create_run(experiment, run_name=name, tags=tags).info.run_id
+    settings = {
+        "scheduler.type": "asha",
+        "scheduler.grace_period": "1",
+        "scheduler.reduction_factor": "2.0",
+        "max_t": "2",
+        "resources.workers_per_trial": "1",
+        "resources.cpus_per_worker": "1.0",
+        "search.space": "space.yaml",
+        "search.sampler": "tpe",
+    }
+    client.log_batch(run, params=[Param(k, v) for k, v in settings.items()])
+    if space == "json":
+        client.log_dict(
+            run, {k: distribution_to_json(d) for k, d in SPACE.items()}, "spec/space.json"
+        )
+    elif space == "yaml":
+        client.log_text(
+            run, "lr: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}\n", "spec/space.yaml"
+        )
+    now = int(time.time() * 1000)
+    best = None
+    for i, (tid, status, values, params) in enumerate(trials):
+        trial = client.create_run(
+            experiment,
+            run_name=tid,
+            tags={"mlflow.parentRunId": run, "adaptune.trial_id": tid, "adaptune.status": status},
+        ).info.run_id
+        metrics = []
+        for epoch, v in enumerate(values, start=1):
+            at = now + 1000 * (i + epoch)
+            metrics += [
+                Metric("val/mse", v, at, epoch),
+                Metric("epoch", epoch, at, epoch),
+                Metric("epoch_time_s", 2.0, at, epoch),
+                Metric("time_total_s", 30.0 + 2 * epoch, at, epoch),
+            ]
+        client.log_batch(trial, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
+        if status == "completed" and (best is None or values[-1] < best):
+            best = values[-1]
+    if best is not None:
+        client.log_metric(run, "best/val/mse", best)
+    client.log_metric(run, "wall_s", 120.0)
+    return run
+
+
+def _trials(n: int) -> list[tuple[str, str, list[float], dict[str, str]]]:
+    out = []
+    for i in range(n):
+        params = {"lr": str(10 ** (-5 + 0.6 * i)), "rank": str(4 if i % 2 else 8), "epochs": "2"}
+        if i % 3 == 0:
+            out.append((f"t{i}", "completed", [0.5 - 0.05 * i, 0.4 - 0.05 * i], params))
+        else:
+            out.append((f"t{i}", "stopped by ASHA at epoch 1", [0.6 - 0.01 * i], params))
+    return out
+
+
+def _artifact(client: MlflowClient, run_id: str, name: str, dest: Path) -> str:
+    return Path(client.download_artifacts(run_id, f"report/{name}", str(dest))).read_text()
+
+
+def test_search_report_logs_every_artifact_and_one_csv_row_per_trial(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    client = store["client"]
+    trials = _trials(6)
+    # A resumed search re-created t0's run, which got only one epoch: t0 is kept once.
+    trials.append(("t0", "running", [0.9], trials[0][3]))
+    run = _search(store, "search-a", trials)
+    report = build_report(client, "search-a", store["root"])
+    assert report.run_id == run
+    listed = {Path(a.path).name for a in client.list_artifacts(run, "report")}
+    assert listed >= OURS
+    rows = list(csv.DictReader(io.StringIO(_artifact(client, run, "trials.csv", tmp_path))))
+    assert sorted(r["trial_id"] for r in rows) == [f"t{i}" for i in range(6)]
+    t0 = next(r for r in rows if r["trial_id"] == "t0")
+    assert (t0["status"], t0["epochs_run"], t0["best_value"]) == ("completed", "2", "0.4")
+    page = report.html.read_text()
+    assert report.html == store["root"] / "reports" / "search-a.html"
+    assert page.count("data:image/png;base64,") == 6  # curve, importance, parallel, 2 slices, rungs
+    assert "ASHA rungs" in page and "Parameter importance" in page
+
+
+def test_champion_section_compares_with_the_previous_champion(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    client: MlflowClient = store["client"]
+    runs = {s: _search(store, s, _trials(3)) for s in ("old", "new")}
+    client.create_registered_model("m")
+    for version_of, value in (("old", "0.5"), ("new", "0.3")):
+        client.create_model_version(
+            "m",
+            f"runs:/{runs[version_of]}/model",
+            runs[version_of],
+            tags={"adaptune.search": version_of, "adaptune.value": value},
+        )
+    client.set_registered_model_alias("m", "champion", "2")
+    new = build_report(client, "new", store["root"]).html.read_text()
+    assert "m v2 from this search holds @champion." in new
+    assert "Against previous champion v1: 0.3 vs 0.5 (-0.2, better; lower is better)" in new
+    old = build_report(client, "old", store["root"]).html.read_text()
+    assert "m v1 from this search was promoted; @champion has since moved on." in old
+    assert "Against current @champion v2: 0.5 vs 0.3 (+0.2, worse" in old
+
+
+def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
+    store: dict[str, Any], tmp_path: Path
+) -> None:
+    from matplotlib.figure import Figure
+
+    client: MlflowClient = store["client"]
+    job = client.create_run(
+        store["experiment"],
+        run_name="dama-job",
+        tags={"adaptune.kind": "job", "adaptune.degraded_domains": "none"},
+    ).info.run_id
+    one = [
+        (f"s{i}", "completed", [0.5, 0.4 - 0.01 * i], {"lr": str(1e-4 * (i + 1))}) for i in range(4)
+    ]
+    _search(store, "stage-one", one, parent=job, space="yaml")  # an older search: YAML only
+    # A stage may log to its own experiment; nothing recorded its space: inferred.
+    other = tracking.ensure_experiment(client, "reports-stage-two", store["root"])
+    _search(store, "stage-two", one, parent=job, space="none", experiment=other)
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "domains.csv").write_text(
+        "domain,stage1,stage2,delta\nbooks,0.8,0.85,0.05\noverall,0.8,0.85,0.05\n"
+    )
+    fig = Figure()
+    fig.add_subplot().bar(["books"], [0.85])
+    fig.savefig(tmp_path / "report" / "domains.png")
+    client.log_artifacts(job, str(tmp_path / "report"), "report")
+
+    report = build_report(client, "dama-job", store["root"])
+    page = report.html.read_text()
+    assert "Stage 1: stage-one" in page and "Stage 2: stage-two" in page
+    assert "Per-domain comparison" in page and "books" in page
+    assert page.count("Only one parameter (lr) was searched") == 2
+    assert page.count('alt="slice_lr"') == 2  # the YAML's and the inferred space
+    assert "report.html" in {Path(a.path).name for a in client.list_artifacts(job, "report")}
+
+
+def test_a_failed_report_only_warns(store: dict[str, Any], capsys: pytest.CaptureFixture) -> None:
+    assert report_quietly(store["client"], "no-such-run", store["root"]) is None
+    assert "warning: no report for run no-such-run" in capsys.readouterr().err
+
+
+def test_cli_report_prints_the_page_path_and_refuses_unknown_searches(
+    store: dict[str, Any], capsys: pytest.CaptureFixture
+) -> None:
+    _search(store, "cli", _trials(4))
+    uri = store["client"].tracking_uri
+    base = ["--state-dir", str(store["root"]), "report"]
+    assert main([*base, "cli", "--open", "--tracking-uri", uri]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path == store["root"] / "reports" / "cli.html" and path.exists()
+    assert main([*base, "nope", "--tracking-uri", uri]) == 2
+    assert "no search or job called 'nope'" in capsys.readouterr().err
