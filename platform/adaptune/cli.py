@@ -3,6 +3,7 @@
     adaptune methods
     adaptune validate jobs/quickstart.yaml
     adaptune search jobs/quickstart.yaml --set search.num_samples=4
+    adaptune resume quickstart-20261124-101500          # after a crash
     adaptune promote quickstart-20261124-101500 --dry-run
     adaptune report quickstart-20261124-101500 [--open]
     adaptune ui [--server]
@@ -78,15 +79,54 @@ def _describe(path: str, plan: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    plans = _plans(args.job, args.set)
+    origin = {"job": str(Path(args.job).resolve()), "overrides": list(args.set or [])}
+    return _run(args, plans, origin, None)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from adaptune import resume
+
+    state = _state_dir(args)
+    try:
+        record = resume.load(state, args.search)
+    except LookupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if record.get("finished"):
+        print(f"{args.search} finished already; nothing to resume")
+        return 0
+    if record.get("stage") is not None:
+        print(
+            f"error: {args.search} is stage {record['stage'] + 1} of job "
+            f"{record['job_key']}: resume the job instead (adaptune resume {record['job_key']})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if not Path(record["job"]).exists():
+        print(f"error: the job file {record['job']} is gone; it is needed", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args.tracking_uri = args.tracking_uri or record.get("tracking_uri")
+    origin = {"job": record["job"], "overrides": record.get("overrides", [])}
+    return _run(args, _plans(record["job"], origin["overrides"]), origin, record)
+
+
+def _run(
+    args: argparse.Namespace,
+    plans: list[Any],
+    origin: dict[str, Any],
+    record: dict[str, Any] | None,
+) -> int:
     from adaptune.sweep import run_search, summary_dict
 
-    plans = _plans(args.job, args.set)
-    if len(plans) > 1:
+    if len(plans) > 1 or (record or {}).get("kind") == "job":
         from adaptune.stages import run_stages
 
         summaries = run_stages(
             plans,
             _state_dir(args),
+            origin=origin,
+            resume=record,
             address=args.address,
             tracking_uri=args.tracking_uri,
             verbose=args.verbose,
@@ -96,13 +136,14 @@ def cmd_search(args: argparse.Namespace) -> int:
                 json.dumps([summary_dict(s) for s in summaries], indent=2, default=str)
             )
         return 0
-    plan = plans[0]
     summary = run_search(
-        plan,
+        plans[0],
         _state_dir(args),
         address=args.address,
         tracking_uri=args.tracking_uri,
         verbose=args.verbose,
+        origin=origin,
+        resume=record,
     )
     print("\n" + "\n".join(summary.lines()), flush=True)
     if args.json:
@@ -282,6 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="also write the summary as JSON to this file")
     s.add_argument("-v", "--verbose", action="store_true", help="show Ray's worker logs")
     s.set_defaults(fn=cmd_search)
+
+    rs = sub.add_parser("resume", help="continue a search (or multi-stage job) that was cut off")
+    rs.add_argument("search", help="the search's name, e.g. quickstart-20261126-071500")
+    rs.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
+    rs.add_argument("--tracking-uri", help="MLflow tracking URI (default: the one it used)")
+    rs.add_argument("--json", help="also write the summary as JSON to this file")
+    rs.add_argument("-v", "--verbose", action="store_true", help="show Ray's worker logs")
+    rs.set_defaults(fn=cmd_resume)
 
     pr = sub.add_parser("promote", help="re-run guarded promotion for a past search")
     pr.add_argument("search", help="search name (its MLflow run name) or run id")

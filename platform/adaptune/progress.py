@@ -30,11 +30,15 @@ class SearchCallback(Callback):
         experiment_id: str,
         parent_run_id: str,
         search: str,
+        known: dict[str, str] | None = None,
     ):
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
-        self.runs: dict[str, str] = {}  # trial id -> MLflow run id
+        # trial id -> MLflow run id; a resumed search starts with the runs it already has,
+        # and a restarted trial continues its run instead of opening a second one.
+        self.runs: dict[str, str] = dict(known or {})
+        self.reopen: set[str] = set(self.runs)
         self.trials: dict[str, Any] = {}  # trial id -> Tune Trial
         self.outcome: dict[str, str] = {}  # trial id -> completed | stopped | errored
         self.best: float | None = None
@@ -50,6 +54,13 @@ class SearchCallback(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.trials[trial.trial_id] = trial
+        if trial.trial_id in self.reopen:
+            self.reopen.discard(trial.trial_id)
+            run_id = self.runs[trial.trial_id]
+            self.client.update_run(run_id, status="RUNNING")
+            self.client.set_tag(run_id, f"{TAG}status", "running")
+            self._say(f"{trial.trial_id} resumed")
+            return
         if trial.trial_id in self.runs:
             return
         run = self.client.create_run(

@@ -45,53 +45,119 @@ def inherit(plan: Plan, previous: dict[str, Any], init_from: str) -> Plan:
     return dataclasses.replace(plan, job=job.model_copy(update={"fixed": fixed}))
 
 
-def run_stages(plans: list[Plan], state_dir: Path, **kwargs: Any) -> list[SearchSummary]:
+def run_stages(
+    plans: list[Plan],
+    state_dir: Path,
+    *,
+    origin: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> list[SearchSummary]:
+    """Run the stages in order under one job run. With `resume` (the job's record, see
+    adaptune.resume), finished stages are taken from the record, the stage that was
+    running is resumed, and the rest run as usual."""
+    from adaptune import resume as resume_lib
     from adaptune import tracking
 
     job = plans[0].job
     name = job.name.removesuffix(f"-{job.stages[0].name}") if job.stages else job.name
     uri = tracking.resolve_uri(kwargs.get("tracking_uri") or job.tracking.uri, state_dir)
     client = tracking.setup(uri)
-    experiment = tracking.ensure_experiment(client, job.tracking.experiment or name, state_dir)
-    run = client.create_run(
-        experiment,
-        run_name=f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}",
-        tags={
-            f"{tracking.TAG}kind": "job",
-            f"{tracking.TAG}job": name,
-            f"{tracking.TAG}stages": str(len(plans)),
-        },
-    )
+    if resume is not None:
+        job_key, run_id = resume["search"], resume["job_run_id"]
+        client.update_run(run_id, status="RUNNING")
+        done = [_summary(d) for d in resume.get("stages_done", [])]
+    else:
+        experiment = tracking.ensure_experiment(client, job.tracking.experiment or name, state_dir)
+        job_key = f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        run_id = client.create_run(
+            experiment,
+            run_name=job_key,
+            tags={
+                f"{tracking.TAG}kind": "job",
+                f"{tracking.TAG}job": name,
+                f"{tracking.TAG}stages": str(len(plans)),
+            },
+        ).info.run_id
+        resume_lib.record(
+            state_dir,
+            job_key,
+            {**(origin or {}), "kind": "job", "job_run_id": run_id, "stages_done": []},
+        )
+        done = []
     summaries: list[SearchSummary] = []
     previous: dict[str, Any] | None = None
     model_dir = ""
     for i, plan in enumerate(plans):
         if previous is not None:
             plan = inherit(plan, previous, model_dir)
-        print(f"\n== stage {i + 1}/{len(plans)}: {plan.job.name} ==", flush=True)
-        summary = run_search(
-            plan, state_dir, parent_run_id=run.info.run_id, promote=i == len(plans) - 1, **kwargs
-        )
+        if i < len(done):
+            summary = done[i]
+            print(f"\n== stage {i + 1}/{len(plans)}: {plan.job.name}: done before ==")
+        else:
+            print(f"\n== stage {i + 1}/{len(plans)}: {plan.job.name} ==", flush=True)
+            stage_origin = {**(origin or resume or {}), "job_key": job_key, "stage": i}
+            stage_origin = {k: v for k, v in stage_origin.items() if k in _ORIGIN_KEYS}
+            running = _running_stage(state_dir, job_key, i) if resume is not None else None
+            summary = run_search(
+                plan,
+                state_dir,
+                parent_run_id=run_id,
+                promote=i == len(plans) - 1,
+                origin=stage_origin,
+                resume=running,
+                **kwargs,
+            )
+            resume_lib.update(
+                state_dir,
+                job_key,
+                stages_done=[_plain(s) for s in [*summaries, summary]],
+            )
         summaries.append(summary)
         print("\n".join(summary.lines()), flush=True)
         if summary.best_trial is None or summary.best_model_uri is None:
-            client.set_terminated(run.info.run_id, "FAILED")
+            client.set_terminated(run_id, "FAILED")
             raise StageFailed(f"stage {plan.job.name} finished no trial; later stages skipped")
         previous = plan.resolved(summary.best_params)
         previous.pop("init_from", None)
         dest = state_dir / "stages" / summary.search
         model_dir = fetch_model_dir(summary.best_model_uri, dest)
         client.set_tag(
-            run.info.run_id,
+            run_id,
             f"{tracking.TAG}stage{i + 1}_best",
             f"{summary.best_trial} {summary.metric}={summary.best_value:.6g}",
         )
-    compare_domains(client, run.info.run_id, summaries)
+    compare_domains(client, run_id, summaries)
     from adaptune.report import report_quietly
 
-    report_quietly(client, run.info.run_id, state_dir)  # one page, a section per stage
-    client.set_terminated(run.info.run_id, "FINISHED")
+    report_quietly(client, run_id, state_dir)  # one page, a section per stage
+    client.set_terminated(run_id, "FINISHED")
+    resume_lib.update(state_dir, job_key, finished=True)
     return summaries
+
+
+_ORIGIN_KEYS = ("job", "overrides", "job_key", "stage")
+
+
+def _plain(summary: SearchSummary) -> dict[str, Any]:
+    out = dataclasses.asdict(summary)
+    out["promotion"] = None  # only the last stage promotes; a resumed job redoes it
+    return out
+
+
+def _summary(d: dict[str, Any]) -> SearchSummary:
+    return SearchSummary(**d)
+
+
+def _running_stage(state_dir: Path, job_key: str, stage: int) -> dict[str, Any] | None:
+    """The record of stage `stage`'s search if it started and did not finish."""
+    import json
+
+    for path in sorted((state_dir / "searches").glob("*.json")):
+        rec = json.loads(path.read_text())
+        if rec.get("job_key") == job_key and rec.get("stage") == stage:
+            return None if rec.get("finished") else dict(rec)
+    return None
 
 
 def compare_domains(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adaptune import resume as resume_lib
 from adaptune.plan import Plan, trial_resources
 from adaptune.spec import SpecError
 
@@ -197,6 +198,54 @@ def _search_settings(plan: Plan, use_gpu: bool, max_concurrent: int) -> dict[str
     return flat
 
 
+def _open(
+    plan: Plan, client: Any, experiment_id: str, parent_run_id: str | None, info: dict[str, Any]
+) -> tuple[str, str]:
+    """A new search: its name and parent MLflow run (nested under a job's run if given)."""
+    from adaptune import tracking
+
+    job = plan.job
+    search = f"{job.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    nesting = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
+    parent = client.create_run(
+        experiment_id,
+        run_name=search,
+        tags={
+            **nesting,
+            f"{tracking.TAG}kind": "search",
+            f"{tracking.TAG}search": search,
+            f"{tracking.TAG}method": job.method,
+            f"{tracking.TAG}job": job.name,
+            f"{tracking.TAG}data_fingerprint": info["fingerprint"],
+            f"{tracking.TAG}model_name": job.promote.model_name or job.name,
+            f"{tracking.TAG}alias": job.promote.alias,
+            f"{tracking.TAG}metric": plan.metric,
+            f"{tracking.TAG}mode": plan.mode,
+        },
+    )
+    return search, parent.info.run_id
+
+
+def _reopen(client: Any, record: dict[str, Any], path: str) -> dict[str, str]:
+    """A search being resumed: its parent run reopened, its trial runs settled (see
+    resume.settle_runs); returns trial id -> run id for the runs the trials continue."""
+    from ray import tune
+    from ray.tune import ExperimentAnalysis
+
+    if not tune.Tuner.can_restore(path):
+        raise LookupError(f"{record['search']}: no Tune state at {path} to resume from")
+    saved = {t.trial_id for t in ExperimentAnalysis(path).trials}
+    known = resume_lib.trial_run_ids(client, record)
+    lost = resume_lib.settle_runs(client, known, saved)
+    client.update_run(record["parent_run_id"], status="RUNNING")
+    print(
+        f"resuming {record['search']}: {len(saved)} trials saved by Tune"
+        + (f", {len(lost)} started after its last save (marked lost)" if lost else ""),
+        flush=True,
+    )
+    return known
+
+
 def storage_location(configured: str | None, state_dir: Path) -> str:
     """Tune/Train state: the job's storage_path, else $ADAPTUNE_STORAGE_PATH, else the state
     folder. A URI (s3://, gs://, ...) goes to pyarrow's filesystems untouched; a shared one
@@ -216,8 +265,14 @@ def run_search(
     verbose: bool = False,
     parent_run_id: str | None = None,
     promote: bool = True,
+    origin: dict[str, Any] | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> SearchSummary:
-    """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given."""
+    """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given.
+
+    `origin` (the job file and overrides) is recorded so `adaptune resume` can rebuild the
+    plan; `resume` (such a record) continues that search's Tune experiment and MLflow runs
+    instead of starting a new one."""
     import ray
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
@@ -255,35 +310,35 @@ def run_search(
     experiment_id = tracking.ensure_experiment(
         client, job.tracking.experiment or job.name, state_dir
     )
-    search = f"{job.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    nesting = {"mlflow.parentRunId": parent_run_id} if parent_run_id else {}
-    parent = client.create_run(
-        experiment_id,
-        run_name=search,
-        tags={
-            **nesting,
-            f"{tracking.TAG}kind": "search",
-            f"{tracking.TAG}search": search,
-            f"{tracking.TAG}method": job.method,
-            f"{tracking.TAG}job": job.name,
-            f"{tracking.TAG}data_fingerprint": info["fingerprint"],
-            f"{tracking.TAG}model_name": job.promote.model_name or job.name,
-            f"{tracking.TAG}alias": job.promote.alias,
-            f"{tracking.TAG}metric": plan.metric,
-            f"{tracking.TAG}mode": plan.mode,
-        },
-    )
-    parent_id = parent.info.run_id
-    tracking.log_params(client, parent_id, _search_settings(plan, use_gpu, max_concurrent))
-    for path in (job.source_file, plan.space_file):
-        if path:
-            client.log_artifact(parent_id, str(Path(path).resolve()), artifact_path="spec")
-    from optuna.distributions import distribution_to_json
-
-    space_json = {k: distribution_to_json(d) for k, d in plan.space.items()}
-    client.log_dict(parent_id, space_json, "spec/space.json")  # read back by reports
-
     storage = storage_location(job.storage_path, state_dir)
+    known: dict[str, str] = {}  # trial id -> MLflow run, for a resumed search
+    if resume is not None:
+        search, parent_id = resume["search"], resume["parent_run_id"]
+        experiment_id, storage = resume["experiment_id"], resume["storage"]
+        known = _reopen(client, resume, f"{storage.rstrip('/')}/{search}")
+    else:
+        search, parent_id = _open(plan, client, experiment_id, parent_run_id, info)
+        resume_lib.record(
+            state_dir,
+            search,
+            {
+                **(origin or {}),
+                "parent_run_id": parent_id,
+                "experiment_id": experiment_id,
+                "storage": storage,
+                "tracking_uri": uri,
+                "finished": False,
+            },
+        )
+        tracking.log_params(client, parent_id, _search_settings(plan, use_gpu, max_concurrent))
+        for path in (job.source_file, plan.space_file):
+            if path:
+                client.log_artifact(parent_id, str(Path(path).resolve()), artifact_path="spec")
+        from optuna.distributions import distribution_to_json
+
+        space_json = {k: distribution_to_json(d) for k, d in plan.space.items()}
+        client.log_dict(parent_id, space_json, "spec/space.json")  # read back by reports
+
     setup = {
         "method": job.method,
         "fixed": job.fixed,
@@ -294,24 +349,33 @@ def run_search(
         "search": search,
         "storage_path": storage,
     }
-    callback = SearchCallback(plan, client, experiment_id, parent_id, search)
+    callback = SearchCallback(plan, client, experiment_id, parent_id, search, known)
     from adaptune.trial import run_trial
 
     trainable = tune.with_resources(functools.partial(run_trial, setup=setup), DRIVER_RESOURCES)
-    tuner = tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(
-                space=plan.space, metric=plan.metric, mode=plan.mode, sampler=make_sampler(plan)
+    if resume is not None:
+        tuner = tune.Tuner.restore(f"{storage.rstrip('/')}/{search}", trainable)
+        # The saved run config holds the callback pickled at the start (no run ids yet);
+        # this session's callback, which knows the existing runs, replaces it.
+        tuner._local_tuner.get_run_config().callbacks = [callback]  # type: ignore[union-attr]
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=OptunaSearch(
+                    space=plan.space,
+                    metric=plan.metric,
+                    mode=plan.mode,
+                    sampler=make_sampler(plan),
+                ),
+                scheduler=make_scheduler(plan),
+                num_samples=plan.num_samples,
+                max_concurrent_trials=max_concurrent,
             ),
-            scheduler=make_scheduler(plan),
-            num_samples=plan.num_samples,
-            max_concurrent_trials=max_concurrent,
-        ),
-        run_config=tune.RunConfig(
-            name=search, storage_path=storage, callbacks=[callback], verbose=0
-        ),
-    )
+            run_config=tune.RunConfig(
+                name=search, storage_path=storage, callbacks=[callback], verbose=0
+            ),
+        )
     print(
         f"search {search}: {plan.num_samples} trials of {job.method}, {max_concurrent} at a "
         f"time on {'GPU' if use_gpu else 'CPU'}, sampler {job.the_search.sampler}, scheduler "
@@ -321,7 +385,13 @@ def run_search(
     grid = tuner.fit()
 
     summary = SearchSummary(search, parent_id, uri, plan.metric, plan.mode)
-    all_trials = list(callback.trials.values())
+    # Every trial of the experiment, those finished before a resume included.
+    everyone = {t.trial_id: t for t in grid._experiment_analysis.trials}
+    all_trials = list({**everyone, **callback.trials}.values())
+    for t in all_trials:
+        callback.outcome.setdefault(t.trial_id, _outcome(t))
+        if t.trial_id not in callback.runs and t.trial_id in known:
+            callback.runs[t.trial_id] = known[t.trial_id]
     summary.trials = len(grid)
     for t in all_trials:
         outcome = callback.outcome.get(t.trial_id, "errored")
@@ -382,7 +452,19 @@ def run_search(
 
     report_quietly(client, parent_id, state_dir)  # a failed report only warns
     client.set_terminated(parent_id, "FINISHED")
+    resume_lib.update(state_dir, search, finished=True)
     return summary
+
+
+def _outcome(trial: Any) -> str:
+    """completed | stopped | errored, from a Tune trial's state (for trials that finished
+    before a resume, which this session's callback never saw)."""
+    r = trial.last_result or {}
+    if trial.status == "ERROR":
+        return "errored"
+    if r.get("epochs") and r.get("epoch", 0) >= r["epochs"]:
+        return "completed"
+    return "stopped"
 
 
 def _method_report(
