@@ -155,6 +155,7 @@ class JobSpec(_Strict):
     source_file: str = Field("", exclude=True)
     lines: dict[str, int] = Field(default_factory=dict, exclude=True)
     key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
+    job_name: str = Field("", exclude=True)  # the multi-stage job's name, in a stage's view
 
     @model_validator(mode="after")
     def _one_search(self) -> JobSpec:
@@ -186,6 +187,11 @@ class JobSpec(_Strict):
                     "fixed": {**self.fixed, **stage.fixed},
                     "stages": None,
                     "key_prefix": f"stages.{i}.",
+                    "job_name": self.name,
+                    # every stage's search runs in the job's experiment, beside its job run
+                    "tracking": self.tracking.model_copy(
+                        update={"experiment": self.tracking.experiment or self.name}
+                    ),
                 }
             )
             for i, stage in enumerate(self.stages)

@@ -60,7 +60,7 @@ def run_stages(
     from adaptune import tracking
 
     job = plans[0].job
-    name = job.name.removesuffix(f"-{job.stages[0].name}") if job.stages else job.name
+    name = job.job_name or job.name
     uri = tracking.resolve_uri(kwargs.get("tracking_uri") or job.tracking.uri, state_dir)
     client = tracking.setup(uri)
     if resume is not None:

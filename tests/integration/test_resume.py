@@ -111,3 +111,83 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert json.loads(records[0].read_text())["finished"] is True
     # Resuming a finished search is a no-op that says so.
     assert main(["--state-dir", str(state), "resume", name]) == 0
+
+
+STAGED = """\
+name: staged
+method: dao
+data: {source: synthetic-finsent, n_train: 64, seed: 2}
+fixed: {epochs: 2, max_len: 16, batch_size: 8, warmup_steps: 1, lora_rank: 4}
+stages:
+  - name: base
+    fixed: {weighting: constant}
+    search: {space: base.yaml, num_samples: 2, scheduler: {type: fifo}}
+  - name: weighting
+    fixed: {weighting: dao}
+    search: {space: weighting.yaml, num_samples: 2, scheduler: {type: fifo}}
+promote: {enabled: false}
+"""
+
+
+def _stage_two_started(state: Path) -> bool:
+    return any(
+        json.loads(p.read_text()).get("stage") == 1 for p in (state / "searches").glob("*.json")
+    )
+
+
+def test_resume_multi_stage_job_at_the_stage_it_stopped(tmp_path: Path) -> None:
+    write(tmp_path / "base.yaml", "lr: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}\n")
+    write(tmp_path / "weighting.yaml", "dao_lr: {type: float, low: 1.0e-4, high: 1.0e-2}\n")
+    job = write(tmp_path / "job.yaml", STAGED)
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "adaptune", "--state-dir", str(state), "search", str(job)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 900
+    try:
+        while not (state / "searches").exists() or not _stage_two_started(state):
+            assert driver.poll() is None, "the job ended before it could be killed"
+            assert time.monotonic() < deadline, "stage 2 never started"
+            time.sleep(2)
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    time.sleep(5)
+
+    jobs = [p for p in (state / "searches").glob("*.json") if json.loads(p.read_text()).get("kind")]
+    assert len(jobs) == 1
+    done_before = json.loads(jobs[0].read_text())["stages_done"]
+    assert len(done_before) == 1  # killed in stage 2
+    out = tmp_path / "s.json"
+    try:
+        code = main(["--state-dir", str(state), "resume", jobs[0].stem, "--json", str(out)])
+    finally:
+        ray.shutdown()
+    assert code == 0
+    first, second = json.loads(out.read_text())
+    assert first["search"] == done_before[0]["search"]  # stage 1 was not run again
+    assert second["trials"] == 2 and second["completed"] == 2
+
+    client = mlflow.MlflowClient(first["tracking_uri"])
+    stage_runs = [client.get_run(s["parent_run_id"]) for s in (first, second)]
+    assert len({r.data.tags["mlflow.parentRunId"] for r in stage_runs}) == 1  # one job run
+    searches = client.search_runs(
+        [stage_runs[0].info.experiment_id], filter_string="tags.`adaptune.kind` = 'search'"
+    )
+    assert len(searches) == 2  # one search run per stage, no second one for stage 2
+    trials = client.search_runs(
+        [stage_runs[1].info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{stage_runs[1].info.run_id}'",
+    )
+    live = Counter(
+        r.data.tags["adaptune.trial_id"]
+        for r in trials
+        if r.data.tags.get("adaptune.status") != "lost"
+    )
+    assert len(live) == 2 and set(live.values()) == {1}
