@@ -34,8 +34,9 @@ EXCLUDES = [
     ".ruff_cache/",
     "mlruns/",
 ]
-# Variables a search needs on the cluster when they are set here.
+# How long a fresh cluster may take to register its head node's job agent.
 AGENT_WAIT_S = 300.0
+# Variables a search needs on the cluster when they are set here.
 PASSED_ENV = ("MLFLOW_TRACKING_URI", "ADAPTUNE_STORAGE_PATH", "HF_HUB_OFFLINE", "HF_HOME")
 
 
@@ -98,8 +99,15 @@ def submit(
                 )
             )
         except RuntimeError as e:  # a fresh cluster's job agents take a moment to register
-            if "No available agent" not in str(e) or time.monotonic() > deadline:
+            if "No available agent" not in str(e):
                 raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{e} The head node's job agent did not register in {AGENT_WAIT_S:.0f} s: "
+                    "see dashboard_agent.log in the head's Ray log folder (an agent that "
+                    "cannot bind its port, 52365 unless --dashboard-agent-listen-port says "
+                    "otherwise, e.g. held by another Ray on that machine, serves no jobs)."
+                ) from e
             time.sleep(2)
 
 
