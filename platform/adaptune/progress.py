@@ -3,6 +3,10 @@
 One nested run per trial, named by its trial id: params = the full resolved config,
 per-epoch metrics with step = epoch, and a final status tag (completed / stopped by
 ASHA at epoch k / errored). Completed trials log their model.
+
+Every MLflow write goes through an Outbox (adaptune.outbox): in order per run, failing
+fast, and queued and retried while the tracking server is down, so an MLflow outage
+never stops or slows the search; run_search drains it at the end.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from typing import Any
 from mlflow import MlflowClient
 from ray.tune import Callback
 
+from adaptune.outbox import Outbox
 from adaptune.plan import Plan
-from adaptune.tracking import TAG, log_metrics, log_params, log_trial_model, scrub
+from adaptune.tracking import TAG, log_params, log_trial_model, metric_batch, scrub
+
+SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
 
 
 def _fmt(v: Any) -> str:
@@ -35,14 +42,24 @@ class SearchCallback(Callback):
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
-        # trial id -> MLflow run id; a resumed search starts with the runs it already has,
-        # and a restarted trial continues its run instead of opening a second one.
-        self.runs: dict[str, str] = dict(known or {})
-        self.reopen: set[str] = set(self.runs)
+        self.start = time.monotonic()
+        # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
+        # it already has, and a restarted trial continues its run instead of opening a
+        # second one.
+        self.box = Outbox(say=self._say)
+        self.box.adopt(SEARCH_RUN, parent_run_id, "search run")
+        for trial_id, run_id in (known or {}).items():
+            self.box.adopt(trial_id, run_id, f"trial {trial_id}")
+        self.reopen: set[str] = set(known or {})
         self.trials: dict[str, Any] = {}  # trial id -> Tune Trial
         self.outcome: dict[str, str] = {}  # trial id -> completed | stopped | errored
+        self.model_uris: dict[str, str] = {}  # trial id -> its logged model
         self.best: float | None = None
-        self.start = time.monotonic()
+
+    @property
+    def runs(self) -> dict[str, str]:
+        """Trial id -> MLflow run id, for the trial runs that exist (created or reused)."""
+        return {k: v for k, v in self.box.run_ids().items() if k != SEARCH_RUN}
 
     def _say(self, text: str) -> None:
         elapsed = time.monotonic() - self.start
@@ -52,42 +69,57 @@ class SearchCallback(Callback):
             flush=True,
         )
 
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self.box.pump()  # catch up as soon as MLflow is back, even between trial events
+
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.trials[trial.trial_id] = trial
-        if trial.trial_id in self.reopen:
-            self.reopen.discard(trial.trial_id)
-            run_id = self.runs[trial.trial_id]
-            self.client.update_run(run_id, status="RUNNING")
-            self.client.set_tag(run_id, f"{TAG}status", "running")
-            self._say(f"{trial.trial_id} resumed")
+        box, trial_id = self.box, trial.trial_id
+        if trial_id in self.reopen:
+            self.reopen.discard(trial_id)
+            box.write(trial_id, "reopen", lambda r: self.client.update_run(r, status="RUNNING"))
+            box.write(trial_id, "status tag", lambda r: self._tag(r, "status", "running"))
+            self._say(f"{trial_id} resumed")
             return
-        if trial.trial_id in self.runs:
+        if box.has(trial_id):
             return
-        run = self.client.create_run(
-            self.experiment_id,
-            run_name=trial.trial_id,
-            tags={
-                "mlflow.parentRunId": self.parent,
-                f"{TAG}trial_id": trial.trial_id,
-                f"{TAG}method": self.plan.method.name,
-                f"{TAG}search": self.search,
-                f"{TAG}status": "running",
-            },
+        tags = {
+            "mlflow.parentRunId": self.parent,
+            f"{TAG}trial_id": trial_id,
+            f"{TAG}method": self.plan.method.name,
+            f"{TAG}search": self.search,
+            f"{TAG}status": "running",
+        }
+        box.open_run(
+            trial_id,
+            f"trial {trial_id}",
+            create=lambda: str(
+                self.client.create_run(self.experiment_id, run_name=trial_id, tags=tags).info.run_id
+            ),
+            find=lambda: self._find_run(trial_id),
         )
-        self.runs[trial.trial_id] = run.info.run_id
-        log_params(self.client, run.info.run_id, self.plan.resolved(trial.config))
+        params = self.plan.resolved(trial.config)
+        box.write(trial_id, "params", lambda r: log_params(self.client, r, params))
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.config.items())
-        self._say(f"{trial.trial_id} started: {shown}")
+        self._say(f"{trial_id} started: {shown}")
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         epoch = int(result.get("epoch", 0))
-        run_id = self.runs.get(trial.trial_id)
-        if run_id:
-            log_metrics(self.client, run_id, result, step=epoch)
+        if self.box.has(trial.trial_id):
+            batch = metric_batch(result, step=epoch)  # stamped now, whenever it is written
+            self.box.write(
+                trial.trial_id,
+                "metric write",
+                lambda r: self.client.log_batch(r, metrics=batch),
+                done=lambda r: batch and _logged(self.client, r, batch[0].key, epoch),
+            )
             if epoch == 1 and result.get("node_id"):  # where rank 0 ran
-                self.client.set_tag(run_id, f"{TAG}node_id", str(result["node_id"]))
+                node = str(result["node_id"])
+                self.box.write(
+                    trial.trial_id, "node_id tag", lambda r: self._tag(r, "node_id", node)
+                )
         value = result.get(self.plan.metric)
         if isinstance(value, float) and (
             self.best is None
@@ -102,13 +134,11 @@ class SearchCallback(Callback):
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
         epoch, epochs = int(result.get("epoch", 0)), int(result.get("epochs", 0))
-        run_id = self.runs.get(trial.trial_id)
         if epochs and epoch >= epochs:
             self.outcome[trial.trial_id] = "completed"
             status = "completed"
-            if run_id and result.get("checkpoint_path"):
-                uri = _log_checkpoint(run_id, str(result["checkpoint_path"]))
-                self.client.set_tag(run_id, f"{TAG}model_uri", uri)
+            if self.box.has(trial.trial_id) and result.get("checkpoint_path"):
+                self.box.write(trial.trial_id, "model", self._model_writer(trial.trial_id, result))
         else:
             self.outcome[trial.trial_id] = "stopped"
             status = f"stopped by ASHA at epoch {epoch}"
@@ -120,13 +150,43 @@ class SearchCallback(Callback):
         self._finish(trial, "errored", "FAILED")
 
     def _finish(self, trial: Any, status: str, run_status: str) -> None:
-        run_id = self.runs.get(trial.trial_id)
-        if run_id:
-            self.client.set_tag(run_id, f"{TAG}status", status)
+        box, trial_id = self.box, trial.trial_id
+        if box.has(trial_id):
+            box.write(trial_id, "status tag", lambda r: self._tag(r, "status", status))
             if status == "errored" and trial.error_file:
-                self.client.set_tag(run_id, f"{TAG}error", _error_text(trial.error_file))
-            self.client.set_terminated(run_id, run_status)
-        self._say(f"{trial.trial_id} {status}")
+                error = _error_text(trial.error_file)
+                box.write(trial_id, "error tag", lambda r: self._tag(r, "error", error))
+            box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
+        self._say(f"{trial_id} {status}")
+
+    def _tag(self, run_id: str, key: str, value: str) -> None:
+        self.client.set_tag(run_id, f"{TAG}{key}", value)
+
+    def _model_writer(self, trial_id: str, result: dict[str, Any]) -> Any:
+        """Log the trial's model, then tag its URI; a retry does not log it twice."""
+        path = str(result["checkpoint_path"])
+
+        def write(run_id: str) -> None:
+            if trial_id not in self.model_uris:
+                self.model_uris[trial_id] = _log_checkpoint(run_id, path)
+            self._tag(run_id, "model_uri", self.model_uris[trial_id])
+
+        return write
+
+    def _find_run(self, trial_id: str) -> str | None:
+        """The trial's run if an attempt to create it got through after all."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{self.parent}' "
+            f"and tags.`{TAG}trial_id` = '{trial_id}'",
+            max_results=1,
+        )
+        return str(runs[0].info.run_id) if runs else None
+
+
+def _logged(client: MlflowClient, run_id: str, key: str, step: int) -> bool:
+    """Whether `key` has a value at `step` already (a batch is written whole or not at all)."""
+    return any(m.step == step for m in client.get_metric_history(run_id, key))
 
 
 def _log_checkpoint(run_id: str, path: str) -> str:

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,9 @@ class SearchSummary:
     resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
     saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
     promotion: Any = None
+    # What could not be written to MLflow by the end (it was down): one line per run.
+    unrecorded: list[str] = field(default_factory=list)
+    mlflow_writes: dict[str, Any] = field(default_factory=dict)  # the outbox's counts
 
     def lines(self) -> list[str]:
         out = [
@@ -158,6 +162,16 @@ class SearchSummary:
             state = "promoted" if p.promoted else "not promoted"
             ver = f" version {p.version}" if p.version else ""
             out.append(f"champion: {p.model_name}{ver} {state}: {p.reason}")
+        w = self.mlflow_writes
+        if w.get("queued"):
+            out.append(
+                f"MLflow was unreachable for {w.get('unreachable_s', 0):.0f} s: "
+                f"{w['queued']} of {w.get('writes', 0)} writes queued, "
+                f"{w.get('caught_up', 0)} caught up"
+            )
+        if self.unrecorded:
+            out.append(f"not recorded in MLflow ({len(self.unrecorded)} runs):")
+            out.extend(f"  {line}" for line in self.unrecorded)
         out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
         return out
 
@@ -339,7 +353,11 @@ def run_search(
         space_json = {k: distribution_to_json(d) for k, d in plan.space.items()}
         client.log_dict(parent_id, space_json, "spec/space.json")  # read back by reports
 
+    # One worker per trial: the Tune trial actor trains itself and holds the worker's
+    # resources (local_trial.py); the actor is reused by the next trial.
+    in_actor = job.resources.workers_per_trial == 1 and job.resources.worker_group == "auto"
     setup = {
+        "in_actor": in_actor,
         "method": job.method,
         "fixed": job.fixed,
         "data": data.model_dump(),
@@ -352,7 +370,10 @@ def run_search(
     callback = SearchCallback(plan, client, experiment_id, parent_id, search, known)
     from adaptune.trial import run_trial
 
-    trainable = tune.with_resources(functools.partial(run_trial, setup=setup), DRIVER_RESOURCES)
+    actor = {k.lower(): v for k, v in trial_resources(job, use_gpu).items()}
+    trainable = tune.with_resources(
+        functools.partial(run_trial, setup=setup), actor if in_actor else DRIVER_RESOURCES
+    )
     if resume is not None:
         tuner = tune.Tuner.restore(f"{storage.rstrip('/')}/{search}", trainable)
         # The saved run config holds the callback pickled at the start (no run ids yet);
@@ -371,9 +392,17 @@ def run_search(
                 scheduler=make_scheduler(plan),
                 num_samples=plan.num_samples,
                 max_concurrent_trials=max_concurrent,
+                reuse_actors=in_actor,
             ),
             run_config=tune.RunConfig(
-                name=search, storage_path=storage, callbacks=[callback], verbose=0
+                name=search,
+                storage_path=storage,
+                callbacks=[callback],
+                verbose=0,
+                # In-actor trials are restarted by Tune (worker groups by Ray Train).
+                failure_config=tune.FailureConfig(
+                    max_failures=job.resources.trial_retries if in_actor else 0
+                ),
             ),
         )
     print(
@@ -390,8 +419,6 @@ def run_search(
     all_trials = list({**everyone, **callback.trials}.values())
     for t in all_trials:
         callback.outcome.setdefault(t.trial_id, _outcome(t))
-        if t.trial_id not in callback.runs and t.trial_id in known:
-            callback.runs[t.trial_id] = known[t.trial_id]
     summary.trials = len(grid)
     for t in all_trials:
         outcome = callback.outcome.get(t.trial_id, "errored")
@@ -411,49 +438,138 @@ def run_search(
         best = pick(finished, key=lambda t: t.last_result[plan.metric])
         summary.best_trial, summary.best_value = best.trial_id, best.last_result[plan.metric]
         summary.best_params = dict(best.config)
-        best_run = client.get_run(callback.runs[best.trial_id])
-        summary.best_run_id = best_run.info.run_id
-        summary.best_model_uri = best_run.data.tags.get(f"{tracking.TAG}model_uri")
+        summary.best_run_id = callback.runs.get(best.trial_id)
+        summary.best_model_uri = callback.model_uris.get(best.trial_id)
     _compute(plan, all_trials, use_gpu, summary)
     summary.wall_s = time.monotonic() - started
-    tracking.log_metrics(
-        client,
-        parent_id,
-        {
-            "trials": summary.trials,
-            "completed": summary.completed,
-            "stopped_early": len(summary.stopped),
-            "errored": len(summary.errored),
-            "wall_s": summary.wall_s,
-            **{f"{k.lower()}_hours": v for k, v in summary.resource_hours.items()},
-            **{f"{k.lower()}_hours_saved": v for k, v in summary.saved_hours.items()},
-            **(
-                {f"best/{plan.metric}": summary.best_value}
-                if summary.best_value is not None
-                else {}
-            ),
-        },
-        step=0,
-    )
-    if summary.best_trial:
-        client.set_tag(parent_id, f"{tracking.TAG}best_trial", summary.best_trial)
-    if plan.method.search_report is not None:
-        _method_report(plan, client, parent_id, all_trials, callback.outcome)
-    if job.promote.enabled and promote:
-        summary.promotion = tracking.promote(
-            client,
-            client.get_run(parent_id),
-            job.promote.model_name or job.name,
-            job.promote.alias,
-            plan.metric,
-            plan.mode,
-        )
-    from adaptune.report import report_quietly
-
-    report_quietly(client, parent_id, state_dir)  # a failed report only warns
-    client.set_terminated(parent_id, "FINISHED")
+    _close(plan, client, callback, summary, all_trials, state_dir, promote=promote)
     resume_lib.update(state_dir, search, finished=True)
     return summary
+
+
+def _close(
+    plan: Plan,
+    client: Any,
+    callback: Any,
+    summary: SearchSummary,
+    trials: list[Any],
+    state_dir: Path,
+    *,
+    promote: bool = True,
+) -> None:
+    """The search run's last writes, through the callback's outbox (see adaptune.outbox):
+    its metrics, best trial and method report, then a bounded wait for MLflow to take
+    every queued write. Promotion and the report need the server: skipped, and said so,
+    if it is still down. What never reached MLflow ends up in summary.unrecorded."""
+    import tempfile
+
+    from adaptune import outbox, tracking
+    from adaptune.progress import SEARCH_RUN, SearchCallback
+
+    assert isinstance(callback, SearchCallback)
+    box = callback.box
+    metrics = {
+        "trials": summary.trials,
+        "completed": summary.completed,
+        "stopped_early": len(summary.stopped),
+        "errored": len(summary.errored),
+        "wall_s": summary.wall_s,
+        **{f"{k.lower()}_hours": v for k, v in summary.resource_hours.items()},
+        **{f"{k.lower()}_hours_saved": v for k, v in summary.saved_hours.items()},
+        **({f"best/{plan.metric}": summary.best_value} if summary.best_value is not None else {}),
+    }
+    batch = tracking.metric_batch(metrics, step=0)
+    box.write(SEARCH_RUN, "search metrics", lambda r: client.log_batch(r, metrics=batch))
+    if summary.best_trial:
+        best = summary.best_trial
+        box.write(
+            SEARCH_RUN,
+            "best_trial tag",
+            lambda r: client.set_tag(r, f"{tracking.TAG}best_trial", best),
+        )
+    with tempfile.TemporaryDirectory() as tmp:  # kept until the outbox is drained
+        if plan.method.search_report is not None and _method_report(
+            plan, trials, callback.outcome, tmp
+        ):
+            box.write(
+                SEARCH_RUN,
+                "method report",
+                lambda r: client.log_artifacts(r, tmp, artifact_path="report"),
+            )
+        caught_up = box.drain(outbox.catch_up_seconds())
+        skipped = _promote_and_report(plan, client, summary, state_dir, caught_up, promote)
+        box.write(SEARCH_RUN, "run end", lambda r: client.set_terminated(r, "FINISHED"))
+        box.drain(outbox.catch_up_seconds() if caught_up else 0.0)
+    summary.unrecorded = box.unrecorded() + skipped
+    summary.mlflow_writes = box.counts()
+
+
+def _promote_and_report(
+    plan: Plan,
+    client: Any,
+    summary: SearchSummary,
+    state_dir: Path,
+    caught_up: bool,
+    promote: bool,
+) -> list[str]:
+    """Guarded promotion and the search report, when MLflow took every queued write;
+    with MLflow still down both are skipped, with the command that does them later.
+    Returns what was skipped (for summary.unrecorded)."""
+    from adaptune import outbox, tracking
+
+    job, parent_id = plan.job, summary.parent_run_id
+    if summary.best_trial and summary.best_model_uri is None and summary.best_run_id:
+        summary.best_model_uri = _model_uri(client, summary.best_run_id)  # finished before a resume
+    promote = job.promote.enabled and promote
+    down = f"MLflow ({summary.tracking_uri}) still unreachable at the end of the search"
+    if promote and not caught_up:
+        summary.promotion = tracking.Promotion(
+            job.promote.model_name or job.name,
+            None,
+            False,
+            f"skipped: {down}; run `adaptune promote {summary.search}` once it is back",
+        )
+    elif promote:
+        try:
+            with tracking.fail_fast():
+                summary.promotion = tracking.promote(
+                    client,
+                    client.get_run(parent_id),
+                    job.promote.model_name or job.name,
+                    job.promote.alias,
+                    plan.metric,
+                    plan.mode,
+                )
+        except Exception as e:
+            if not outbox.is_transient(e):
+                raise
+            summary.promotion = tracking.Promotion(
+                job.promote.model_name or job.name,
+                None,
+                False,
+                f"skipped: MLflow unreachable ({type(e).__name__}); "
+                f"run `adaptune promote {summary.search}` once it is back",
+            )
+    if caught_up:
+        from adaptune.report import report_quietly
+
+        with tracking.fail_fast():
+            report_quietly(client, parent_id, state_dir)  # a failed report only warns
+        return []
+    later = f"`adaptune report {summary.search}` builds it later"
+    print(f"warning: no report: {down}; {later}", file=sys.stderr, flush=True)
+    return [f"search run: report (MLflow unreachable; {later})"]
+
+
+def _model_uri(client: Any, run_id: str) -> str | None:
+    from adaptune import tracking
+
+    try:
+        with tracking.fail_fast():
+            uri = client.get_run(run_id).data.tags.get(f"{tracking.TAG}model_uri")
+    except Exception:
+        return None
+    return str(uri) if uri else None
 
 
 def _outcome(trial: Any) -> str:
@@ -467,11 +583,8 @@ def _outcome(trial: Any) -> str:
     return "stopped"
 
 
-def _method_report(
-    plan: Plan, client: Any, run_id: str, trials: list[Any], outcome: dict[str, str]
-) -> None:
-    import tempfile
-
+def _method_report(plan: Plan, trials: list[Any], outcome: dict[str, str], out_dir: str) -> bool:
+    """The method's own search report, written into `out_dir`; True if it wrote anything."""
     assert plan.method.search_report is not None
     rows = [
         {
@@ -482,10 +595,8 @@ def _method_report(
         }
         for t in trials
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        plan.method.search_report(rows, tmp)
-        if any(Path(tmp).iterdir()):
-            client.log_artifacts(run_id, tmp, artifact_path="report")
+    plan.method.search_report(rows, out_dir)
+    return any(Path(out_dir).iterdir())
 
 
 def summary_dict(summary: SearchSummary) -> dict[str, Any]:

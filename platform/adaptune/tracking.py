@@ -36,6 +36,7 @@ __all__ = [
     "Promotion",
     "default_state_dir",
     "ensure_experiment",
+    "fail_fast",
     "find_search_run",
     "log_trial_model",
     "promote",
@@ -60,10 +61,48 @@ def resolve_uri(explicit: str | None, state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'mlflow.db'}"
 
 
+# The search driver's writes fail fast: the outbox (adaptune.outbox) does the retrying, so
+# a dead server costs the Tune loop one refused connection, not MLflow's own ~4 minutes
+# of retries with backoff (7 retries, factor 2) or a 120 s timeout per request.
+FAIL_FAST_TIMEOUT_ENV = "ADAPTUNE_MLFLOW_TIMEOUT_S"
+
+
+@contextlib.contextmanager
+def fail_fast(timeout_s: int | None = None) -> Iterator[None]:
+    """MLflow HTTP requests made inside: no retries, a short timeout (``timeout_s``, else
+    ``$ADAPTUNE_MLFLOW_TIMEOUT_S``, else 15 s: per socket operation, not per upload).
+    MLflow reads these settings on every request; the previous values come back after."""
+    if timeout_s is None:
+        timeout_s = int(os.environ.get(FAIL_FAST_TIMEOUT_ENV, "15"))
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
+    }
+    before = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def setup(uri: str) -> MlflowClient:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    exported = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow also exports the URIs to the environment; left there they would become the
+    # default of every later search in this process (resolve_uri reads them) and of child
+    # processes. The fluent API keeps them in its own globals, so the export is undone.
+    for key, value in exported.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     return ScrubbingClient(uri, registry_uri=uri)
 
 
@@ -185,14 +224,19 @@ def ensure_experiment(client: MlflowClient, name: str, state_dir: Path) -> str:
     )
 
 
-def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, Any], step: int) -> None:
+def metric_batch(metrics: dict[str, Any], step: int) -> list[Metric]:
+    """The numeric entries of `metrics` as MLflow metrics at `step`, stamped now (a write
+    that is queued and retried later keeps the time it was measured)."""
     now = int(time.time() * 1000)
-    batch = [
+    return [
         Metric(k, float(v), now, step)
         for k, v in metrics.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     ]
-    client.log_batch(run_id, metrics=batch)
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, Any], step: int) -> None:
+    client.log_batch(run_id, metrics=metric_batch(metrics, step))
 
 
 def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:

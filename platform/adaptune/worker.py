@@ -61,17 +61,19 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from collections import defaultdict
 
     import numpy as np
-    import ray.train
-    import ray.train.torch
+    import ray
     import torch
     from torch.utils.data import DataLoader
 
+    from adaptune.checkpoint import STATE_FILE, load_state, save_state
+    from adaptune.local_trial import train_api
     from adaptune.methods import get_method
     from adaptune.spec import DataSpec
 
     method = get_method(config["method"])
     cfg = make_config(method, config["params"])
-    ctx = ray.train.get_context()
+    train = train_api(config)  # ray.train, or its stand-in in a Tune trial actor
+    ctx = train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     torch.set_num_threads(max(1, int(config.get("threads", 1))))
     random.seed(cfg.seed + rank)
@@ -81,14 +83,14 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     train_ds, val_ds, info = method.build_data(
         cfg, DataSpec.model_validate(config["data"]), config.get("cache_dir")
     )
-    model = ray.train.torch.prepare_model(method.build_model(cfg, info))
+    model = train.prepare_model(method.build_model(cfg, info))
     generator = torch.Generator().manual_seed(cfg.seed)
     if method.train_loader is not None:
-        train_loader = ray.train.torch.prepare_data_loader(
+        train_loader = train.prepare_data_loader(
             method.train_loader(train_ds, cfg, generator, rank, world), add_dist_sampler=False
         )
     else:
-        train_loader = ray.train.torch.prepare_data_loader(
+        train_loader = train.prepare_data_loader(
             DataLoader(
                 train_ds,
                 batch_size=cfg.batch_size,
@@ -98,12 +100,18 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             )
         )
     # Every rank scores the whole validation set, so the metrics are exact, not averaged.
-    val_loader = ray.train.torch.prepare_data_loader(
+    val_loader = train.prepare_data_loader(
         DataLoader(val_ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
     )
     opt = method.build_optimizers(model, cfg, len(train_loader) * cfg.epochs)
+    first = 1
+    restart = train.get_checkpoint()  # set when the worker group was restarted
+    if restart is not None:
+        with restart.as_directory() as saved:
+            if Path(saved, STATE_FILE).exists():
+                first = load_state(saved, model, opt, generator) + 1
 
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(first, cfg.epochs + 1):
         set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
         if set_epoch is not None:
             set_epoch(epoch)
@@ -119,9 +127,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 _check_finite(sums, CHECK_EVERY)
         _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
         train_time = time.perf_counter() - start
-        metrics = {
-            f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()
-        }
+        metrics = {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
         metrics.update(method.evaluate(model, val_loader, cfg))
         report: dict[str, Any] = _reduce(metrics, world)
         report.update(
@@ -132,10 +138,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             world_size=world,
             node_id=ray.get_runtime_context().get_node_id(),
         )
-        if epoch == cfg.epochs and rank == 0:
-            with tempfile.TemporaryDirectory() as tmp:
+        # Every epoch ends in a checkpoint (rank 0 writes it): the training state to go on
+        # from after a failure, or after the last epoch the model itself.
+        with tempfile.TemporaryDirectory() as tmp:
+            if rank == 0 and epoch == cfg.epochs:
                 method.save_model(model, cfg, info, tmp)
                 Path(tmp, "adaptune.json").write_text(json.dumps({"method": method.name}))
-                ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(tmp))
-        else:
-            ray.train.report(report)
+            elif rank == 0:
+                save_state(tmp, model, opt, epoch, generator)
+            checkpoint = train.Checkpoint.from_directory(tmp) if rank == 0 else None
+            train.report(report, checkpoint=checkpoint)
