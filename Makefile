@@ -30,8 +30,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check platform tests benchmarks
 	$(BIN)/mypy
 
+# On demand, never in `make test` (which runs a smoke of each script instead). Results go to
+# benchmarks/results/; the README's Benchmarks tables are built from them.
+RESULTS := benchmarks/results
 bench: $(STAMP)
 	$(BIN)/python benchmarks/dao_step.py
+	mkdir -p $(RESULTS)
+	$(BIN)/python benchmarks/searcher_scale.py > $(RESULTS)/searcher_scale.json
+	$(BIN)/python benchmarks/trial_overhead.py --trials 10 > $(RESULTS)/trial_overhead.json
+	$(BIN)/python benchmarks/search_efficiency.py --seeds 10 \
+		--curves $(RESULTS)/grid_curves.json > $(RESULTS)/search_efficiency.json
+	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
+		$(BIN)/python benchmarks/gpu_throughput.py --ray --compile --out $(RESULTS)/gpu_throughput.json; \
+		$(BIN)/python benchmarks/dama_step.py --backend cuda > $(RESULTS)/dama_step_cuda.json; \
+	else echo "no GPU: gpu_throughput.py and dama_step.py --backend cuda skipped"; fi
 
 clean:
 	rm -rf .adaptune .pytest_cache .mypy_cache .ruff_cache
