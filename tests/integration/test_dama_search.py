@@ -116,6 +116,6 @@ def test_job_run_has_the_per_domain_report(stages: dict[str, Any]) -> None:
         client.get_run(stages["s1"]["parent_run_id"]).data.tags["mlflow.parentRunId"]
     )
     files = {a.path for a in client.list_artifacts(job_run.info.run_id, "report")}
-    assert files == {"report/domains.csv", "report/domains.png"}
+    assert {"report/domains.csv", "report/domains.png"} <= files  # + the job's report page
     assert "adaptune.degraded_domains" in job_run.data.tags
     assert "last_stage/val/acc" in job_run.data.metrics

@@ -92,4 +92,4 @@ def test_champion_loads_from_the_registry_and_predicts_images(search: dict[str, 
 def test_search_run_has_the_accuracy_vs_parameters_plot(search: dict[str, Any]) -> None:
     client = mlflow.MlflowClient(search["tracking_uri"])
     files = {a.path for a in client.list_artifacts(search["parent_run_id"], "report")}
-    assert files == {"report/acc_vs_params.png", "report/acc_vs_params.csv"}
+    assert {"report/acc_vs_params.png", "report/acc_vs_params.csv"} <= files  # + the search report
