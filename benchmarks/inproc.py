@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,7 @@ def train_in_process(
 
     from adaptune.methods import get_method
     from adaptune.spec import DataSpec
-    from adaptune.worker import make_config
+    from adaptune.worker import make_config, train_epoch
 
     started = time.perf_counter()
     method = get_method(method_name)
@@ -66,14 +65,8 @@ def train_in_process(
     out = Curve(params=dict(params), setup_s=time.perf_counter() - started)
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        sums: dict[str, Any] = defaultdict(float)
-        steps = 0
-        for batch in train_loader:
-            for k, v in method.train_step(model, batch, opt, cfg).items():
-                sums[k] = sums[k] + v
-            steps += 1
+        metrics = train_epoch(method, model, train_loader, opt, cfg)
         train_time = time.perf_counter() - start
-        metrics = {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
         metrics.update(method.evaluate(model, val_loader, cfg))
         metrics.update(
             epoch=epoch, train_time_s=train_time, epoch_time_s=time.perf_counter() - start

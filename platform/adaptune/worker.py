@@ -55,10 +55,27 @@ def _check_finite(sums: dict[str, Any], steps: int) -> None:
         raise FloatingPointError(f"non-finite loss within the last {steps} steps")
 
 
+def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dict[str, float]:
+    """One pass over the training batches: the mean of each step log, as train/<key>.
+    Step logs may be device tensors: summed where they live, read once at the end; the
+    loss is checked every CHECK_EVERY steps and at the end (FloatingPointError)."""
+    from collections import defaultdict
+
+    sums: dict[str, Any] = defaultdict(float)
+    steps = 0
+    for batch in loader:
+        for k, v in method.train_step(model, batch, opt, cfg).items():
+            sums[k] = sums[k] + v
+        steps += 1
+        if steps % CHECK_EVERY == 0:
+            _check_finite(sums, CHECK_EVERY)
+    _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
+    return {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     import random
     import tempfile
-    from collections import defaultdict
 
     import numpy as np
     import ray
@@ -116,18 +133,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         if set_epoch is not None:
             set_epoch(epoch)
         start = time.perf_counter()
-        # Step logs may be device tensors: summed where they live, read once per epoch.
-        sums: dict[str, Any] = defaultdict(float)
-        steps = 0
-        for batch in train_loader:
-            for k, v in method.train_step(model, batch, opt, cfg).items():
-                sums[k] = sums[k] + v
-            steps += 1
-            if steps % CHECK_EVERY == 0:
-                _check_finite(sums, CHECK_EVERY)
-        _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
+        metrics = train_epoch(method, model, train_loader, opt, cfg)
         train_time = time.perf_counter() - start
-        metrics = {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
         metrics.update(method.evaluate(model, val_loader, cfg))
         report: dict[str, Any] = _reduce(metrics, world)
         report.update(
