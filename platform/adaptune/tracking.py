@@ -37,6 +37,7 @@ __all__ = [
     "default_state_dir",
     "ensure_experiment",
     "fail_fast",
+    "find_run",
     "find_search_run",
     "log_trial_model",
     "promote",
@@ -266,22 +267,29 @@ def log_trial_model(run_id: str, model_dir: str) -> str:
     return str(info.model_uri)
 
 
-def find_search_run(client: MlflowClient, search: str) -> Any:
-    """A search's parent run, by run id or by search name (its run name)."""
+def find_run(client: MlflowClient, name: str, kind: str) -> Any:
+    """A run of `kind` ("search": a search's parent run, found by its search name; "job":
+    a multi-stage job's run, found by its run name), or the run with id `name`."""
     try:
-        run = client.get_run(search)
-        if run.data.tags.get(f"{TAG}kind") == "search":
+        run = client.get_run(name)
+        if run.data.tags.get(f"{TAG}kind") == kind:
             return run
     except MlflowException:
         pass
+    by_name = f"tags.`{TAG}search`" if kind == "search" else "attributes.run_name"
     runs = client.search_runs(
         [e.experiment_id for e in client.search_experiments()],
-        filter_string=f"tags.`{TAG}kind` = 'search' and tags.`{TAG}search` = '{search}'",
+        filter_string=f"tags.`{TAG}kind` = '{kind}' and {by_name} = '{name}'",
         max_results=1,
     )
     if not runs:
-        raise LookupError(f"no search called '{search}' in {client.tracking_uri}")
+        raise LookupError(f"no {kind} called '{name}' in {client.tracking_uri}")
     return runs[0]
+
+
+def find_search_run(client: MlflowClient, search: str) -> Any:
+    """A search's parent run, by run id or by search name (its run name)."""
+    return find_run(client, search, "search")
 
 
 def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:

@@ -24,7 +24,8 @@ from mlflow.exceptions import MlflowException
 
 from adaptune.report.html import heading, image, page, paragraph, table
 from adaptune.report.section import render_with_method_files
-from adaptune.tracking import TAG, find_search_run
+from adaptune.tracking import TAG
+from adaptune.tracking import find_run as tracking_find_run
 
 __all__ = ["Report", "build_job_report", "build_report", "build_search_report", "find_run"]
 
@@ -148,24 +149,12 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
 def find_run(client: MlflowClient, name: str) -> Any:
     """A search run (name or run id, like `adaptune promote`), else a multi-stage job run
     by its run name or id. Raises LookupError."""
-    try:
-        return find_search_run(client, name)
-    except LookupError:
-        pass
-    try:
-        run = client.get_run(name)
-        if run.data.tags.get(f"{TAG}kind") == "job":
-            return run
-    except MlflowException:
-        pass
-    runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()],
-        filter_string=f"tags.`{TAG}kind` = 'job' and attributes.run_name = '{name}'",
-        max_results=1,
-    )
-    if not runs:
-        raise LookupError(f"no search or job called '{name}' in {client.tracking_uri}")
-    return runs[0]
+    for kind in ("search", "job"):
+        try:
+            return tracking_find_run(client, name, kind)
+        except LookupError:
+            continue
+    raise LookupError(f"no search or job called '{name}' in {client.tracking_uri}")
 
 
 def build_report(client: MlflowClient, name: str, state_dir: Path) -> Report:
