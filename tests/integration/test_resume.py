@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -60,22 +61,19 @@ def _finished_runs(state: Path) -> int:
     return int(n)
 
 
-def test_resume_after_sigkill(tmp_path: Path) -> None:
-    write(tmp_path / "space.yaml", SPACE)
-    job = write(tmp_path / "job.yaml", JOB)
-    state = tmp_path / "state"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
+def _kill_driver_when(job: Path, state: Path, ready: Callable[[], bool], waiting: str) -> None:
+    """Start `adaptune search job` as its own process; SIGKILL it once `ready()` holds."""
     driver = subprocess.Popen(
         [sys.executable, "-m", "adaptune", "--state-dir", str(state), "search", str(job)],
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "platform")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 900
     try:
-        while _finished_runs(state) < 2:  # kill with some trials done and some running
+        while not ready():
             assert driver.poll() is None, "the search ended before it could be killed"
-            assert time.monotonic() < deadline, "no trial finished in time"
+            assert time.monotonic() < deadline, f"timed out waiting: {waiting}"
             time.sleep(2)
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(30)
@@ -83,6 +81,14 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
         if driver.poll() is None:
             driver.kill()
     time.sleep(5)  # the driver's local Ray shares its fate; give it a moment to go
+
+
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    write(tmp_path / "space.yaml", SPACE)
+    job = write(tmp_path / "job.yaml", JOB)
+    state = tmp_path / "state"
+    # kill with some trials done and some running
+    _kill_driver_when(job, state, lambda: _finished_runs(state) >= 2, "2 trials completed")
 
     records = list((state / "searches").glob("*.json"))
     assert len(records) == 1
@@ -142,25 +148,12 @@ def test_resume_multi_stage_job_at_the_stage_it_stopped(tmp_path: Path) -> None:
     write(tmp_path / "weighting.yaml", "dao_lr: {type: float, low: 1.0e-4, high: 1.0e-2}\n")
     job = write(tmp_path / "job.yaml", STAGED)
     state = tmp_path / "state"
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "adaptune", "--state-dir", str(state), "search", str(job)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    _kill_driver_when(
+        job,
+        state,
+        lambda: (state / "searches").exists() and _stage_two_started(state),
+        "stage 2 started",
     )
-    deadline = time.monotonic() + 900
-    try:
-        while not (state / "searches").exists() or not _stage_two_started(state):
-            assert driver.poll() is None, "the job ended before it could be killed"
-            assert time.monotonic() < deadline, "stage 2 never started"
-            time.sleep(2)
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait(30)
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-    time.sleep(5)
 
     jobs = [p for p in (state / "searches").glob("*.json") if json.loads(p.read_text()).get("kind")]
     assert len(jobs) == 1
