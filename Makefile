@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: search test lint bench install clean
+.PHONY: search test unit lint bench install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ install: $(STAMP)
 
 search: $(STAMP)
 	$(BIN)/adaptune search jobs/quickstart.yaml
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from adaptune.job.spec import DataSpec
 from adaptune.methods import get_method
 from adaptune.methods.dama.config import DAMAConfig
-from adaptune.spec import DataSpec
 
 
 def _sync(device: torch.device) -> None:

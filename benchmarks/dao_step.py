@@ -18,9 +18,9 @@ import time
 
 import torch
 
+from adaptune.job.spec import DataSpec
 from adaptune.methods import get_method
 from adaptune.methods.dao.config import DAOConfig
-from adaptune.spec import DataSpec
 
 
 def _sync(device: torch.device) -> None:

@@ -40,9 +40,10 @@ def train_in_process(
     import torch
     from torch.utils.data import DataLoader
 
+    from adaptune.job.spec import DataSpec
+    from adaptune.method import make_config
     from adaptune.methods import get_method
-    from adaptune.spec import DataSpec
-    from adaptune.worker import make_config, train_epoch
+    from adaptune.train.worker import train_epoch
 
     started = time.perf_counter()
     method = get_method(method_name)

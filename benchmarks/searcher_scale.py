@@ -45,7 +45,7 @@ def curve(config: dict[str, Any], epoch: int) -> float:
 
 
 def run(sampler: str, at: list[int], window: int, seed: int) -> dict[str, Any]:
-    from adaptune.space import load_space
+    from adaptune.job.space import load_space
 
     space = load_space(ROOT / "search_spaces" / "dao.yaml")
     timings = Timings()

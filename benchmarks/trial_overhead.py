@@ -131,7 +131,7 @@ def run_adaptune(
 def run_optuna(args: argparse.Namespace, cache_dir: str) -> dict[str, Any]:
     import optuna
 
-    from adaptune.space import load_space
+    from adaptune.job.space import load_space
     from inproc import train_in_process
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

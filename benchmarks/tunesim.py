@@ -5,7 +5,7 @@ against a simulated trainable: no Ray cluster, no actors, exact and repeatable.
     scheduler = make_scheduler("asha", "val/mse", "min", max_t=3)
     log = simulate(searcher, scheduler, curve, epoch_time, num_samples=12, max_concurrent=2)
 
-The objects are built as ``adaptune.sweep`` builds them (``OptunaSearch`` over Optuna
+The objects are built as ``adaptune.search.run`` builds them (``OptunaSearch`` over Optuna
 distributions with a seeded sampler, ``ASHAScheduler(time_attr="epoch")``), and called
 in the order of ``ray.tune``'s TuneController (2.60): ``suggest`` + ``on_trial_add`` when a
 slot frees; per result the scheduler decides first, the searcher sees the result only

@@ -22,7 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adaptune.spec import SpecError, load_job, parse_override
+from adaptune.job.spec import load_job, parse_override
+from adaptune.job.yamlfile import SpecError
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -85,7 +86,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from adaptune import resume
+    from adaptune.search import resume
 
     state = _state_dir(args)
     try:
@@ -93,34 +94,35 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except LookupError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if record.get("finished"):
+    if record.finished:
         print(f"{args.search} finished already; nothing to resume")
         return 0
-    if record.get("stage") is not None:
+    if record.stage is not None:
         print(
-            f"error: {args.search} is stage {record['stage'] + 1} of job "
-            f"{record['job_key']}: resume the job instead (adaptune resume {record['job_key']})",
+            f"error: {args.search} is stage {record.stage + 1} of job "
+            f"{record.job_key}: resume the job instead (adaptune resume {record.job_key})",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    if not Path(record["job"]).exists():
-        print(f"error: the job file {record['job']} is gone; it is needed", file=sys.stderr)
+    if not Path(record.job).exists():
+        print(f"error: the job file {record.job} is gone; it is needed", file=sys.stderr)
         return EXIT_BAD_INPUT
-    args.tracking_uri = args.tracking_uri or record.get("tracking_uri")
-    origin = {"job": record["job"], "overrides": record.get("overrides", [])}
-    return _run(args, _plans(record["job"], origin["overrides"]), origin, record)
+    args.tracking_uri = args.tracking_uri or record.tracking_uri or None
+    origin = {"job": record.job, "overrides": record.overrides}
+    return _run(args, _plans(record.job, record.overrides), origin, record)
 
 
 def _run(
     args: argparse.Namespace,
     plans: list[Any],
     origin: dict[str, Any],
-    record: dict[str, Any] | None,
+    record: Any,
 ) -> int:
-    from adaptune.sweep import run_search, summary_dict
+    from adaptune.search.results import summary_dict
+    from adaptune.search.run import run_search
 
-    if len(plans) > 1 or (record or {}).get("kind") == "job":
-        from adaptune.stages import run_stages
+    if len(plans) > 1 or (record is not None and record.kind == "job"):
+        from adaptune.search.stages import run_stages
 
         summaries = run_stages(
             plans,
@@ -157,17 +159,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
     client = tracking.setup(tracking.resolve_uri(args.tracking_uri, _state_dir(args)))
     run = tracking.find_search_run(client, args.search)
     tags = run.data.tags
-    name = args.model_name or tags[f"{tracking.TAG}model_name"]
-    alias = args.alias or tags[f"{tracking.TAG}alias"]
-    result = tracking.promote(
-        client,
-        run,
-        name,
-        alias,
-        tags[f"{tracking.TAG}metric"],
-        tags[f"{tracking.TAG}mode"],
-        dry_run=args.dry_run,
-    )
+    Tag = tracking.Tag
+    name = args.model_name or tags[Tag.MODEL_NAME]
+    alias = args.alias or tags[Tag.ALIAS]
+    metric, mode = tags[Tag.METRIC], tags[Tag.MODE]
+    result = tracking.promote(client, run, name, alias, metric, mode, dry_run=args.dry_run)
     ver = f" version {result.version}" if result.version else ""
     state = "promoted" if result.promoted else "not promoted"
     if args.dry_run:

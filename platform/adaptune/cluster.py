@@ -65,8 +65,8 @@ def submit(
 ) -> str:
     """Submit `adaptune search JOB` as a Ray job; returns the submission id."""
     import adaptune
+    from adaptune.job.spec import load_job, parse_override
     from adaptune.plan import make_plans
-    from adaptune.spec import load_job, parse_override
 
     sets = dict(parse_override(s) for s in overrides or [])
     make_plans(load_job(job_file, sets), cluster={"CPU": float("inf"), "GPU": float("inf")})

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
-__all__ = ["Method", "Optimizers"]
+__all__ = ["MODEL_METADATA", "Method", "Optimizers", "lazy", "make_config"]
+
+# In every saved model directory: {"method": name}; the served model reads it to find
+# the method's predictor (tracking/serving.py), the next stage to find its base.
+MODEL_METADATA = "adaptune.json"
 
 
 @dataclass
@@ -61,3 +66,36 @@ class Method:
     # "trial_id", "outcome" (completed | stopped | errored), "config" and last "metrics";
     # files written to the directory are logged to the search run under report/.
     search_report: Callable[[list[dict[str, Any]], str], None] | None = None
+    # Optional: (MLflow client, job run id, best run id of each stage) -> None, after a
+    # multi-stage job: the method's comparison of its stages, logged to the job run.
+    job_report: Callable[[Any, str, list[str]], None] | None = None
+
+
+def make_config(method: Method, params: dict[str, Any]) -> Any:
+    """The method's config from plain values (YAML lists become tuples where fields are)."""
+    import dataclasses
+
+    fields = {f.name: f for f in dataclasses.fields(method.config_cls)}
+    values = {
+        k: tuple(v) if isinstance(v, list) and "tuple" in str(fields[k].type) else v
+        for k, v in params.items()
+    }
+    return method.config_cls(**values)
+
+
+def lazy(target: str) -> Callable[..., Any]:
+    """The function ``"package.module:name"``, imported at its first call. Method folders
+    register their hooks this way, so listing methods or validating a job imports no
+    torch (``adaptune validate`` answers in about a second)."""
+    import importlib
+
+    module, _, name = target.partition(":")
+    found: list[Callable[..., Any]] = []
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not found:
+            found.append(getattr(importlib.import_module(module), name))
+        return found[0](*args, **kwargs)
+
+    call.__qualname__ = call.__name__ = target
+    return call

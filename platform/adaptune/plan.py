@@ -18,9 +18,9 @@ from typing import Any
 from optuna.distributions import BaseDistribution
 from pydantic import TypeAdapter, ValidationError
 
-from adaptune.method import Method
-from adaptune.space import grid_size, load_space, representative_values
-from adaptune.spec import JobSpec, SpecError, SpecProblem
+from adaptune.job.space import grid_size, load_space, representative_values
+from adaptune.job.spec import JobSpec, SpecError, SpecProblem
+from adaptune.method import Method, make_config
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -40,8 +40,6 @@ class Plan:
 
     def resolved(self, params: dict[str, Any]) -> dict[str, Any]:
         """The full config of a trial: defaults, then fixed values, then sampled ones."""
-        from adaptune.worker import make_config
-
         cfg = make_config(self.method, {**self.job.fixed, **params})
         return dataclasses.asdict(cfg)
 
@@ -133,12 +131,15 @@ def _culprit(adapter: TypeAdapter[Any], fixed: dict[str, Any]) -> str:
     return "fixed"
 
 
-def _check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[SpecProblem]:
+def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[SpecProblem]:
     """One trial must fit: locally against this machine, else against the cluster given."""
-    if cluster is None:
-        import torch
+    if cluster is None:  # torch only when a GPU is demanded: validate stays light
+        gpus = 0.0
+        if job.resources.use_gpu is True:
+            import torch
 
-        cluster = {"CPU": float(os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
+            gpus = float(torch.cuda.device_count())
+        cluster = {"CPU": float(os.cpu_count() or 1), "GPU": gpus}
     use_gpu = job.resources.use_gpu
     problems = []
     if use_gpu is True and cluster.get("GPU", 0) == 0:
@@ -163,8 +164,8 @@ def _check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spe
 
 def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
     """All semantic checks; raises SpecError listing every problem found."""
+    from adaptune.job.spec import load_yaml
     from adaptune.methods import get_method
-    from adaptune.spec import load_yaml
 
     try:
         method = get_method(job.method)
@@ -204,7 +205,7 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
         problems.append(
             job.problem("data.path", f"file not found: {job.resolve_path(str(job.data.path))}")
         )
-    problems += _check_resources(job, cluster)
+    problems += check_resources(job, cluster)
     if problems:
         raise SpecError(problems)
     epochs_dist = space.get("epochs")
@@ -247,6 +248,4 @@ def make_plans(job: JobSpec, cluster: dict[str, float] | None = None) -> list[Pl
 
 
 def make_default(method: Method, fixed: dict[str, Any]) -> Any:
-    from adaptune.worker import make_config
-
     return make_config(method, fixed)

@@ -17,7 +17,7 @@ import ray
 from tests.conftest import write
 
 from adaptune.cli import main
-from adaptune.data.digits import load_digits_images
+from adaptune.methods.mad.data import load_digits_images
 
 pytestmark = pytest.mark.integration
 

@@ -155,7 +155,11 @@ def test_resume_multi_stage_job_at_the_stage_it_stopped(tmp_path: Path) -> None:
         "stage 2 started",
     )
 
-    jobs = [p for p in (state / "searches").glob("*.json") if json.loads(p.read_text()).get("kind")]
+    jobs = [
+        p
+        for p in (state / "searches").glob("*.json")
+        if json.loads(p.read_text()).get("kind") == "job"
+    ]
     assert len(jobs) == 1
     done_before = json.loads(jobs[0].read_text())["stages_done"]
     assert len(done_before) == 1  # killed in stage 2

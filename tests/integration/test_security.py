@@ -16,11 +16,11 @@ import pytest
 import torch
 from tests.conftest import ROOT, write
 
-from adaptune.checkpoint import STATE_FILE, load_state
+from adaptune.job.spec import SpecError, load_job
 from adaptune.method import Optimizers
 from adaptune.methods.dallmi.config import DALLMiConfig
 from adaptune.methods.dao.config import DAOConfig
-from adaptune.spec import SpecError, load_job
+from adaptune.train.checkpoint import STATE_FILE, load_state
 
 pytestmark = pytest.mark.integration
 

@@ -80,7 +80,7 @@ def test_submit_says_where_to_look_when_no_agent_comes(
 
 
 def test_a_bad_spec_never_reaches_the_cluster(fake: FakeClient) -> None:
-    from adaptune.spec import SpecError
+    from adaptune.job.spec import SpecError
 
     with pytest.raises(SpecError):
         cluster.submit(JOB, "http://127.0.0.1:8265", overrides=["search.num_samples=0"])

@@ -1,7 +1,7 @@
-"""Data: deterministic synthetic corpora, file / Hugging Face loaders, tokenisation cache."""
+"""Shared data plumbing: file / Hugging Face loaders and the tokenisation cache.
+Each method's own corpus generator lives in its folder (``methods/<m>/data.py``)."""
 
 from adaptune.data.cache import cached, fingerprint
-from adaptune.data.finsent import generate_finsent
 from adaptune.data.loaders import load_records
 
-__all__ = ["cached", "fingerprint", "generate_finsent", "load_records"]
+__all__ = ["cached", "fingerprint", "load_records"]

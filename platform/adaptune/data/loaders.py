@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from adaptune.spec import DataSpec
+from adaptune.job.spec import DataSpec
 
 FILE_FORMATS = {
     ".csv": "csv",

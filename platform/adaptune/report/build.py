@@ -24,8 +24,8 @@ from mlflow.exceptions import MlflowException
 
 from adaptune.report.html import heading, image, page, paragraph, table
 from adaptune.report.section import render_with_method_files
-from adaptune.tracking import TAG
 from adaptune.tracking import find_run as tracking_find_run
+from adaptune.tracking.names import Kind, Tag, stage_best_tag
 
 __all__ = ["Report", "build_job_report", "build_report", "build_search_report", "find_run"]
 
@@ -57,7 +57,7 @@ def _publish(client: MlflowClient, run: Any, folder: Path, state_dir: Path, name
 
 def build_search_report(client: MlflowClient, run: Any, state_dir: Path) -> Report:
     _use_agg()
-    name = run.data.tags.get(f"{TAG}search") or run.info.run_name
+    name = run.data.tags.get(Tag.SEARCH) or run.info.run_name
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         parts, files = render_with_method_files(client, run, out)
@@ -72,7 +72,7 @@ def _stage_runs(client: MlflowClient, job_run: Any) -> list[Any]:
     runs = client.search_runs(
         [e.experiment_id for e in client.search_experiments()],
         filter_string=f"tags.mlflow.parentRunId = '{job_run.info.run_id}' "
-        f"and tags.`{TAG}kind` = 'search'",
+        f"and tags.`{Tag.KIND}` = '{Kind.SEARCH}'",
         max_results=1000,
     )
     return sorted(runs, key=lambda r: r.info.start_time or 0)
@@ -98,8 +98,8 @@ def _domains(client: MlflowClient, job_run: Any, dest: Path) -> list[str]:
         parts.append(table(rows))
     if parts:
         verdict = (
-            f"Degraded beyond tolerance: {tags.get('adaptune.degraded_domains', '?')}; "
-            f"improved: {tags.get('adaptune.improved_domains', '?')}."
+            f"Degraded beyond tolerance: {tags.get(Tag.DEGRADED_DOMAINS, '?')}; "
+            f"improved: {tags.get(Tag.IMPROVED_DOMAINS, '?')}."
         )
         parts = [
             heading("Per-domain comparison (first vs last stage)", 2),
@@ -129,8 +129,8 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for i, stage in enumerate(stages, start=1):
-            best = job_run.data.tags.get(f"{TAG}stage{i}_best", "")
-            stage_name = stage.data.tags.get(f"{TAG}search", stage.info.run_name)
+            best = job_run.data.tags.get(stage_best_tag(i), "")
+            stage_name = stage.data.tags.get(Tag.SEARCH, stage.info.run_name)
             parts.append(heading(f"Stage {i}: {stage_name}", 2))
             if best:
                 parts.append(paragraph(f"Stage winner: {best}"))
@@ -159,7 +159,7 @@ def find_run(client: MlflowClient, name: str) -> Any:
 
 def build_report(client: MlflowClient, name: str, state_dir: Path) -> Report:
     run = find_run(client, name)
-    if run.data.tags.get(f"{TAG}kind") == "job":
+    if run.data.tags.get(Tag.KIND) == Kind.JOB:
         return build_job_report(client, run, state_dir)
     return build_search_report(client, run, state_dir)
 
@@ -168,7 +168,7 @@ def report_quietly(client: MlflowClient, run_id: str, state_dir: Path) -> Path |
     """After a search or job: build its report; a failure is a warning, never an error."""
     try:
         run = client.get_run(run_id)
-        if run.data.tags.get(f"{TAG}kind") == "job":
+        if run.data.tags.get(Tag.KIND) == Kind.JOB:
             report = build_job_report(client, run, state_dir)
         else:
             report = build_search_report(client, run, state_dir)

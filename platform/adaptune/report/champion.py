@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from adaptune.report.data import Search
-from adaptune.tracking import TAG
+from adaptune.tracking.names import SearchMetric, Tag
 
 __all__ = ["Champion", "champion_info"]
 
@@ -31,19 +31,19 @@ class Champion:
 
 def _row(role: str, mv: Any) -> dict[str, Any]:
     tags = mv.tags or {}
-    value = tags.get(f"{TAG}value")
+    value = tags.get(Tag.VALUE)
     return {
         "role": role,
         "version": str(mv.version),
         "value": float(value) if value else None,
-        "search": tags.get(f"{TAG}search", ""),
-        "trial_id": tags.get(f"{TAG}trial_id", ""),
+        "search": tags.get(Tag.SEARCH, ""),
+        "trial_id": tags.get(Tag.TRIAL_ID, ""),
     }
 
 
 def champion_info(client: MlflowClient, search: Search) -> Champion:
-    name = search.tags.get(f"{TAG}model_name", "")
-    alias = search.tags.get(f"{TAG}alias", "champion")
+    name = search.tags.get(Tag.MODEL_NAME, "")
+    alias = search.tags.get(Tag.ALIAS, "champion")
     info = Champion(name, alias, "")
     if not name:
         info.verdict = "This search names no registered model."
@@ -58,8 +58,8 @@ def champion_info(client: MlflowClient, search: Search) -> Champion:
         holder = client.get_model_version_by_alias(name, alias)
     except MlflowException:
         holder = None
-    mine = [v for v in versions if (v.tags or {}).get(f"{TAG}search") == search.name]
-    best = search.metrics.get(f"best/{search.metric}")
+    mine = [v for v in versions if (v.tags or {}).get(Tag.SEARCH) == search.name]
+    best = search.metrics.get(SearchMetric.best(search.metric))
     if mine:
         ours = mine[-1]
         before = [v for v in versions if int(v.version) < int(ours.version)]
@@ -78,7 +78,7 @@ def champion_info(client: MlflowClient, search: Search) -> Champion:
                     "version": "",
                     "value": best,
                     "search": search.name,
-                    "trial_id": search.tags.get(f"{TAG}best_trial", ""),
+                    "trial_id": search.tags.get(Tag.BEST_TRIAL, ""),
                 }
             )
         if search.tags.get("mlflow.parentRunId"):  # a stage: only a job's last stage promotes

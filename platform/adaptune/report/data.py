@@ -24,11 +24,10 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
-from adaptune.tracking import TAG, trial_runs
+from adaptune.tracking import trial_runs
+from adaptune.tracking.names import SPACE_ARTIFACT, Kind, Param, Status, Tag
 
 __all__ = ["Point", "Search", "Trial", "load_search", "parse_value", "status_of"]
-
-SPACE_ARTIFACT = "spec/space.json"
 
 
 class Point(NamedTuple):
@@ -72,12 +71,11 @@ class Search:
 
 
 def status_of(tag: str | None) -> str:
-    """The adaptune.status tag as one word."""
-    if not tag:
-        return "running"
-    if tag.startswith("stopped"):
-        return "stopped"
-    return tag if tag in ("completed", "errored") else "running"
+    """The status tag as one word (older searches wrote "stopped by ASHA at epoch k")."""
+    status = Status.parse(tag)
+    return (
+        status.value if status in (Status.COMPLETED, Status.STOPPED, Status.ERRORED) else "running"
+    )
 
 
 def parse_value(text: str, dist: BaseDistribution) -> Any:
@@ -103,25 +101,22 @@ def _float(params: dict[str, str], key: str, default: float) -> float:
 
 def load_search(client: MlflowClient, run: Any) -> Search:
     params, tags = dict(run.data.params), dict(run.data.tags)
-    per_trial = {
-        "CPU": _float(params, "resources.workers_per_trial", 1)
-        * _float(params, "resources.cpus_per_worker", 1)
-    }
-    if params.get("use_gpu_resolved") == "True":
-        per_trial["GPU"] = _float(params, "resources.workers_per_trial", 1) * _float(
-            params, "resources.gpus_per_worker", 1
+    per_trial = {"CPU": _float(params, Param.WORKERS, 1) * _float(params, Param.CPUS_PER_WORKER, 1)}
+    if params.get(Param.USE_GPU) == "True":
+        per_trial["GPU"] = _float(params, Param.WORKERS, 1) * _float(
+            params, Param.GPUS_PER_WORKER, 1
         )
-    metric = tags.get(f"{TAG}metric") or params.get("metric", "")
+    metric = tags.get(Tag.METRIC) or params.get(Param.METRIC, "")
     search = Search(
         run_id=run.info.run_id,
-        name=tags.get(f"{TAG}search") or run.info.run_name,
+        name=tags.get(Tag.SEARCH) or run.info.run_name,
         metric=metric,
-        mode=tags.get(f"{TAG}mode") or params.get("mode", "min"),
+        mode=tags.get(Tag.MODE) or params.get(Param.MODE, "min"),
         start_ms=int(run.info.start_time or 0),
-        scheduler=params.get("scheduler.type", "asha"),
-        grace_period=_float(params, "scheduler.grace_period", 1),
-        reduction_factor=_float(params, "scheduler.reduction_factor", 2),
-        max_t=int(_float(params, "max_t", 1)),
+        scheduler=params.get(Param.SCHEDULER, "asha"),
+        grace_period=_float(params, Param.GRACE_PERIOD, 1),
+        reduction_factor=_float(params, Param.REDUCTION_FACTOR, 2),
+        max_t=int(_float(params, Param.MAX_T, 1)),
         per_trial=per_trial,
         space={},
         tags=tags,
@@ -137,7 +132,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
     kept: dict[str, Trial] = {}
     for run in trial_runs(client, parent):
         tags, metrics = run.data.tags, run.data.metrics
-        if tags.get(f"{TAG}kind") == "search":  # a nested search, not a trial
+        if tags.get(Tag.KIND) == Kind.SEARCH:  # a nested search, not a trial
             continue
         history = [
             Point(int(m.step), float(m.value), int(m.timestamp))
@@ -145,16 +140,16 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
         ]
         epoch_times = client.get_metric_history(run.info.run_id, "epoch_time_s")
         trial = Trial(
-            trial_id=tags.get(f"{TAG}trial_id") or run.info.run_name,
+            trial_id=tags.get(Tag.TRIAL_ID) or run.info.run_name,
             run_id=run.info.run_id,
-            status=status_of(tags.get(f"{TAG}status")),
-            status_text=tags.get(f"{TAG}status", "running"),
+            status=status_of(tags.get(Tag.STATUS)),
+            status_text=tags.get(Tag.STATUS_TEXT) or tags.get(Tag.STATUS, "running"),
             params=dict(run.data.params),
             history=sorted({p.epoch: p for p in history}.values()),
             epochs_run=int(metrics.get("epoch", max((p.epoch for p in history), default=0))),
             wall_s=float(metrics.get("time_total_s", 0.0)),
             train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
-            node_id=tags.get(f"{TAG}node_id", ""),
+            node_id=tags.get(Tag.NODE_ID, ""),
             start_ms=int(run.info.start_time or 0),
         )
         old = kept.get(trial.trial_id)
@@ -166,7 +161,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
 def _space(client: MlflowClient, run: Any, trials: list[Trial]) -> dict[str, BaseDistribution]:
     """The searched distributions: spec/space.json, else the logged space YAML, else
     inferred from the parameters that vary between trials (older searches)."""
-    from adaptune.space import load_space
+    from adaptune.job.space import load_space
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -175,7 +170,7 @@ def _space(client: MlflowClient, run: Any, trials: list[Trial]) -> dict[str, Bas
             return {k: json_to_distribution(v) for k, v in raw.items()}
         except Exception:  # not logged by this search's version: try the YAML
             pass
-        name = Path(run.data.params.get("search.space", "")).name
+        name = Path(run.data.params.get(Param.SPACE, "")).name
         if name:
             try:
                 return load_space(client.download_artifacts(run.info.run_id, f"spec/{name}", tmp))

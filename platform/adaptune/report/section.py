@@ -20,6 +20,7 @@ from adaptune.report.data import Search, load_search
 from adaptune.report.html import esc, fmt, heading, image, paragraph, table
 from adaptune.report.importance import importances
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
+from adaptune.tracking.names import Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
 
@@ -52,11 +53,11 @@ def _scheduler(search: Search) -> str:
 
 def _overview(search: Search) -> str:
     counts = {s: sum(t.status == s for t in search.trials) for s in STATUSES}
-    wall = search.metrics.get("wall_s")
+    wall = search.metrics.get(SearchMetric.WALL_S)
     rows: list[tuple[str, Any]] = [
-        ("method", search.tags.get("adaptune.method", "")),
+        ("method", search.tags.get(Tag.METHOD, "")),
         ("objective", f"{search.metric} ({search.mode})"),
-        ("sampler", search.params.get("search.sampler", "")),
+        ("sampler", search.params.get(Param.SAMPLER, "")),
         ("scheduler", _scheduler(search)),
         ("trials", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"),
         ("searched", ", ".join(search.space) or "(unknown)"),
@@ -65,7 +66,7 @@ def _overview(search: Search) -> str:
     ]
     for res, amount in search.per_trial.items():
         used = sum(t.wall_s for t in search.trials) * amount / 3600
-        saved = search.metrics.get(f"{res.lower()}_hours_saved")
+        saved = search.metrics.get(SearchMetric.hours_saved(res))
         extra = f" (saved by early stopping {saved:.3f})" if saved is not None else ""
         rows.append((f"{res}-hours used", f"{used:.3f}{extra}"))
     rows.append(("MLflow search run", search.run_id))

@@ -10,36 +10,27 @@ either, ``report.search_report`` tables DALLMi against the baselines per rate.
     from adaptune.methods.dallmi import METHOD, DALLMiConfig
 """
 
-from adaptune.method import Method
-from adaptune.methods.dallmi.config import DALLMiConfig
-from adaptune.methods.dallmi.model import build_model
-from adaptune.methods.dallmi.predict import load_predictor, save_model
-from adaptune.methods.dallmi.report import search_report
-from adaptune.methods.dallmi.sampler import train_loader
-from adaptune.methods.dallmi.step import (
-    METRICS,
-    build_data,
-    build_optimizers,
-    evaluate,
-    train_step,
-)
+from adaptune.method import Method, lazy
+from adaptune.methods.dallmi.config import METRICS, DALLMiConfig
+
+_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="dallmi",
     config_cls=DALLMiConfig,
-    build_data=build_data,
-    build_model=build_model,
-    build_optimizers=build_optimizers,
-    train_step=train_step,
-    evaluate=evaluate,
-    save_model=save_model,
-    load_predictor=load_predictor,
+    build_data=lazy(f"{_HERE}.step:build_data"),
+    build_model=lazy(f"{_HERE}.model:build_model"),
+    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
+    train_step=lazy(f"{_HERE}.step:train_step"),
+    evaluate=lazy(f"{_HERE}.step:evaluate"),
+    save_model=lazy(f"{_HERE}.predict:save_model"),
+    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
     metric="val/map",
     mode="max",
     metrics=METRICS,
     description="multi-label domain adaptation: variational PU loss, MixUp, balanced batches",
-    train_loader=train_loader,
-    search_report=search_report,
+    train_loader=lazy(f"{_HERE}.sampler:train_loader"),
+    search_report=lazy(f"{_HERE}.report:search_report"),
 )
 
 __all__ = ["METHOD", "DALLMiConfig"]

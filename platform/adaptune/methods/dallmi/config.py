@@ -15,6 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+METRICS = (
+    "val/map",
+    "val/map_binarised",
+    "val/micro_ap",
+    "val/macro_f1",
+    "val/roc_auc",
+)
+
 
 @dataclass(frozen=True)
 class DALLMiConfig:

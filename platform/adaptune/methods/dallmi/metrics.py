@@ -19,14 +19,6 @@ import numpy as np
 # saved model's eval.json has it: one metric per label and epoch would swamp the store).
 MAX_LABEL_METRICS = 100
 
-METRICS = (
-    "val/map",
-    "val/map_binarised",
-    "val/micro_ap",
-    "val/macro_f1",
-    "val/roc_auc",
-)
-
 
 def multilabel_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float = 0.5

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaptune.methods.dallmi.metrics import METRICS
+from adaptune.methods.dallmi.config import METRICS
 
 __all__ = ["Cell", "comparison", "comparison_plot", "pivot_markdown", "search_report"]
 

@@ -16,19 +16,19 @@ from torch.utils.data import TensorDataset
 from transformers import get_linear_schedule_with_warmup
 
 from adaptune.data import cached, fingerprint
-from adaptune.data.multilabel import (
+from adaptune.job.spec import DataSpec
+from adaptune.method import Optimizers
+from adaptune.methods.dallmi.config import METRICS, DALLMiConfig
+from adaptune.methods.dallmi.data import (
     generate_multilabel,
     load_multilabel,
     multi_hot,
     reveal_positives,
 )
-from adaptune.method import Optimizers
-from adaptune.methods.dallmi.config import DALLMiConfig
 from adaptune.methods.dallmi.loss import mixup_loss, mixup_target, variational_loss
-from adaptune.methods.dallmi.metrics import METRICS, multilabel_metrics, per_label_metrics
+from adaptune.methods.dallmi.metrics import multilabel_metrics, per_label_metrics
 from adaptune.methods.dallmi.model import backbone_path, load_tokenizer, unwrap
 from adaptune.methods.dallmi.sampler import POOL, SOURCE, DomainDataset
-from adaptune.spec import DataSpec
 
 __all__ = [
     "METRICS",

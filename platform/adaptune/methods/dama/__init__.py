@@ -8,31 +8,26 @@ by the paper's validation-based Algorithm 1.
     adaptune search jobs/dama_stage1.yaml     # then stage 2 with init_from: <stage-1 model>
 """
 
-from adaptune.method import Method
-from adaptune.methods.dama.config import DAMAConfig
-from adaptune.methods.dama.predict import build_model, load_predictor, save_model
-from adaptune.methods.dama.step import (
-    METRICS,
-    build_data,
-    build_optimizers,
-    evaluate,
-    train_step,
-)
+from adaptune.method import Method, lazy
+from adaptune.methods.dama.config import METRICS, DAMAConfig
+
+_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="dama",
     config_cls=DAMAConfig,
-    build_data=build_data,
-    build_model=build_model,
-    build_optimizers=build_optimizers,
-    train_step=train_step,
-    evaluate=evaluate,
-    save_model=save_model,
-    load_predictor=load_predictor,
+    build_data=lazy(f"{_HERE}.step:build_data"),
+    build_model=lazy(f"{_HERE}.predict:build_model"),
+    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
+    train_step=lazy(f"{_HERE}.step:train_step"),
+    evaluate=lazy(f"{_HERE}.step:evaluate"),
+    save_model=lazy(f"{_HERE}.predict:save_model"),
+    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
     metric="val/acc",
     mode="max",
     metrics=METRICS,
     description="multi-domain sentiment, xLSTM base, per-domain input modulation (2 stages)",
+    job_report=lazy(f"{_HERE}.report:job_report"),
 )
 
 __all__ = ["METHOD", "DAMAConfig"]

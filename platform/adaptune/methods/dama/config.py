@@ -12,6 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from adaptune.methods.dama.data import FDU_DOMAINS
+
+METRICS = (
+    "val/acc",
+    "val/acc_last",
+    "val/loss",
+    "val/domain_acc",
+    *(f"val/acc/{d}" for d in FDU_DOMAINS),
+)
+
 
 @dataclass(frozen=True)
 class DAMAConfig:

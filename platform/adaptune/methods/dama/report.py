@@ -54,3 +54,40 @@ def domain_bar_plot(rows: list[dict[str, Any]], title: str = "DAMA per-domain ac
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def job_report(
+    client: Any, job_run_id: str, best_run_ids: list[str], tolerance: float = 0.005
+) -> None:
+    """Method.job_report: first vs last stage's best trial per domain, logged to the job
+    run as a table, a bar plot, the improved/degraded tags and the overall accuracies."""
+    import csv
+    import tempfile
+    from pathlib import Path
+
+    from adaptune.tracking.names import Tag
+
+    first, last = (client.get_run(r).data.metrics for r in (best_run_ids[0], best_run_ids[-1]))
+    if len(best_run_ids) < 2 or not any(k.startswith(PREFIX) for k in first):
+        return
+    rows, degraded = domain_report(first, last, tolerance)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(Path(tmp, "domains.csv"), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["domain", "stage1", "stage2", "delta"])
+            writer.writeheader()
+            writer.writerows(rows)
+        domain_bar_plot(rows).savefig(Path(tmp, "domains.png"), dpi=110)
+        client.log_artifacts(job_run_id, tmp, artifact_path="report")
+    improved = [r["domain"] for r in rows if r["domain"] != "overall" and r["delta"] > tolerance]
+    client.set_tag(job_run_id, Tag.DEGRADED_DOMAINS, ",".join(degraded) or "none")
+    client.set_tag(job_run_id, Tag.IMPROVED_DOMAINS, ",".join(improved) or "none")
+    overall = {r["domain"]: r for r in rows}.get("overall")
+    if overall:
+        client.log_metric(job_run_id, "stage1/val/acc", overall["stage1"])
+        client.log_metric(job_run_id, "last_stage/val/acc", overall["stage2"])
+    print(
+        f"per-domain: {len(improved)} improved, {len(degraded)} degraded beyond "
+        f"{tolerance} ({', '.join(degraded) or 'none'}); table and plot in the job run's "
+        "report/",
+        flush=True,
+    )

@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from adaptune.data import cached, fingerprint, load_records
-from adaptune.data.multidomain import FDU_DOMAINS, generate_multidomain, load_fdu_mtl
+from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers
 from adaptune.methods.dama.config import DAMAConfig
+from adaptune.methods.dama.data import FDU_DOMAINS, generate_multidomain, load_fdu_mtl
 from adaptune.methods.dama.model import (
     PAD,
     DAMAModel,
@@ -30,15 +31,7 @@ from adaptune.methods.dama.model import (
 )
 from adaptune.methods.dama.modulation import clamp_lambda, modulate_model, scale_step
 from adaptune.methods.dama.predict import read_base_meta
-from adaptune.spec import DataSpec
 
-METRICS = (
-    "val/acc",
-    "val/acc_last",
-    "val/loss",
-    "val/domain_acc",
-    *(f"val/acc/{d}" for d in FDU_DOMAINS),
-)
 Records = tuple[list[str], list[int], list[str]]
 
 

@@ -4,28 +4,21 @@ Regression (score in [-1, 1]) and 5-class classification share a LoRA-tuned enco
 a small learned module re-weights the two losses every step.
 """
 
-from adaptune.method import Method
-from adaptune.methods.dao.config import DAOConfig
-from adaptune.methods.dao.model import build_model
-from adaptune.methods.dao.predict import load_predictor, save_model
-from adaptune.methods.dao.step import (
-    METRICS,
-    build_data,
-    build_optimizers,
-    evaluate,
-    train_step,
-)
+from adaptune.method import Method, lazy
+from adaptune.methods.dao.config import METRICS, DAOConfig
+
+_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="dao",
     config_cls=DAOConfig,
-    build_data=build_data,
-    build_model=build_model,
-    build_optimizers=build_optimizers,
-    train_step=train_step,
-    evaluate=evaluate,
-    save_model=save_model,
-    load_predictor=load_predictor,
+    build_data=lazy(f"{_HERE}.step:build_data"),
+    build_model=lazy(f"{_HERE}.model:build_model"),
+    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
+    train_step=lazy(f"{_HERE}.step:train_step"),
+    evaluate=lazy(f"{_HERE}.step:evaluate"),
+    save_model=lazy(f"{_HERE}.predict:save_model"),
+    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
     metric="val/mse",
     mode="min",
     metrics=METRICS,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+METRICS = ("val/mse", "val/mae", "val/rmse", "val/r2", "val/acc", "val/precision", "val/f1")
+
 
 @dataclass(frozen=True)
 class DAOConfig:

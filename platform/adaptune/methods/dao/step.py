@@ -12,14 +12,13 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from transformers import get_cosine_schedule_with_warmup
 
-from adaptune.data import cached, fingerprint, generate_finsent, load_records
+from adaptune.data import cached, fingerprint, load_records
+from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers
 from adaptune.methods.dao.config import DAOConfig
+from adaptune.methods.dao.data import generate_finsent
 from adaptune.methods.dao.loss import NUM_CLASSES, dao_losses, score_to_class
 from adaptune.methods.dao.model import backbone_path, load_tokenizer, unwrap
-from adaptune.spec import DataSpec
-
-METRICS = ("val/mse", "val/mae", "val/rmse", "val/r2", "val/acc", "val/precision", "val/f1")
 
 
 def _records(data: DataSpec) -> tuple[list[str], list[float]]:

@@ -6,36 +6,27 @@ adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and he
     adaptune search jobs/mad_digits.yaml
 """
 
-from adaptune.method import Method
-from adaptune.methods.mad.config import MADConfig
-from adaptune.methods.mad.model import build_model
-from adaptune.methods.mad.predict import load_predictor, save_model
-from adaptune.methods.mad.report import search_report
-from adaptune.methods.mad.step import (
-    METRICS,
-    build_data,
-    build_optimizers,
-    evaluate,
-    train_loader,
-    train_step,
-)
+from adaptune.method import Method, lazy
+from adaptune.methods.mad.config import METRICS, MADConfig
+
+_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="mad",
     config_cls=MADConfig,
-    build_data=build_data,
-    build_model=build_model,
-    build_optimizers=build_optimizers,
-    train_step=train_step,
-    evaluate=evaluate,
-    save_model=save_model,
-    load_predictor=load_predictor,
+    build_data=lazy(f"{_HERE}.step:build_data"),
+    build_model=lazy(f"{_HERE}.model:build_model"),
+    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
+    train_step=lazy(f"{_HERE}.step:train_step"),
+    evaluate=lazy(f"{_HERE}.step:evaluate"),
+    save_model=lazy(f"{_HERE}.predict:save_model"),
+    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
     metric="val/acc",
     mode="max",
     metrics=METRICS,
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
-    train_loader=train_loader,
-    search_report=search_report,
+    train_loader=lazy(f"{_HERE}.step:train_loader"),
+    search_report=lazy(f"{_HERE}.report:search_report"),
 )
 
 __all__ = ["METHOD", "MADConfig"]

@@ -13,6 +13,17 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+DOMAINS = ("original", "inverted", "rotated", "noisy", "blurred", "tinted")
+SOURCE = "original"  # the domain the shared base CNN is pretrained on
+
+METRICS = (
+    "val/acc",
+    "val/score",
+    "val/params_adapter",
+    "val/params_domain",
+    *(f"val/acc/{d}" for d in DOMAINS),
+)
+
 
 @dataclass(frozen=True)
 class MADConfig:

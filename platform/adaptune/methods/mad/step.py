@@ -19,20 +19,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from adaptune.data import cached, fingerprint
-from adaptune.data.digits import DOMAINS, SOURCE, digits_decathlon
+from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers
-from adaptune.methods.mad.config import MADConfig
+from adaptune.methods.mad.config import DOMAINS, SOURCE, MADConfig
+from adaptune.methods.mad.data import digits_decathlon
 from adaptune.methods.mad.model import pretrain_base, unwrap
-from adaptune.spec import DataSpec
 
 NUM_CLASSES = 10
-METRICS = (
-    "val/acc",
-    "val/score",
-    "val/params_adapter",
-    "val/params_domain",
-    *(f"val/acc/{d}" for d in DOMAINS),
-)
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:

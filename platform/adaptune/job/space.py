@@ -1,0 +1,163 @@
+"""Search spaces: ``search_spaces/*.yaml`` in Optuna's abbreviated distribution format.
+
+    lr:        {type: float, low: 1.0e-5, high: 3.0e-4, log: true}
+    lora_rank: {type: categorical, choices: [8, 16, 32]}
+
+    space = load_space("search_spaces/dao.yaml")   # {name: optuna BaseDistribution}
+
+Entries are checked by a strict model first (Optuna ignores unknown keys such as a
+misspelt ``hgih``), then built by ``optuna.distributions.json_to_distribution``, so
+the bounds mean exactly what Optuna means: an int ``high`` is inclusive.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+    json_to_distribution,
+)
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml, problems_from_validation
+
+__all__ = ["grid_of", "grid_size", "load_space"]
+
+Scalar = bool | int | float | str | None
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> _Entry:
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("categorical needs a non-empty 'choices' list")
+            if self.low is not None or self.high is not None or self.step is not None:
+                raise ValueError("categorical takes only 'choices'")
+            if len(set(map(repr, self.choices))) != len(self.choices):
+                raise ValueError("'choices' has duplicates")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"{self.type} takes low/high, not 'choices'")
+        if self.low is None or self.high is None:
+            raise ValueError(f"{self.type} needs both 'low' and 'high'")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) > high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log scale needs low > 0 (got {self.low})")
+        if self.log and self.step is not None:
+            raise ValueError("'step' and 'log' cannot be combined")
+        if self.step is not None:  # Optuna would only warn, and quietly cut `high`
+            if self.step <= 0:
+                raise ValueError(f"step must be > 0 (got {self.step})")
+            n = (self.high - self.low) / self.step
+            if abs(n - round(n)) > 1e-9 * max(1.0, n):
+                raise ValueError(
+                    f"step ({self.step}) does not divide high - low ({self.high - self.low:g})"
+                )
+        if self.type == "int" and any(
+            v is not None and float(v) != int(v) for v in (self.low, self.high, self.step)
+        ):
+            raise ValueError("int bounds and step must be whole numbers")
+        return self
+
+
+def load_space(path: str | Path) -> dict[str, BaseDistribution]:
+    """Read a search space file; every problem names file, line and parameter."""
+    data, lines = load_yaml(path)
+    file = str(path)
+    space: dict[str, BaseDistribution] = {}
+    problems: list[SpecProblem] = []
+    for name, raw in data.items():
+        if not isinstance(raw, dict):
+            problems.append(
+                SpecProblem(file, lines.get(str(name)), str(name), "must be a mapping with 'type'")
+            )
+            continue
+        try:
+            entry = _Entry.model_validate(raw)
+        except ValidationError as e:
+            problems += problems_from_validation(e, file, lines, prefix=str(name))
+            continue
+        try:
+            space[str(name)] = json_to_distribution(json.dumps(_abbreviated(entry)))
+        except ValueError as e:  # Optuna's own checks (e.g. step not dividing the range)
+            problems.append(SpecProblem(file, lines.get(str(name)), str(name), str(e)))
+    if problems:
+        raise SpecError(problems)
+    if not space:
+        raise SpecError([SpecProblem(file, None, "", "search space has no parameters")])
+    return space
+
+
+def _abbreviated(entry: _Entry) -> dict[str, Any]:
+    if entry.type == "categorical":
+        return {"type": "categorical", "choices": entry.choices}
+    cast = int if entry.type == "int" else float
+    assert entry.low is not None and entry.high is not None  # checked by _Entry
+    out: dict[str, Any] = {
+        "type": entry.type,
+        "low": cast(entry.low),
+        "high": cast(entry.high),
+        "log": entry.log,
+    }
+    if entry.step is not None:
+        out["step"] = cast(entry.step)
+    return out
+
+
+def _values(dist: BaseDistribution) -> list[Any] | None:
+    """All values of a discrete distribution, or None when it is continuous."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution) and not dist.log:
+        return list(range(dist.low, dist.high + 1, dist.step))
+    if isinstance(dist, FloatDistribution) and dist.step is not None:
+        n = round((dist.high - dist.low) / dist.step)
+        return [float(v) for v in np.round(dist.low + dist.step * np.arange(n + 1), 12)]
+    return None
+
+
+def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
+    """The grid for Optuna's GridSampler; raises ValueError naming continuous parameters."""
+    grid = {k: _values(d) for k, d in space.items()}
+    continuous = [k for k, v in grid.items() if v is None]
+    if continuous:
+        raise ValueError(
+            "the grid sampler needs discrete parameters (categorical, int, or float with "
+            f"'step'); continuous: {', '.join(continuous)}"
+        )
+    return {k: v for k, v in grid.items() if v is not None}
+
+
+def grid_size(space: dict[str, BaseDistribution]) -> int:
+    return len(list(itertools.product(*grid_of(space).values())))
+
+
+def representative_values(dist: BaseDistribution) -> list[Any]:
+    """Values to type-check against a config field: the choices, or both bounds."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, FloatDistribution) and dist.step is None and dist.high > dist.low:
+        # Also a value inside the range that is no whole number: an int field refuses it.
+        return [dist.low, dist.high, dist.low + (dist.high - dist.low) / math.pi]
+    if isinstance(dist, IntDistribution | FloatDistribution):
+        return [dist.low, dist.high]
+    return []

@@ -1,0 +1,237 @@
+"""Job specs: YAML -> pydantic models, with errors that name file, line and key.
+
+    job = load_job("jobs/quickstart.yaml")      # raises SpecError on any problem
+    plans = make_plans(job)                      # semantic checks (adaptune.plan), no Ray
+
+Structure only: the method-specific checks (config fields, metrics, data sources) are
+``plan.py``'s. YAML loading and the line map are ``yamlfile.py``'s.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from adaptune.job.yamlfile import (
+    KeyedValueError,
+    SpecError,
+    SpecProblem,
+    line_for,
+    load_yaml,
+    problems_from_validation,
+)
+
+__all__ = [
+    "DataSpec",
+    "JobSpec",
+    "ResourceSpec",
+    "SchedulerSpec",
+    "SearchSpec",
+    "SpecError",
+    "SpecProblem",
+    "load_job",
+    "load_yaml",
+]
+
+Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSpec(_Strict):
+    source: str = Field(description="synthetic-finsent | file | hf")
+    path: str | None = None  # local file for source=file, dataset name for source=hf
+    split: str = "train"
+    columns: dict[str, str] = Field(default_factory=dict)  # our name -> column in the data
+    n_train: int = Field(2000, ge=10)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    seed: int = 0
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SchedulerSpec(_Strict):
+    type: Literal["asha", "fifo"] = "asha"
+    grace_period: int = Field(1, ge=1)
+    reduction_factor: float = Field(3.0, gt=1.0)
+    max_t: int | None = Field(None, ge=1)  # epochs; default: the trial's epochs
+
+
+class SearchSpec(_Strict):
+    space: str
+    sampler: Sampler = "tpe"
+    num_samples: int | None = Field(None, ge=1)  # None: 16, or the grid's size for grid
+    metric: str | None = None  # default: the method's metric
+    mode: Literal["min", "max"] | None = None
+    scheduler: SchedulerSpec = SchedulerSpec()
+    max_concurrent: int | Literal["auto"] = "auto"
+    seed: int = 0
+
+    @field_validator("max_concurrent")
+    @classmethod
+    def _positive(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be >= 1 or 'auto'")
+        return v
+
+
+class ResourceSpec(_Strict):
+    workers_per_trial: int = Field(1, ge=1)
+    use_gpu: bool | Literal["auto"] = "auto"
+    cpus_per_worker: float = Field(1.0, gt=0)
+    gpus_per_worker: float = Field(1.0, gt=0)
+    # Restarts of a trial's worker group after a failure (a worker process or node died,
+    # or the loss went non-finite), each from the trial's last end-of-epoch checkpoint.
+    trial_retries: int = Field(1, ge=0)
+    # auto: a one-worker trial trains in its Tune trial actor, no Ray Train worker group
+    # (~15 s less per trial on a 2-core CPU; see README, Benchmarks); always: a worker
+    # group for every trial, so a worker whose process or node dies is restarted too.
+    worker_group: Literal["auto", "always"] = "auto"
+
+
+class TrackingSpec(_Strict):
+    uri: str | None = None  # None: embedded SQLite store under the state folder
+    experiment: str | None = None  # default: the job's name
+
+
+class PromoteSpec(_Strict):
+    enabled: bool = True
+    model_name: str | None = None  # default: the job's name
+    alias: str = "champion"
+
+
+class StageSpec(_Strict):
+    """One stage of a multi-stage job: its own space, sampler, scheduler and fixed values.
+
+    Stage k+1 starts from stage k's winning config and best model (config field
+    ``init_from``, a local copy of the model logged in MLflow).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    search: SearchSpec
+    fixed: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    method: str
+    description: str | None = None
+    data: DataSpec
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    search: SearchSpec | None = None  # one search ...
+    stages: list[StageSpec] | None = None  # ... or several, run in order
+    resources: ResourceSpec = ResourceSpec()
+    tracking: TrackingSpec = TrackingSpec()
+    promote: PromoteSpec = PromoteSpec()
+    storage_path: str | None = None  # Tune/Train state; default: the state folder
+
+    # Where the spec came from: used to resolve relative paths and to point at lines.
+    source_file: str = Field("", exclude=True)
+    lines: dict[str, int] = Field(default_factory=dict, exclude=True)
+    key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
+    job_name: str = Field("", exclude=True)  # the multi-stage job's name, in a stage's view
+
+    @model_validator(mode="after")
+    def _one_search(self) -> JobSpec:
+        if (self.search is None) == (not self.stages):
+            key = "search" if self.stages is None else "stages"
+            raise KeyedValueError(key, "give either 'search' or a non-empty list of 'stages'")
+        seen: set[str] = set()
+        for i, stage in enumerate(self.stages or []):
+            if stage.name in seen:
+                raise KeyedValueError(f"stages.{i}.name", f"stage name '{stage.name}' repeats")
+            seen.add(stage.name)
+        return self
+
+    @property
+    def the_search(self) -> SearchSpec:
+        """The search of a single-search job (or of one stage's view)."""
+        assert self.search is not None, "multi-stage job: use stage_views()"
+        return self.search
+
+    def stage_views(self) -> list[JobSpec]:
+        """Each stage as a single-search job; a plain job is its own only view."""
+        if not self.stages:
+            return [self]
+        return [
+            self.model_copy(
+                update={
+                    "name": f"{self.name}-{stage.name}",
+                    "search": stage.search,
+                    "fixed": {**self.fixed, **stage.fixed},
+                    "stages": None,
+                    "key_prefix": f"stages.{i}.",
+                    "job_name": self.name,
+                    # every stage's search runs in the job's experiment, beside its job run
+                    "tracking": self.tracking.model_copy(
+                        update={"experiment": self.tracking.experiment or self.name}
+                    ),
+                }
+            )
+            for i, stage in enumerate(self.stages)
+        ]
+
+    def line_of(self, key: str) -> int | None:
+        return line_for(self.lines, key)
+
+    def problem(self, key: str, message: str) -> SpecProblem:
+        if self.key_prefix and key.split(".")[0] in ("search", "fixed"):
+            key = self.key_prefix + key
+        return SpecProblem(self.source_file, self.line_of(key), key, message)
+
+    def resolve_path(self, rel: str) -> Path:
+        """A path in the spec: absolute, else next to the job file, else its parent, else cwd."""
+        p = Path(os.path.expanduser(rel))
+        if p.is_absolute():
+            return p
+        here = Path(self.source_file).resolve().parent if self.source_file else Path.cwd()
+        for base in (here, here.parent, Path.cwd()):
+            if (base / p).exists():
+                return (base / p).resolve()
+        return (here / p).resolve()
+
+
+def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Load and structurally validate a job spec; `overrides` are dotted keys (--set)."""
+    data, lines = load_yaml(path)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return JobSpec.model_validate({**data, "source_file": str(path), "lines": lines})
+    except ValidationError as e:
+        raise SpecError(problems_from_validation(e, str(path), lines)) from e
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        nxt = node.setdefault(p, {})
+        if not isinstance(nxt, dict):
+            raise SpecError([SpecProblem("--set", None, dotted, f"'{p}' is not a mapping")])
+        node = nxt
+    node[leaf] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` from the command line; the value is read as YAML (numbers, lists...)."""
+    if "=" not in text:
+        raise SpecError([SpecProblem("--set", None, text, "expected key=value")])
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise SpecError([SpecProblem("--set", None, key, f"bad value: {e}")]) from e
+    return key.strip(), value

@@ -1,0 +1,140 @@
+"""The end of a search: its last writes, the method's report, promotion, the search report.
+
+    finish(plan, client, recorder, summary, trials, state_dir, promote=True)
+
+Every write goes through the recorder's outbox; then a bounded wait for MLflow to take
+them. Promotion and the report need the server: skipped, and said so, if it is still
+down. What never reached MLflow ends up in ``summary.unrecorded``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from adaptune import tracking
+from adaptune.plan import Plan
+from adaptune.search.recorder import SEARCH_RUN, SearchRecorder
+from adaptune.search.results import SearchSummary
+from adaptune.tracking import outbox
+from adaptune.tracking.names import SearchMetric, Status, Tag
+
+__all__ = ["finish"]
+
+
+def finish(
+    plan: Plan,
+    client: Any,
+    recorder: SearchRecorder,
+    summary: SearchSummary,
+    trials: list[Any],
+    state_dir: Path,
+    *,
+    promote: bool = True,
+) -> None:
+    box = recorder.box
+    metrics = {
+        SearchMetric.TRIALS: summary.trials,
+        SearchMetric.COMPLETED: summary.completed,
+        SearchMetric.STOPPED: len(summary.stopped),
+        SearchMetric.ERRORED: len(summary.errored),
+        SearchMetric.WALL_S: summary.wall_s,
+        **{SearchMetric.hours(k): v for k, v in summary.resource_hours.items()},
+        **{SearchMetric.hours_saved(k): v for k, v in summary.saved_hours.items()},
+    }
+    if summary.best_value is not None:
+        metrics[SearchMetric.best(plan.metric)] = summary.best_value
+    batch = tracking.metric_batch(metrics, step=0)
+    box.write(SEARCH_RUN, "search metrics", lambda r: client.log_batch(r, metrics=batch))
+    if summary.best_trial:
+        best = summary.best_trial
+        box.write(SEARCH_RUN, "best_trial tag", lambda r: client.set_tag(r, Tag.BEST_TRIAL, best))
+    with tempfile.TemporaryDirectory() as tmp:  # kept until the outbox is drained
+        if plan.method.search_report is not None and _method_report(
+            plan, trials, recorder.outcome, tmp
+        ):
+            box.write(
+                SEARCH_RUN,
+                "method report",
+                lambda r: client.log_artifacts(r, tmp, artifact_path="report"),
+            )
+        caught_up = box.drain(outbox.catch_up_seconds())
+        skipped = _promote_and_report(plan, client, summary, state_dir, caught_up, promote)
+        box.write(SEARCH_RUN, "run end", lambda r: client.set_terminated(r, "FINISHED"))
+        box.drain(outbox.catch_up_seconds() if caught_up else 0.0)
+    summary.unrecorded = box.unrecorded() + skipped
+    summary.mlflow_writes = box.counts()
+
+
+def _promote_and_report(
+    plan: Plan,
+    client: Any,
+    summary: SearchSummary,
+    state_dir: Path,
+    caught_up: bool,
+    promote: bool,
+) -> list[str]:
+    """Guarded promotion of the best trial and the search report, when MLflow took every
+    queued write; with MLflow still down both are skipped, with the command that does
+    them later. Returns what was skipped (for summary.unrecorded)."""
+    job, parent_id = plan.job, summary.parent_run_id
+    if summary.best_trial and summary.best_model_uri is None and summary.best_run_id:
+        summary.best_model_uri = _model_uri(client, summary.best_run_id)  # finished before a resume
+    name = job.promote.model_name or job.name
+    down = f"MLflow ({summary.tracking_uri}) still unreachable at the end of the search"
+    later = f"run `adaptune promote {summary.search}` once it is back"
+    if job.promote.enabled and promote and not caught_up:
+        summary.promotion = tracking.Promotion(name, None, False, f"skipped: {down}; {later}")
+    elif job.promote.enabled and promote:
+        try:
+            with tracking.fail_fast():
+                summary.promotion = tracking.promote(
+                    client,
+                    client.get_run(parent_id),
+                    name,
+                    job.promote.alias,
+                    plan.metric,
+                    plan.mode,
+                    best_trial=summary.best_trial,
+                )
+        except Exception as e:
+            if not outbox.is_transient(e):
+                raise
+            reason = f"skipped: MLflow unreachable ({type(e).__name__}); {later}"
+            summary.promotion = tracking.Promotion(name, None, False, reason)
+    if caught_up:
+        from adaptune.report import report_quietly
+
+        with tracking.fail_fast():
+            report_quietly(client, parent_id, state_dir)  # a failed report only warns
+        return []
+    later = f"`adaptune report {summary.search}` builds it later"
+    print(f"warning: no report: {down}; {later}", file=sys.stderr, flush=True)
+    return [f"search run: report (MLflow unreachable; {later})"]
+
+
+def _model_uri(client: Any, run_id: str) -> str | None:
+    try:
+        with tracking.fail_fast():
+            uri = client.get_run(run_id).data.tags.get(Tag.MODEL_URI)
+    except Exception:
+        return None
+    return str(uri) if uri else None
+
+
+def _method_report(plan: Plan, trials: list[Any], outcome: dict[str, Status], out_dir: str) -> bool:
+    """The method's own search report, written into `out_dir`; True if it wrote anything."""
+    assert plan.method.search_report is not None
+    rows = [
+        {
+            "trial_id": t.trial_id,
+            "outcome": str(outcome.get(t.trial_id, Status.ERRORED)),
+            "config": plan.resolved(dict(t.config)),
+            "metrics": dict(t.last_result or {}),
+        }
+        for t in trials
+    ]
+    plan.method.search_report(rows, out_dir)
+    return any(Path(out_dir).iterdir())

@@ -1,0 +1,221 @@
+"""A Tune callback in the search driver: live progress lines and the MLflow trial runs.
+
+One nested run per trial, named by its trial id: params = the full resolved config,
+per-epoch metrics with step = epoch, and a final status tag (completed / stopped by
+ASHA at epoch k / errored). Completed trials log their model.
+
+Every MLflow write goes through an Outbox (adaptune.tracking.outbox): in order per run, failing
+fast, and queued and retried while the tracking server is down, so an MLflow outage
+never stops or slows the search; run_search drains it at the end.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import RunTag
+from ray.tune import Callback
+
+from adaptune.plan import Plan
+from adaptune.search.results import outcome_of
+from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub
+from adaptune.tracking.names import Kind, Status, Tag
+from adaptune.tracking.outbox import Outbox
+
+SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+class SearchRecorder(Callback):
+    def __init__(
+        self,
+        plan: Plan,
+        client: MlflowClient,
+        experiment_id: str,
+        parent_run_id: str,
+        search: str,
+        known: dict[str, str] | None = None,
+    ):
+        self.plan, self.client = plan, client
+        self.experiment_id, self.parent = experiment_id, parent_run_id
+        self.search = search
+        self.scheduler = plan.job.the_search.scheduler.type.upper()
+        self.start = time.monotonic()
+        # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
+        # it already has, and a restarted trial continues its run instead of opening a
+        # second one.
+        self.box = Outbox(say=self._say)
+        self.box.adopt(SEARCH_RUN, parent_run_id, "search run")
+        for trial_id, run_id in (known or {}).items():
+            self.box.adopt(trial_id, run_id, f"trial {trial_id}")
+        self.reopen: set[str] = set(known or {})
+        self.trials: dict[str, Any] = {}  # trial id -> Tune Trial
+        self.outcome: dict[str, Status] = {}  # trial id -> its outcome, once it ended
+        self.model_uris: dict[str, str] = {}  # trial id -> its logged model
+        self.best: float | None = None
+
+    @property
+    def runs(self) -> dict[str, str]:
+        """Trial id -> MLflow run id, for the trial runs that exist (created or reused)."""
+        return {k: v for k, v in self.box.run_ids().items() if k != SEARCH_RUN}
+
+    def _say(self, text: str) -> None:
+        elapsed = time.monotonic() - self.start
+        print(
+            f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] {text}",
+            file=sys.stdout,
+            flush=True,
+        )
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        self.box.pump()  # catch up as soon as MLflow is back, even between trial events
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.trials[trial.trial_id] = trial
+        box, trial_id = self.box, trial.trial_id
+        if trial_id in self.reopen:
+            self.reopen.discard(trial_id)
+            box.write(trial_id, "reopen", lambda r: self.client.update_run(r, status="RUNNING"))
+            box.write(trial_id, "status tag", lambda r: self._tag(r, Tag.STATUS, Status.RUNNING))
+            self._say(f"{trial_id} resumed")
+            return
+        if box.has(trial_id):
+            return
+        tags = {
+            "mlflow.parentRunId": self.parent,
+            Tag.KIND: Kind.TRIAL,
+            Tag.TRIAL_ID: trial_id,
+            Tag.METHOD: self.plan.method.name,
+            Tag.SEARCH: self.search,
+            Tag.STATUS: Status.RUNNING,
+        }
+        box.open_run(
+            trial_id,
+            f"trial {trial_id}",
+            create=lambda: str(
+                self.client.create_run(self.experiment_id, run_name=trial_id, tags=tags).info.run_id
+            ),
+            find=lambda: self._find_run(trial_id),
+        )
+        params = self.plan.resolved(trial.config)
+        box.write(trial_id, "params", lambda r: log_params(self.client, r, params))
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.config.items())
+        self._say(f"{trial_id} started: {shown}")
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        epoch = int(result.get("epoch", 0))
+        if self.box.has(trial.trial_id):
+            batch = metric_batch(result, step=epoch)  # stamped now, whenever it is written
+            self.box.write(
+                trial.trial_id,
+                "metric write",
+                lambda r: self.client.log_batch(r, metrics=batch),
+                done=lambda r: batch and _logged(self.client, r, batch[0].key, epoch),
+            )
+            if epoch == 1 and result.get("node_id"):  # where rank 0 ran
+                node = str(result["node_id"])
+                self.box.write(
+                    trial.trial_id, "node_id tag", lambda r: self._tag(r, Tag.NODE_ID, node)
+                )
+        value = result.get(self.plan.metric)
+        if isinstance(value, float) and (
+            self.best is None
+            or (value < self.best if self.plan.mode == "min" else value > self.best)
+        ):
+            self.best = value
+        self._say(
+            f"{trial.trial_id} epoch {epoch}/{result.get('epochs', '?')} "
+            f"{self.plan.metric}={_fmt(value)} (best {_fmt(self.best)})"
+        )
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        result = trial.last_result or {}
+        status = outcome_of(trial)
+        saved = status is Status.COMPLETED and result.get("checkpoint_path")
+        if saved and self.box.has(trial.trial_id):
+            self.box.write(trial.trial_id, "model", self._model_writer(trial.trial_id, result))
+        self._finish(trial, status, int(result.get("epoch", 0)))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.trials[trial.trial_id] = trial
+        self._finish(trial, outcome_of(trial, errored=True), None)
+
+    def _finish(self, trial: Any, status: Status, epoch: int | None) -> None:
+        self.outcome[trial.trial_id] = status
+        box, trial_id = self.box, trial.trial_id
+        text = status.text(epoch, self.scheduler)
+        # Only an error is a failed run: a trial the scheduler stopped ended normally.
+        run_status = "FAILED" if status is Status.ERRORED else "FINISHED"
+        if box.has(trial_id):
+            tags: dict[str, Any] = {Tag.STATUS: status, Tag.STATUS_TEXT: text}
+            if status is Status.STOPPED and epoch is not None:
+                tags[Tag.STOPPED_AT] = epoch
+            box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
+            if status is Status.ERRORED and trial.error_file:
+                error = _error_text(trial.error_file)
+                box.write(trial_id, "error tag", lambda r: self._tag(r, Tag.ERROR, error))
+            box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
+        self._say(f"{trial_id} {text}")
+
+    def _tag(self, run_id: str, key: str, value: Any) -> None:
+        self.client.set_tag(run_id, key, str(value))
+
+    def _tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        batch = [RunTag(k, str(v)) for k, v in tags.items()]
+        self.client.log_batch(run_id, tags=batch)
+
+    def _model_writer(self, trial_id: str, result: dict[str, Any]) -> Any:
+        """Log the trial's model, then tag its URI; a retry does not log it twice."""
+        path = str(result["checkpoint_path"])
+
+        def write(run_id: str) -> None:
+            if trial_id not in self.model_uris:
+                self.model_uris[trial_id] = _log_checkpoint(run_id, path)
+            self._tag(run_id, Tag.MODEL_URI, self.model_uris[trial_id])
+
+        return write
+
+    def _find_run(self, trial_id: str) -> str | None:
+        """The trial's run if an attempt to create it got through after all."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{self.parent}' "
+            f"and tags.`{Tag.TRIAL_ID}` = '{trial_id}'",
+            max_results=1,
+        )
+        return str(runs[0].info.run_id) if runs else None
+
+
+def _logged(client: MlflowClient, run_id: str, key: str, step: int) -> bool:
+    """Whether `key` has a value at `step` already (a batch is written whole or not at all)."""
+    return any(m.step == step for m in client.get_metric_history(run_id, key))
+
+
+def _log_checkpoint(run_id: str, path: str) -> str:
+    """Log a trial's final checkpoint as its model; remote storage is fetched first."""
+    if "://" not in path:
+        return log_trial_model(run_id, path)
+    import tempfile
+
+    from ray.train import Checkpoint
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return log_trial_model(run_id, Checkpoint(path).to_directory(tmp))
+
+
+def _error_text(path: str, limit: int = 4000) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return "see the trial's error file"
+    lines = [ln for ln in scrub(text).strip().splitlines() if ln.strip()]  # scrub, then cut
+    return "\n".join(lines[-12:])[-limit:]

@@ -1,0 +1,156 @@
+"""A search's results, decided once: each trial's outcome, the best trial, the compute.
+
+    status = outcome_of(trial)                      # the recorder's word for a trial
+    summary = decide(plan, trials, recorder, placement, search, run_id, uri)
+
+The summary printed, the champion promoted and the report all read this decision: the
+best trial is tagged on the search run (``Tag.BEST_TRIAL``), and promotion promotes that
+trial or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptune.tracking.names import Mode, Status
+
+__all__ = ["SearchSummary", "decide", "outcome_of", "summary_dict"]
+
+
+def outcome_of(trial: Any, errored: bool = False) -> Status:
+    """completed | stopped | errored, from a Tune trial: completed when it ran every epoch
+    of its config, stopped (by the scheduler) when it reported fewer."""
+    r = trial.last_result or {}
+    if errored or getattr(trial, "status", None) == "ERROR":
+        return Status.ERRORED
+    if r.get("epochs") and r.get("epoch", 0) >= r["epochs"]:
+        return Status.COMPLETED
+    return Status.STOPPED
+
+
+@dataclass
+class SearchSummary:
+    search: str
+    parent_run_id: str
+    tracking_uri: str
+    metric: str
+    mode: str
+    trials: int = 0
+    completed: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)  # trial id -> epoch stopped at
+    errored: list[str] = field(default_factory=list)
+    best_trial: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_model_uri: str | None = None
+    best_run_id: str | None = None
+    wall_s: float = 0.0
+    resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
+    saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
+    promotion: Any = None
+    # What could not be written to MLflow by the end (it was down): one line per run.
+    unrecorded: list[str] = field(default_factory=list)
+    mlflow_writes: dict[str, Any] = field(default_factory=dict)  # the outbox's counts
+
+    def lines(self) -> list[str]:
+        out = [
+            f"search {self.search}: {self.trials} trials in {self.wall_s / 60:.1f} min — "
+            f"{self.completed} completed, {len(self.stopped)} stopped early, "
+            f"{len(self.errored)} errored"
+        ]
+        if self.best_trial:
+            params = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            out.append(
+                f"best trial {self.best_trial}: {self.metric}={self.best_value:.6g} "
+                f"({self.mode})  {params}"
+            )
+        if self.stopped:
+            at = ", ".join(f"{t}@{e}" for t, e in sorted(self.stopped.items()))
+            out.append(f"stopped early (trial@epoch): {at}")
+        for res, used in self.resource_hours.items():
+            out.append(
+                f"{res}-hours used {used:.3f}, saved by early stopping "
+                f"{self.saved_hours.get(res, 0.0):.3f}"
+            )
+        if self.errored:
+            out.append(f"errored: {', '.join(self.errored)} (see their MLflow runs)")
+        if self.promotion is not None:
+            p = self.promotion
+            state = "promoted" if p.promoted else "not promoted"
+            ver = f" version {p.version}" if p.version else ""
+            out.append(f"champion: {p.model_name}{ver} {state}: {p.reason}")
+        w = self.mlflow_writes
+        if w.get("queued"):
+            out.append(
+                f"MLflow was unreachable for {w.get('unreachable_s', 0):.0f} s: "
+                f"{w['queued']} of {w.get('writes', 0)} writes queued, "
+                f"{w.get('caught_up', 0)} caught up"
+            )
+        if self.unrecorded:
+            out.append(f"not recorded in MLflow ({len(self.unrecorded)} runs):")
+            out.extend(f"  {line}" for line in self.unrecorded)
+        out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
+        return out
+
+
+def decide(
+    summary: SearchSummary,
+    trials: list[Any],
+    outcomes: dict[str, Status],
+    per_trial: dict[str, float],
+    runs: dict[str, str],
+    model_uris: dict[str, str],
+) -> None:
+    """Fill `summary` from the search's Tune trials: outcomes (those the recorder saw,
+    else from the trial's state), the best completed trial, the compute used and saved."""
+    for t in trials:
+        outcomes.setdefault(t.trial_id, outcome_of(t))
+    summary.trials = len(trials)
+    for t in trials:
+        status = outcomes[t.trial_id]
+        if status is Status.COMPLETED:
+            summary.completed += 1
+        elif status is Status.STOPPED:
+            summary.stopped[t.trial_id] = int((t.last_result or {}).get("epoch", 0))
+        else:
+            summary.errored.append(t.trial_id)
+    finished = [
+        t
+        for t in trials
+        if outcomes[t.trial_id] is Status.COMPLETED and summary.metric in (t.last_result or {})
+    ]
+    if finished:
+        best = Mode(summary.mode).best(finished, key=lambda t: t.last_result[summary.metric])
+        summary.best_trial = best.trial_id
+        summary.best_value = float(best.last_result[summary.metric])
+        summary.best_params = dict(best.config)
+        summary.best_run_id = runs.get(best.trial_id)
+        summary.best_model_uri = model_uris.get(best.trial_id)
+    _compute(summary, trials, per_trial)
+
+
+def _compute(summary: SearchSummary, trials: list[Any], per_trial: dict[str, float]) -> None:
+    """Resource-hours used, and saved by early stopping (a stopped trial's remaining
+    epochs at its own mean epoch time)."""
+    for res in per_trial:
+        summary.resource_hours[res] = 0.0
+        summary.saved_hours[res] = 0.0
+    for t in trials:
+        r = t.last_result or {}
+        seconds, epoch, epochs = r.get("time_total_s", 0.0), r.get("epoch", 0), r.get("epochs", 0)
+        for res, amount in per_trial.items():
+            summary.resource_hours[res] += seconds * amount / 3600
+            if t.trial_id in summary.stopped and epoch:
+                summary.saved_hours[res] += (epochs - epoch) * seconds / epoch * amount / 3600
+
+
+def summary_dict(summary: SearchSummary) -> dict[str, Any]:
+    out = dataclasses.asdict(summary)
+    if summary.promotion is not None:
+        out["promotion"] = dataclasses.asdict(summary.promotion)
+    return out

@@ -1,0 +1,47 @@
+"""MLflow, knowing nothing of Tune: the store, secret scrubbing, names, promotion, the
+write-behind outbox and the served model.
+
+    from adaptune import tracking
+    client = tracking.setup(tracking.resolve_uri(None, state_dir))
+"""
+
+from adaptune.tracking.names import Kind, Mode, Status, Tag
+from adaptune.tracking.promotion import Promotion, promote
+from adaptune.tracking.scrub import scrub, secret_values
+from adaptune.tracking.store import (
+    default_state_dir,
+    ensure_experiment,
+    fail_fast,
+    find_run,
+    find_search_run,
+    log_metrics,
+    log_params,
+    log_trial_model,
+    metric_batch,
+    resolve_uri,
+    setup,
+    trial_runs,
+)
+
+__all__ = [
+    "Kind",
+    "Mode",
+    "Promotion",
+    "Status",
+    "Tag",
+    "default_state_dir",
+    "ensure_experiment",
+    "fail_fast",
+    "find_run",
+    "find_search_run",
+    "log_metrics",
+    "log_params",
+    "log_trial_model",
+    "metric_batch",
+    "promote",
+    "resolve_uri",
+    "scrub",
+    "secret_values",
+    "setup",
+    "trial_runs",
+]

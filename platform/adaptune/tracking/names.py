@@ -1,0 +1,160 @@
+"""Every name adaptune writes to MLflow and reads back: tags, status values, and the
+search-run params and metrics that reports and promotion read.
+
+    client.set_tag(run_id, Tag.STATUS, Status.STOPPED)
+    Status.parse(run.data.tags.get(Tag.STATUS))       # also reads older free-text tags
+
+One module owns them, so a writer and its readers cannot drift apart. Nothing here
+imports MLflow: the driver, the report and the tests all read the same constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["Kind", "Mode", "Param", "SearchMetric", "Status", "Tag", "stage_best_tag"]
+
+PREFIX = "adaptune."
+
+
+class Tag:
+    """Run and model-version tag keys."""
+
+    KIND = PREFIX + "kind"  # search | job | trial | rerun (Kind)
+    SEARCH = PREFIX + "search"  # the search's name, on every run of the search
+    JOB = PREFIX + "job"
+    METHOD = PREFIX + "method"
+    STAGES = PREFIX + "stages"  # on a job run: how many stages
+    DATA_FINGERPRINT = PREFIX + "data_fingerprint"
+    MODEL_NAME = PREFIX + "model_name"  # registered model the search promotes to
+    ALIAS = PREFIX + "alias"
+    METRIC = PREFIX + "metric"  # the objective (on search runs and model versions)
+    MODE = PREFIX + "mode"
+    SEARCHED = PREFIX + "searched"  # comma-separated names of the searched params
+    # trial runs
+    TRIAL_ID = PREFIX + "trial_id"
+    STATUS = PREFIX + "status"  # one Status value
+    STATUS_TEXT = PREFIX + "status_text"  # the status in words ("stopped by ASHA at epoch 2")
+    STOPPED_AT = PREFIX + "stopped_at"  # epoch a scheduler stopped the trial at
+    ERROR = PREFIX + "error"
+    NODE_ID = PREFIX + "node_id"
+    MODEL_URI = PREFIX + "model_uri"
+    SEED = PREFIX + "seed"  # on a seeded re-run of the best config
+    # search runs
+    BEST_TRIAL = PREFIX + "best_trial"  # decided by search.results, read by promotion
+    BEST_RUN_ID = PREFIX + "best_run_id"
+    # model versions
+    RUN_ID = PREFIX + "run_id"
+    VALUE = PREFIX + "value"
+    CANDIDATE = PREFIX + "candidate"
+    TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics
+    # job runs (method job reports)
+    DEGRADED_DOMAINS = PREFIX + "degraded_domains"
+    IMPROVED_DOMAINS = PREFIX + "improved_domains"
+
+
+def stage_best_tag(stage: int) -> str:
+    """On a job run: stage `stage` (1-based)'s best trial and value."""
+    return f"{PREFIX}stage{stage}_best"
+
+
+class Kind(StrEnum):
+    SEARCH = "search"
+    JOB = "job"
+    TRIAL = "trial"
+    RERUN = "rerun"  # a seeded re-run of the best config, not a search trial
+
+
+class Mode(StrEnum):
+    """An objective's direction: what "better" and "best" mean, in one place."""
+
+    MIN = "min"
+    MAX = "max"
+
+    def better(self, new: float, old: float) -> bool:
+        """Strictly better: a tie keeps the old one."""
+        return new < old if self is Mode.MIN else new > old
+
+    def best(self, items: Iterable[T], key: Callable[[T], Any]) -> T:
+        """The best item by `key`; the first of equals wins."""
+        pick = min if self is Mode.MIN else max
+        return pick(items, key=key)
+
+
+class Status(StrEnum):
+    """A trial run's outcome, decided once (search.results) and written as one word."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    STOPPED = "stopped"  # by the scheduler (ASHA): a normal end, not a failure
+    ERRORED = "errored"
+    INTERRUPTED = "interrupted"  # its driver died; a resume restarts it
+    LOST = "lost"  # started after Tune's last save; a resume goes on without it
+
+    @classmethod
+    def parse(cls, tag: str | None) -> Status:
+        """The status tag as a Status; older searches wrote "stopped by ASHA at epoch k"."""
+        if not tag:
+            return cls.RUNNING
+        if tag.startswith("stopped"):
+            return cls.STOPPED
+        try:
+            return cls(tag)
+        except ValueError:
+            return cls.RUNNING
+
+    def text(self, epoch: int | None = None, scheduler: str = "ASHA") -> str:
+        """The status in words, for the status-text tag and the progress lines."""
+        if self is Status.STOPPED and epoch is not None:
+            return f"stopped by {scheduler} at epoch {epoch}"
+        return self.value
+
+
+class Param:
+    """Search-run params that reports read back."""
+
+    METHOD = "method"
+    METRIC = "metric"
+    MODE = "mode"
+    MAX_T = "max_t"
+    NUM_SAMPLES = "num_samples"
+    USE_GPU = "use_gpu_resolved"
+    MAX_CONCURRENT = "max_concurrent_resolved"
+    SAMPLER = "search.sampler"
+    SPACE = "search.space"
+    SCHEDULER = "scheduler.type"
+    GRACE_PERIOD = "scheduler.grace_period"
+    REDUCTION_FACTOR = "scheduler.reduction_factor"
+    WORKERS = "resources.workers_per_trial"
+    CPUS_PER_WORKER = "resources.cpus_per_worker"
+    GPUS_PER_WORKER = "resources.gpus_per_worker"
+
+
+class SearchMetric:
+    """Search-run metrics."""
+
+    TRIALS = "trials"
+    COMPLETED = "completed"
+    STOPPED = "stopped_early"
+    ERRORED = "errored"
+    WALL_S = "wall_s"
+
+    @staticmethod
+    def best(metric: str) -> str:
+        return f"best/{metric}"
+
+    @staticmethod
+    def hours(resource: str) -> str:
+        return f"{resource.lower()}_hours"
+
+    @staticmethod
+    def hours_saved(resource: str) -> str:
+        return f"{resource.lower()}_hours_saved"
+
+
+# Artifacts the report reads back from the search run.
+SPACE_ARTIFACT = "spec/space.json"

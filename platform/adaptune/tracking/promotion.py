@@ -1,0 +1,232 @@
+"""Guarded promotion: the best trial's model moves the registry alias only if it wins.
+
+    result = promote(client, search_run, "dao-finsent", "champion", "val/mse", "min")
+
+The best trial is the one ``search.results`` chose, named by the search run's
+``best_trial`` tag; a search recorded before that tag existed is ranked here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from adaptune.tracking.names import Mode, Status, Tag
+from adaptune.tracking.store import trial_runs
+
+__all__ = ["Promotion", "promote"]
+
+
+@dataclass(frozen=True)
+class Promotion:
+    model_name: str
+    version: str | None
+    promoted: bool
+    reason: str
+    trial_id: str | None = None
+    value: float | None = None
+    previous: str | None = None
+
+
+def _chosen(
+    client: MlflowClient, search_run: Any, metric: str, mode: str, best_trial: str | None
+) -> Any:
+    """The chosen trial's run, or why there is none to promote (a string)."""
+    best_trial = best_trial or search_run.data.tags.get(Tag.BEST_TRIAL)
+    runs = trial_runs(client, search_run)
+    if best_trial:
+        mine = [r for r in runs if r.data.tags.get(Tag.TRIAL_ID) == best_trial]
+        if not mine:
+            return f"best trial {best_trial} has no run in {client.tracking_uri}"
+        run = max(mine, key=lambda r: int(r.info.start_time or 0))
+        if not run.data.tags.get(Tag.MODEL_URI):
+            return f"best trial {best_trial} has no logged model (its model write failed)"
+        if metric not in run.data.metrics:
+            return f"best trial {best_trial} has no {metric}"
+        return run
+    done = [  # a search from before the best_trial tag: rank its completed trials here
+        r
+        for r in runs
+        if Status.parse(r.data.tags.get(Tag.STATUS)) is Status.COMPLETED
+        and r.data.tags.get(Tag.MODEL_URI)
+        and metric in r.data.metrics
+    ]
+    if not done:
+        return "no finished trial with a model"
+    return Mode(mode).best(done, key=lambda r: r.data.metrics[metric])
+
+
+def promote(
+    client: MlflowClient,
+    search_run: Any,
+    model_name: str,
+    alias: str,
+    metric: str,
+    mode: str,
+    dry_run: bool = False,
+    best_trial: str | None = None,
+) -> Promotion:
+    """Register the search's best trial; move `alias` only if it beats the holder.
+
+    The best trial is `best_trial`, else the one the search chose (its ``best_trial``
+    tag, written by ``search.results``); only a search recorded before that tag existed
+    is ranked here. If the chosen trial has no model (its write failed), nothing is
+    promoted: another trial never takes its place silently.
+
+    Safe when several searches promote to one registered model at once, on one machine
+    or many. MLflow has no transactions, so two layers:
+
+    1. Beside a local store (SQLite file, file store) a file lock serialises the whole
+       read-compare-register-move: a worse model never holds the alias, not even briefly.
+    2. Against a tracking server there is no shared file to lock; the alias converges by
+       compare-and-set instead. A promoter registers its version first, tagged
+       ``adaptune.candidate=<alias>`` with its metric, mode and value, and then loops:
+       read the alias and every candidate, stop if the alias is on the best, else move
+       it there (``_settle``). Whoever writes the alias last re-read it after that write
+       and found it on the best of every candidate registered before that read; anyone
+       registering later reads after that write too, and would have written again. So
+       the alias ends on the best, whatever the interleaving; a worse version can hold it
+       only between two promoters' writes.
+
+    Candidates are the versions promoted under this alias on the same metric and mode,
+    plus the current holder. Guarded promotion only ever moves the alias to a better
+    one, so the best candidate is the rightful holder; to retire a version for good,
+    delete its ``adaptune.candidate`` tag.
+    """
+    best = _chosen(client, search_run, metric, mode, best_trial)
+    if isinstance(best, str):
+        return Promotion(model_name, None, False, best)
+    value = float(best.data.metrics[metric])
+    trial_id = best.data.tags.get(Tag.TRIAL_ID)
+    with _store_lock(client.tracking_uri):
+        current = _champion(client, model_name, alias)
+        previous = str(current.version) if current is not None else None
+        refused = _refusal(current, alias, metric, mode, value)
+        if refused:
+            return Promotion(model_name, None, False, refused, trial_id, value, previous)
+        if dry_run:
+            reason = "dry run: would register the model and move the alias to it"
+            return Promotion(model_name, None, True, reason, trial_id, value, previous)
+        version = _register(client, best, model_name, alias, metric, mode, value, search_run)
+        holder = _settle(client, model_name, alias, metric, mode)
+    if holder != version:
+        reason = f"v{version} registered, but {alias} is on v{holder}: better, promoted meanwhile"
+        return Promotion(model_name, version, False, reason, trial_id, value, previous)
+    return Promotion(model_name, version, True, f"{alias} -> v{version}", trial_id, value, previous)
+
+
+def _refusal(current: Any, alias: str, metric: str, mode: str, value: float) -> str | None:
+    """Why `value` may not take the alias from its current holder; None if it may."""
+    if current is None:
+        return None
+    tags = current.tags
+    if tags.get(Tag.METRIC) != metric or tags.get(Tag.MODE) != mode:
+        return (
+            f"{alias} v{current.version} was chosen on {tags.get(Tag.METRIC)}"
+            f"/{tags.get(Tag.MODE)}, not comparable with {metric}/{mode}"
+        )
+    old = float(tags[Tag.VALUE])
+    if not Mode(mode).better(value, old):
+        return f"{metric}={value:.6g} does not beat {alias} v{current.version} ({old:.6g})"
+    return None
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a local store, held across processes; none for a server."""
+    path = _lock_path(uri)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _lock_path(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite":  # sqlite:////abs/mlflow.db, sqlite:///relative.db
+        db = uri.split("?")[0].removeprefix("sqlite:///")
+        return Path(f"{db}.promote.lock") if db and db != ":memory:" else None
+    if parsed.scheme in ("", "file"):  # a file store's folder
+        return Path(parsed.path or uri) / ".promote.lock"
+    return None  # a tracking server or database: compare-and-set alone (see promote)
+
+
+def _settle(client: MlflowClient, name: str, alias: str, metric: str, mode: str) -> str:
+    """Move `alias` to the best candidate until reading it back agrees; returns its holder."""
+    for _ in range(50):
+        holder = _champion(client, name, alias)
+        best = _best_candidate(client, name, alias, metric, mode, holder)
+        if holder is not None and str(holder.version) == best:
+            return best
+        client.set_registered_model_alias(name, alias, best)
+    raise RuntimeError(f"{name}@{alias} kept moving while promoting; run promote again")
+
+
+def _best_candidate(
+    client: MlflowClient, name: str, alias: str, metric: str, mode: str, holder: Any
+) -> str:
+    versions = list(client.search_model_versions(f"name = '{name}'"))
+    candidates = [v for v in versions if v.tags.get(Tag.CANDIDATE) == alias]
+    if holder is not None:
+        candidates.append(holder)
+    comparable = [
+        v
+        for v in candidates
+        if v.tags.get(Tag.METRIC) == metric and v.tags.get(Tag.MODE) == mode and Tag.VALUE in v.tags
+    ]
+    sign = 1.0 if mode == "min" else -1.0  # ties: the older version keeps it
+    top = min(comparable, key=lambda v: (sign * float(v.tags[Tag.VALUE]), int(v.version)))
+    return str(top.version)
+
+
+def _champion(client: MlflowClient, name: str, alias: str) -> Any:
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _register(
+    client: MlflowClient,
+    run: Any,
+    name: str,
+    alias: str,
+    metric: str,
+    mode: str,
+    value: float,
+    search_run: Any,
+) -> str:
+    """The trial's model version (registered once per run), tagged a candidate for `alias`
+    before the alias moves (promote counts on that order)."""
+    run_id = run.info.run_id
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        if run_id in (mv.run_id, mv.tags.get(Tag.RUN_ID)):
+            client.set_model_version_tag(name, mv.version, Tag.CANDIDATE, alias)
+            return str(mv.version)
+    tags = {
+        Tag.SEARCH: search_run.data.tags.get(Tag.SEARCH, ""),
+        Tag.TRIAL_ID: run.data.tags.get(Tag.TRIAL_ID, ""),
+        Tag.RUN_ID: run_id,
+        Tag.METRIC: metric,
+        Tag.MODE: mode,
+        Tag.VALUE: repr(value),
+        Tag.DATA_FINGERPRINT: search_run.data.tags.get(Tag.DATA_FINGERPRINT, ""),
+        Tag.CANDIDATE: alias,
+    }
+    mv = mlflow.register_model(run.data.tags[Tag.MODEL_URI], name, tags=tags)
+    return str(mv.version)

@@ -1,0 +1,193 @@
+"""The MLflow store: where it is, the client that writes to it, and run lookups.
+
+    client = setup(resolve_uri(None, state_dir))      # the embedded SQLite store
+    run = find_search_run(client, "quickstart-20261126-071500")
+
+Embedded default: SQLite tracking + registry (``<state>/mlflow.db``) and artifacts
+under ``<state>/mlartifacts``; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` points at a
+server instead. Only the search driver writes to MLflow: workers report to Tune and
+this process records, so a SQLite store never sees concurrent writers — except two
+promotions to one registered model, which ``promote`` serialises and then double-checks.
+The client scrubs secrets from everything it writes (``scrub.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+
+from adaptune.tracking.names import Kind, Tag
+from adaptune.tracking.scrub import ScrubbingClient, scrub, secret_values
+
+__all__ = [
+    "default_state_dir",
+    "ensure_experiment",
+    "fail_fast",
+    "find_run",
+    "find_search_run",
+    "log_params",
+    "log_trial_model",
+    "metric_batch",
+    "resolve_uri",
+    "setup",
+    "trial_runs",
+]
+
+MODEL_TRAINING_KIND = "custom_model_development"  # keeps MLflow 3's UI out of its GenAI view
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("ADAPTUNE_HOME", ".adaptune")).resolve()
+
+
+def resolve_uri(explicit: str | None, state_dir: Path) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the embedded SQLite store."""
+    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state_dir / 'mlflow.db'}"
+
+
+# The search driver's writes fail fast: the outbox (adaptune.tracking.outbox) does the retrying, so
+# a dead server costs the Tune loop one refused connection, not MLflow's own ~4 minutes
+# of retries with backoff (7 retries, factor 2) or a 120 s timeout per request.
+FAIL_FAST_TIMEOUT_ENV = "ADAPTUNE_MLFLOW_TIMEOUT_S"
+
+
+@contextlib.contextmanager
+def fail_fast(timeout_s: int | None = None) -> Iterator[None]:
+    """MLflow HTTP requests made inside: no retries, a short timeout (``timeout_s``, else
+    ``$ADAPTUNE_MLFLOW_TIMEOUT_S``, else 15 s: per socket operation, not per upload).
+    MLflow reads these settings on every request; the previous values come back after."""
+    if timeout_s is None:
+        timeout_s = int(os.environ.get(FAIL_FAST_TIMEOUT_ENV, "15"))
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
+    }
+    before = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def setup(uri: str) -> MlflowClient:
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    exported = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    # MLflow also exports the URIs to the environment; left there they would become the
+    # default of every later search in this process (resolve_uri reads them) and of child
+    # processes. The fluent API keeps them in its own globals, so the export is undone.
+    for key, value in exported.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    return ScrubbingClient(uri, registry_uri=uri)
+
+
+def ensure_experiment(client: MlflowClient, name: str, state_dir: Path) -> str:
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    embedded = client.tracking_uri.startswith("sqlite:")
+    location = (state_dir / "mlartifacts").as_uri() if embedded else None
+    return str(
+        client.create_experiment(
+            name, artifact_location=location, tags={"mlflow.experimentKind": MODEL_TRAINING_KIND}
+        )
+    )
+
+
+def metric_batch(metrics: dict[str, Any], step: int) -> list[Metric]:
+    """The numeric entries of `metrics` as MLflow metrics at `step`, stamped now (a write
+    that is queued and retried later keeps the time it was measured)."""
+    now = int(time.time() * 1000)
+    return [
+        Metric(k, float(v), now, step)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, Any], step: int) -> None:
+    client.log_batch(run_id, metrics=metric_batch(metrics, step))
+
+
+def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
+    secrets = secret_values()  # scrubbed before the cut to MLflow's length limit
+    items = [Param(k, scrub(str(v), secrets)[:6000]) for k, v in sorted(params.items())]
+    for i in range(0, len(items), 100):
+        client.log_batch(run_id, params=items[i : i + 100])
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("torch", "transformers", "pandas", "mlflow")]
+
+
+def log_trial_model(run_id: str, model_dir: str) -> str:
+    """Log a trial's saved model directory as a pyfunc in its run; returns the model URI."""
+    from adaptune.tracking import serving
+
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=serving.__file__,  # models-from-code: nothing is pickled
+            artifacts={"model": model_dir},
+            pip_requirements=_requirements(),  # explicit: inference costs seconds per model
+        )
+    return str(info.model_uri)
+
+
+def find_run(client: MlflowClient, name: str, kind: str) -> Any:
+    """A run of `kind` ("search": a search's parent run, found by its search name; "job":
+    a multi-stage job's run, found by its run name), or the run with id `name`."""
+    try:
+        run = client.get_run(name)
+        if run.data.tags.get(Tag.KIND) == kind:
+            return run
+    except MlflowException:
+        pass
+    by_name = f"tags.`{Tag.SEARCH}`" if kind == Kind.SEARCH else "attributes.run_name"
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"tags.`{Tag.KIND}` = '{kind}' and {by_name} = '{name}'",
+        max_results=1,
+    )
+    if not runs:
+        raise LookupError(f"no {kind} called '{name}' in {client.tracking_uri}")
+    return runs[0]
+
+
+def find_search_run(client: MlflowClient, search: str) -> Any:
+    """A search's parent run, by run id or by search name (its run name)."""
+    return find_run(client, search, Kind.SEARCH)
+
+
+def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:
+    return list(
+        client.search_runs(
+            [search_run.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{search_run.info.run_id}'",
+            max_results=10000,
+        )
+    )

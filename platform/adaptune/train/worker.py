@@ -1,0 +1,146 @@
+"""train_loop_per_worker: the one epoch loop, run by every Ray Train worker of a trial.
+
+The method supplies data, model, optimisers, step and evaluation; this loop owns
+seeding, threads, devices (GPU when Ray Train gives one), DDP through Ray Train,
+cross-rank reduction of metrics and the per-epoch report that ASHA acts on.
+Heavy imports stay inside the function: this module is imported by trial actors too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _reduce(metrics: dict[str, float], world_size: int) -> dict[str, float]:
+    """Mean over ranks (TuneReportCallback forwards rank 0's dict only)."""
+    if world_size == 1:
+        return metrics
+    import torch
+    import torch.distributed as dist
+
+    keys = sorted(metrics)
+    t = torch.tensor([metrics[k] for k in keys], dtype=torch.float64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t)
+    return {k: float(v) / world_size for k, v in zip(keys, t.tolist(), strict=True)}
+
+
+# Steps between finiteness checks of the running loss: a check waits for the GPU, so
+# checking every step would stop the host from queueing the next step's kernels.
+CHECK_EVERY = 32
+
+
+def _check_finite(sums: dict[str, Any], steps: int) -> None:
+    """FloatingPointError when the summed training loss went NaN/inf (a tensor or float)."""
+    import math
+
+    loss = sums.get("loss")
+    if loss is not None and not math.isfinite(float(loss)):
+        raise FloatingPointError(f"non-finite loss within the last {steps} steps")
+
+
+def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dict[str, float]:
+    """One pass over the training batches: the mean of each step log, as train/<key>.
+    Step logs may be device tensors: summed where they live, read once at the end; the
+    loss is checked every CHECK_EVERY steps and at the end (FloatingPointError)."""
+    from collections import defaultdict
+
+    sums: dict[str, Any] = defaultdict(float)
+    steps = 0
+    for batch in loader:
+        for k, v in method.train_step(model, batch, opt, cfg).items():
+            sums[k] = sums[k] + v
+        steps += 1
+        if steps % CHECK_EVERY == 0:
+            _check_finite(sums, CHECK_EVERY)
+    _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
+    return {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    import random
+    import tempfile
+
+    import numpy as np
+    import ray
+    import torch
+    from torch.utils.data import DataLoader
+
+    from adaptune.job.spec import DataSpec
+    from adaptune.method import MODEL_METADATA, make_config
+    from adaptune.methods import get_method
+    from adaptune.train.checkpoint import STATE_FILE, load_state, save_state
+    from adaptune.train.local_trial import train_api
+
+    method = get_method(config["method"])
+    cfg = make_config(method, config["params"])
+    train = train_api(config)  # ray.train, or its stand-in in a Tune trial actor
+    ctx = train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    torch.set_num_threads(max(1, int(config.get("threads", 1))))
+    random.seed(cfg.seed + rank)
+    np.random.seed(cfg.seed + rank)
+    torch.manual_seed(cfg.seed)
+
+    train_ds, val_ds, info = method.build_data(
+        cfg, DataSpec.model_validate(config["data"]), config.get("cache_dir")
+    )
+    model = train.prepare_model(method.build_model(cfg, info))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    if method.train_loader is not None:
+        train_loader = train.prepare_data_loader(
+            method.train_loader(train_ds, cfg, generator, rank, world), add_dist_sampler=False
+        )
+    else:
+        train_loader = train.prepare_data_loader(
+            DataLoader(
+                train_ds,
+                batch_size=cfg.batch_size,
+                shuffle=True,
+                drop_last=True,
+                generator=generator,
+            )
+        )
+    # Every rank scores the whole validation set, so the metrics are exact, not averaged.
+    val_loader = train.prepare_data_loader(
+        DataLoader(val_ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
+    )
+    opt = method.build_optimizers(model, cfg, len(train_loader) * cfg.epochs)
+    first = 1
+    restart = train.get_checkpoint()  # set when the worker group was restarted
+    if restart is not None:
+        with restart.as_directory() as saved:
+            if Path(saved, STATE_FILE).exists():
+                first = load_state(saved, model, opt, generator) + 1
+
+    for epoch in range(first, cfg.epochs + 1):
+        set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
+        if set_epoch is not None:
+            set_epoch(epoch)
+        start = time.perf_counter()
+        metrics = train_epoch(method, model, train_loader, opt, cfg)
+        train_time = time.perf_counter() - start
+        metrics.update(method.evaluate(model, val_loader, cfg))
+        report: dict[str, Any] = _reduce(metrics, world)
+        report.update(
+            epoch=epoch,
+            epochs=cfg.epochs,
+            train_time_s=train_time,
+            epoch_time_s=time.perf_counter() - start,
+            world_size=world,
+            node_id=ray.get_runtime_context().get_node_id(),
+        )
+        # Every epoch ends in a checkpoint (rank 0 writes it): the training state to go on
+        # from after a failure, or after the last epoch the model itself.
+        with tempfile.TemporaryDirectory() as tmp:
+            if rank == 0 and epoch == cfg.epochs:
+                method.save_model(model, cfg, info, tmp)
+                Path(tmp, MODEL_METADATA).write_text(json.dumps({"method": method.name}))
+            elif rank == 0:
+                save_state(tmp, model, opt, epoch, generator)
+            checkpoint = train.Checkpoint.from_directory(tmp) if rank == 0 else None
+            train.report(report, checkpoint=checkpoint)

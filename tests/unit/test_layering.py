@@ -1,0 +1,91 @@
+"""The package's shape, read from its own imports (ast): code is grouped by where it runs,
+and each group imports only what may run there.
+
+- job/      what the user writes: no torch, Ray or MLflow (validate stays fast)
+- train/    inside Ray actors: no MLflow, nothing of the driver
+- methods/  a method's own code: nothing of the driver (search/, cli, cluster, report)
+- search/   the driver: names no specific method
+- no module is longer than 400 lines; tag literals live in tracking/names.py only
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "platform" / "adaptune"
+METHOD_NAMES = ("dao", "dama", "mad", "dallmi")
+DRIVER = ("adaptune.search", "adaptune.cli", "adaptune.cluster", "adaptune.report")
+
+
+def modules(folder: str) -> list[Path]:
+    return sorted((PACKAGE / folder).rglob("*.py"))
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside functions."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return out
+
+
+def offending(paths: list[Path], banned: tuple[str, ...]) -> list[str]:
+    return [
+        f"{p.relative_to(PACKAGE)} imports {name}"
+        for p in paths
+        for name in sorted(imports(p))
+        if any(name == b or name.startswith(b + ".") for b in banned)
+    ]
+
+
+def test_job_imports_no_torch_ray_or_mlflow() -> None:
+    assert offending(modules("job"), ("torch", "ray", "mlflow", "transformers")) == []
+
+
+def test_train_imports_no_mlflow_and_nothing_of_the_driver() -> None:
+    banned = ("mlflow", "adaptune.tracking", *DRIVER)
+    assert offending(modules("train"), banned) == []
+
+
+def test_methods_import_nothing_of_the_driver() -> None:
+    banned = (*DRIVER, "adaptune.train", "adaptune.plan")
+    assert offending(modules("methods"), banned) == []
+
+
+def test_plan_does_not_import_the_worker() -> None:
+    assert offending([PACKAGE / "plan.py"], ("adaptune.train", "ray", "mlflow")) == []
+
+
+@pytest.mark.parametrize("folder", ["search", "tracking", "report", "train", "job", "data"])
+def test_platform_code_names_no_method(folder: str) -> None:
+    named = re.compile(r"adaptune\.methods\.(" + "|".join(METHOD_NAMES) + r")\b")
+    found = [str(p.relative_to(PACKAGE)) for p in modules(folder) if named.search(p.read_text())]
+    assert found == []
+
+
+def test_no_module_exceeds_400_lines() -> None:
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
+
+
+def test_tag_literals_live_in_names_only() -> None:
+    tag = re.compile(r"""["']adaptune\.(?!json)""")
+    found = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name != "names.py" and tag.search(p.read_text())
+    ]
+    assert found == []
