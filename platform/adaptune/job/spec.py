@@ -58,6 +58,13 @@ class DataSpec(_Strict):
     columns: dict[str, str] = Field(default_factory=dict)  # our name -> column in the data
     n_train: int = Field(2000, ge=10)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    # The held-out test split, seen once after the search: a generated corpus draws a
+    # sample of round(n_train * test_fraction) with its own seed; a file or dataset gives
+    # `test_path` (a file) / `test_split` (a Hugging Face split), else a seeded, stratified
+    # share of this size is carved off before train and val are split.
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    test_path: str | None = None
+    test_split: str | None = None
     seed: int = 0
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -110,6 +117,24 @@ class PromoteSpec(_Strict):
     enabled: bool = True
     model_name: str | None = None  # default: the job's name
     alias: str = "champion"
+    # better: the alias moves to a candidate whose test score beats the holder's at all;
+    # significant: only when it beats it by more than the noise (see docs/evaluation.md).
+    rule: Literal["better", "significant"] = "better"
+
+
+class FinalSpec(_Strict):
+    """After the search: the best config re-trained with `seeds` fresh seeds, each scored
+    on test, for a mean and a 95 % interval (0 = the best trial's own test score only)."""
+
+    seeds: int = Field(0, ge=0, le=32)
+
+
+class ArmSpec(_Strict):
+    """One arm of a comparison: a name, fixed values over the job's, and its own space."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    space: str | None = None  # default: the job's search.space
 
 
 class StageSpec(_Strict):
@@ -135,6 +160,10 @@ class JobSpec(_Strict):
     resources: ResourceSpec = ResourceSpec()
     tracking: TrackingSpec = TrackingSpec()
     promote: PromoteSpec = PromoteSpec()
+    final: FinalSpec = FinalSpec()
+    # A comparison: every arm runs the job's search (same sampler, budget, scheduler),
+    # its best config gets the same seeded re-runs, and the job run gets the comparison.
+    arms: list[ArmSpec] | None = None
     storage_path: str | None = None  # Tune/Train state; default: the state folder
 
     # Where the spec came from: used to resolve relative paths and to point at lines.
@@ -153,6 +182,15 @@ class JobSpec(_Strict):
             if stage.name in seen:
                 raise KeyedValueError(f"stages.{i}.name", f"stage name '{stage.name}' repeats")
             seen.add(stage.name)
+        if self.arms is not None:
+            if self.stages:
+                raise KeyedValueError("arms", "a comparison runs one search per arm: no stages")
+            if len(self.arms) < 2:
+                raise KeyedValueError("arms", "a comparison needs at least two arms")
+            names = [a.name for a in self.arms]
+            for i, arm in enumerate(self.arms):
+                if names.index(arm.name) != i:
+                    raise KeyedValueError(f"arms.{i}.name", f"arm name '{arm.name}' repeats")
         return self
 
     @property

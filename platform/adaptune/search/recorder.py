@@ -41,10 +41,12 @@ class SearchRecorder(Callback):
         parent_run_id: str,
         search: str,
         known: dict[str, str] | None = None,
+        kind: str = "trial",
     ):
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
+        self.kind = kind  # trial, or rerun for the seeded re-runs of the best config
         self.scheduler = plan.job.the_search.scheduler.type.upper()
         self.start = time.monotonic()
         # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
@@ -89,7 +91,7 @@ class SearchRecorder(Callback):
             return
         tags = {
             "mlflow.parentRunId": self.parent,
-            Tag.KIND: Kind.TRIAL,
+            Tag.KIND: self.kind,
             Tag.TRIAL_ID: trial_id,
             Tag.METHOD: self.plan.method.name,
             Tag.SEARCH: self.search,
