@@ -41,7 +41,7 @@ class SearchRecorder(Callback):
         parent_run_id: str,
         search: str,
         known: dict[str, str] | None = None,
-        kind: str = "trial",
+        kind: str = Kind.TRIAL,
     ):
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
