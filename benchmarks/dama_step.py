@@ -64,7 +64,7 @@ def main() -> None:
     cfg1 = DAMAConfig(stage=1, batch_size=args.batch, slstm_backend=args.backend)
     data = DataSpec(source="synthetic-multidomain", n_train=args.batch * 8 * 16 // 16, seed=0)
     with tempfile.TemporaryDirectory() as tmp:
-        train, _, info = method.build_data(cfg1, data, f"{tmp}/cache")
+        train, _, _, info = method.build_data(cfg1, data, f"{tmp}/cache")
         batches = list(DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True))
         model, stage1 = time_steps(cfg1, info, batches, args)
         method.save_model(model, cfg1, info, f"{tmp}/s1")

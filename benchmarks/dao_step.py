@@ -44,7 +44,7 @@ def main() -> None:
     base = DAOConfig(
         max_len=args.max_len, batch_size=args.batch, lora_rank=args.lora_rank, warmup_steps=0
     )
-    data, _, info = method.build_data(
+    data, _, _, info = method.build_data(
         base, DataSpec(source="synthetic-finsent", n_train=args.batch * 8), None
     )
     batches = [

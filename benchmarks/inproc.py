@@ -52,7 +52,7 @@ def train_in_process(
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    train_ds, val_ds, info = method.build_data(cfg, DataSpec.model_validate(data), cache_dir)
+    train_ds, val_ds, _, info = method.build_data(cfg, DataSpec.model_validate(data), cache_dir)
     model = method.build_model(cfg, info)
     generator = torch.Generator().manual_seed(cfg.seed)
     if method.train_loader is not None:

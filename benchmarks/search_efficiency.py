@@ -1,8 +1,10 @@
-"""Search efficiency: the compute TPE + ASHA, random + ASHA and random search need to get
-within 1 % of a full grid's best, on small, fully enumerable DAO and DAMA spaces.
+"""Search efficiency: the compute each sampler (and its options) with ASHA or median
+stopping, and random search, needs to get within 1 % of a full grid's best, on small,
+fully enumerable DAO and DAMA spaces.
 
     python benchmarks/search_efficiency.py [--methods dao dama] [--seeds 10]
         [--curves benchmarks/results/grid_curves.json] [--overhead-s 0] [--plot PNG]
+        [--strategies "tpe+asha" "qmc+asha" ...]
 
 1. Record: every config of the grid is trained once, in this process, with the search
    workers' own loop (inproc.py: same data, model, seeding, step and evaluation), and
@@ -89,13 +91,34 @@ SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 OBJECTIVE = {"dao": ("val/mse", "min"), "dama": ("val/acc", "max")}
-STRATEGIES = {  # name: (sampler, scheduler, trials as a multiple of the grid's size)
-    "tpe+asha": ("tpe", "asha", 2),
+# name: (sampler, scheduler, trials as a multiple of the grid's size, sampler_options)
+STRATEGIES: dict[str, tuple[str, str, int, dict[str, Any]]] = {
     # Optuna's TPE samples its first 10 trials at random; on a 12-config grid that is
-    # most of the search. What fewer start-up trials would give (not a product default):
-    "tpe(3 startup)+asha": ("tpe3", "asha", 2),
-    "random+asha": ("random", "asha", 2),
-    "random": ("random", "fifo", 2),
+    # most of the search. Fewer start-up trials (3 is adaptune's default for searches of
+    # at most 32 trials, search/tuner.py), and the other samplers a job can name
+    # (search.sampler_options, job/algorithms.py):
+    "tpe+asha": ("tpe", "asha", 2, {"n_startup_trials": 10}),
+    "tpe(3 startup)+asha": ("tpe", "asha", 2, {"n_startup_trials": 3}),
+    "tpe(1 startup)+asha": ("tpe", "asha", 2, {"n_startup_trials": 1}),
+    "tpe(5 startup)+asha": ("tpe", "asha", 2, {"n_startup_trials": 5}),
+    "tpe(3 startup, independent)+asha": (
+        "tpe",
+        "asha",
+        2,
+        {"n_startup_trials": 3, "multivariate": False},
+    ),
+    "tpe(3 startup, no constant liar)+asha": (
+        "tpe",
+        "asha",
+        2,
+        {"n_startup_trials": 3, "constant_liar": False},
+    ),
+    "tpe(3 startup)+median": ("tpe", "median", 2, {"n_startup_trials": 3}),
+    "gp(3 startup)+asha": ("gp", "asha", 2, {"n_startup_trials": 3}),
+    "nsga2(population 4)+asha": ("nsga2", "asha", 2, {"population_size": 4}),
+    "qmc+asha": ("qmc", "asha", 2, {"scramble": True}),
+    "random+asha": ("random", "asha", 2, {}),
+    "random": ("random", "fifo", 2, {}),
 }
 
 
@@ -184,9 +207,9 @@ def replay(
         return table[tuple(config[k] for k in keys)]
 
     max_t = len(curves[0]["values"])
-    sampler, sched, mult = STRATEGIES[strategy]
+    sampler, sched, mult, options = STRATEGIES[strategy]
     return simulate(
-        make_searcher(space, metric, mode, sampler, seed),
+        make_searcher(space, metric, mode, sampler, seed, options),
         make_scheduler(sched, metric, mode, max_t, grace_period=1, reduction_factor=2),
         lambda config, epoch: lookup(config)["values"][epoch - 1],
         lambda config, epoch: lookup(config)["epoch_s"][epoch - 1],
@@ -210,9 +233,14 @@ def best_so_far(events: list[Event], mode: str) -> list[tuple[int, float, float]
 
 
 def summarise(
-    method: str, recorded: dict[str, Any], seeds: int, overhead_s: float
+    method: str,
+    recorded: dict[str, Any],
+    seeds: int,
+    overhead_s: float,
+    strategies: list[str] | None = None,
 ) -> dict[str, Any]:
     metric, mode = OBJECTIVE[method]
+    strategies = strategies or list(STRATEGIES)
     curves = recorded["curves"]
     finals = [c["values"][-1] for c in curves]
     target = (min if mode == "min" else max)(finals)
@@ -229,7 +257,7 @@ def summarise(
         "strategies": {},
     }
     curves_out: dict[str, list[list[tuple[int, float, float]]]] = {}
-    for strategy in STRATEGIES:
+    for strategy in strategies:
         hits, walls, runs = [], [], []
         for seed in range(seeds):
             events = replay(curves, mode, metric, strategy, seed, overhead_s)
@@ -357,6 +385,7 @@ def main() -> None:
     ap.add_argument("--curves", help="recorded grid curves (JSON): read if it exists, else written")
     ap.add_argument("--overhead-s", type=float, default=0.0, help="per-trial overhead to add")
     ap.add_argument("--plot", default=str(RESULTS / "search_efficiency.png"))
+    ap.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), help="default: all")
     args = ap.parse_args()
     settings = SETTINGS[args.size]
     curves_path = Path(args.curves) if args.curves else None
@@ -378,7 +407,9 @@ def main() -> None:
         curves_path.write_text(json.dumps(recorded, indent=1))
     results = {}
     for method in args.methods:
-        results[method] = summarise(method, recorded[method], args.seeds, args.overhead_s)
+        results[method] = summarise(
+            method, recorded[method], args.seeds, args.overhead_s, args.strategies
+        )
     if args.plot:
         plot(results, Path(args.plot))
     for r in results.values():

@@ -28,39 +28,82 @@ EpochTime = Callable[[dict[str, Any], int], float]  # (config, epoch) -> seconds
 
 
 class SimTrial:
-    """The part of a Tune Trial that ASHA reads."""
+    """The part of a Tune Trial that the schedulers read (one object per trial: the
+    median rule keys its records by the trial itself)."""
 
     def __init__(self, trial_id: str):
         self.trial_id = trial_id
 
 
-def make_sampler(kind: str, seed: int) -> Any:
+class SimController:
+    """The part of Tune's controller a scheduler may ask: no trial waits to run here."""
+
+    def get_live_trials(self) -> list[Any]:
+        return []
+
+
+def make_sampler(kind: str, seed: int, options: dict[str, Any] | None = None) -> Any:
+    """The sampler a job's ``search.sampler`` + ``search.sampler_options`` give (options
+    checked by adaptune's own rules, job/algorithms.py)."""
     import optuna
 
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+    from adaptune.job.algorithms import sampler_options
+
     if kind == "tpe3":  # fewer random start-up trials than Optuna's 10
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=3)
+        kind, options = "tpe", {"n_startup_trials": 3, **(options or {})}
+    opts = sampler_options(kind, options or {})
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, **opts)
+    if kind == "gp":
+        return optuna.samplers.GPSampler(seed=seed, **opts)
+    if kind == "nsga2":
+        from adaptune.search.tuner import _crossover
+
+        crossover = _crossover(opts.pop("crossover", "uniform"))
+        return optuna.samplers.NSGAIISampler(seed=seed, crossover=crossover, **opts)
+    if kind == "qmc":
+        return optuna.samplers.QMCSampler(seed=seed, **opts)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"unknown sampler {kind!r}")
 
 
-def make_searcher(space: dict[str, Any], metric: str, mode: str, sampler: str, seed: int) -> Any:
+def make_searcher(
+    space: dict[str, Any],
+    metric: str,
+    mode: str,
+    sampler: str,
+    seed: int,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    import warnings
+
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return OptunaSearch(space=space, metric=metric, mode=mode, sampler=make_sampler(sampler, seed))
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    return OptunaSearch(
+        space=space, metric=metric, mode=mode, sampler=make_sampler(sampler, seed, options)
+    )
 
 
 def make_scheduler(
     kind: str, metric: str, mode: str, max_t: int, grace_period: int = 1, reduction_factor: int = 2
 ) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 
     if kind == "fifo":
         return FIFOScheduler()
+    if kind == "median":  # as adaptune.search.tuner builds it
+        return MedianStoppingRule(
+            time_attr="epoch",
+            metric=metric,
+            mode=mode,
+            grace_period=grace_period,
+            min_samples_required=3,
+            hard_stop=True,
+        )
     return ASHAScheduler(
         time_attr="epoch",
         metric=metric,
@@ -116,6 +159,8 @@ def simulate(
     events: list[Event] = []
     running: list[tuple[float, int, str]] = []  # (time of next result, order, trial id)
     state: dict[str, dict[str, Any]] = {}
+    sims: dict[str, SimTrial] = {}
+    controller = SimController()
 
     def launch() -> None:
         nonlocal started
@@ -124,7 +169,8 @@ def simulate(
         config = searcher.suggest(tid)
         if timings is not None:
             timings.suggest.append((finished, time.perf_counter() - t0, time.thread_time() - c0))
-        scheduler.on_trial_add(None, SimTrial(tid))
+        sims[tid] = SimTrial(tid)
+        scheduler.on_trial_add(controller, sims[tid])
         state[tid] = {"order": started, "config": config, "epoch": 0, "last": None}
         heapq.heappush(running, (clock + overhead_s + epoch_time(config, 1), started, tid))
         started += 1
@@ -132,7 +178,7 @@ def simulate(
     def complete(tid: str, result: dict[str, Any]) -> None:
         nonlocal finished
         t0, c0 = time.perf_counter(), time.thread_time()
-        scheduler.on_trial_complete(None, SimTrial(tid), result)
+        scheduler.on_trial_complete(controller, sims[tid], result)
         searcher.on_trial_complete(tid, result=result)
         if timings is not None:
             timings.complete.append((finished, time.perf_counter() - t0, time.thread_time() - c0))
@@ -148,7 +194,7 @@ def simulate(
         value = float(curve(st["config"], epoch))
         result = {metric: value, "epoch": epoch, "training_iteration": epoch}
         t0, c0 = time.perf_counter(), time.thread_time()
-        decision = scheduler.on_trial_result(None, SimTrial(tid), result)
+        decision = scheduler.on_trial_result(controller, sims[tid], result)
         if timings is not None:
             timings.decide.append((finished, time.perf_counter() - t0, time.thread_time() - c0))
         if decision != TrialScheduler.STOP:

@@ -2,28 +2,35 @@
 
     adaptune methods
     adaptune validate jobs/quickstart.yaml
-    adaptune search jobs/quickstart.yaml --set search.num_samples=4
-    adaptune resume quickstart-20261124-101500          # after a crash
-    adaptune promote quickstart-20261124-101500 --dry-run
-    adaptune report quickstart-20261124-101500 [--open]
-    adaptune ui [--server]
+    adaptune search jobs/quickstart.yaml --set search.num_samples=4 [-q] [--json -]
+    adaptune list                                        # past searches and jobs
+    adaptune show quickstart-20261124-101500-3f2a
+    adaptune resume quickstart-20261124-101500-3f2a      # after a crash
+    adaptune promote quickstart-20261124-101500-3f2a --dry-run
+    adaptune report quickstart-20261124-101500-3f2a [--open]
+    adaptune ui [NAME] [--server]
     adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
     adaptune status|logs|stop SUBMISSION_ID
 
 Exit codes: 0 ok, 1 the search or a command failed, 2 bad input (nothing was started).
+The grammar and help texts: commands/parser.py; list, show and ui: commands/.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import contextlib
+import io
 import sys
 from pathlib import Path
 from typing import Any
 
-from adaptune.job.spec import load_job, parse_override
-from adaptune.job.yamlfile import SpecError
+from adaptune.commands.output import Output, next_steps, open_page, quiet_libraries
+from adaptune.commands.parser import build_parser
+from adaptune.job.spec import blame_override, load_job, parse_override
+from adaptune.job.yamlfile import SpecError, SpecProblem
+
+__all__ = ["build_parser", "main"]
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -39,48 +46,109 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
     from adaptune.methods import METHODS
 
-    for name, m in sorted(METHODS.items()):
-        fields = ", ".join(f.name for f in dataclasses.fields(m.config_cls))
-        print(
-            f"{name:8s} {m.description}\n         objective {m.metric} ({m.mode}); "
-            f"metrics: {', '.join(m.metrics)}\n         config: {fields}"
-        )
+    with Output(args) as out:
+        rows = [
+            {
+                "name": name,
+                "description": m.description,
+                "metric": m.metric,
+                "mode": m.mode,
+                "metrics": list(m.metrics),
+                "config": [f.name for f in dataclasses.fields(m.config_cls)],
+            }
+            for name, m in sorted(METHODS.items())
+        ]
+        out.json(rows)
+        if args.json != "-":
+            for r in rows:
+                print(
+                    f"{r['name']:8s} {r['description']}\n         objective {r['metric']} "
+                    f"({r['mode']}); metrics: {', '.join(r['metrics'])}\n"
+                    f"         config: {', '.join(r['config'])}"
+                )
     return 0
 
 
-def _plans(path: str, overrides: list[str] | None = None) -> list[Any]:
+def _plans(
+    path: str, overrides: list[str] | None = None, trust_remote_code: bool = False
+) -> list[Any]:
+    """The job's plans; a problem a --set override caused is blamed on the override."""
     from adaptune.plan import make_plans
 
     sets = dict(parse_override(s) for s in overrides or [])
-    return make_plans(load_job(path, sets))
+    job = load_job(path, sets)
+    try:
+        return make_plans(job, trust_remote_code=trust_remote_code)
+    except SpecError as e:
+        raise SpecError([_blame(p, sets, job.method) for p in e.problems]) from None
+
+
+def _blame(problem: SpecProblem, sets: dict[str, Any], method: str) -> SpecProblem:
+    """blame_override, with the closest config field for a mistyped fixed.<field>."""
+    import dataclasses
+    import difflib
+
+    blamed = blame_override(problem, sets)
+    if blamed is problem or not problem.key.startswith("fixed."):
+        return blamed
+    from adaptune.methods import METHODS
+
+    fields = [f.name for f in dataclasses.fields(METHODS[method].config_cls)]
+    close = difflib.get_close_matches(problem.key.split(".", 1)[1], fields, n=1, cutoff=0.5)
+    hint = (
+        f" (did you mean 'fixed.{close[0]}'?)"
+        if close and "did you mean" not in blamed.message
+        else ""
+    )
+    return SpecProblem(blamed.file, blamed.line, blamed.key, blamed.message + hint)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    bad = 0
-    for path in args.jobs:
-        try:
-            plans = _plans(path, args.set)
-        except SpecError as e:
-            print(e, file=sys.stderr)
-            bad += 1
-            continue
-        for plan in plans:
-            _describe(path, plan)
+    bad, results = 0, []
+    with Output(args) as out:
+        for path in args.jobs:
+            try:
+                plans = _plans(path, args.set, args.trust_remote_code)
+            except SpecError as e:
+                print(e, file=sys.stderr)
+                results.append({"job": path, "ok": False, "problems": [str(p) for p in e.problems]})
+                bad += 1
+                continue
+            results.append({"job": path, "ok": True, "plans": [_describe(path, p) for p in plans]})
+        out.json(results)
     return EXIT_BAD_INPUT if bad else 0
 
 
-def _describe(path: str, plan: Any) -> None:
+def _describe(path: str, plan: Any) -> dict[str, Any]:
     s = plan.job.the_search
     print(
         f"ok: {path} [{plan.job.name}]: {plan.method.name}, {plan.num_samples} trials, "
-        f"{s.sampler} + "
-        f"{s.scheduler.type}, {len(plan.space)} searched ({', '.join(plan.space)}), "
-        f"objective {plan.metric} ({plan.mode}), max_t {plan.max_t} epochs"
+        f"{s.sampler} + {s.scheduler.type}, {len(plan.space)} searched "
+        f"({', '.join(plan.space)}), objective {plan.metric} ({plan.mode}), "
+        f"max_t {plan.max_t} epochs"
     )
+    if plan.multi_objective:
+        front = ", ".join(f"{m} ({d})" for m, d in plan.objectives)
+        print(f"    Pareto front over {front}; early stopping on {plan.objectives[0][0]} only")
+    code = getattr(plan, "remote_code", None)
+    if code:
+        print(f"    runs model code (--trust-remote-code): {code}")
+    return {
+        "name": plan.job.name,
+        "method": plan.method.name,
+        "trials": plan.num_samples,
+        "sampler": s.sampler,
+        "scheduler": s.scheduler.type,
+        "searched": list(plan.space),
+        "metric": plan.metric,
+        "mode": plan.mode,
+        "max_t": plan.max_t,
+        "remote_code": code,
+    }
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    plans = _plans(args.job, args.set)
+    plans = _plans(args.job, args.set, args.trust_remote_code)
     origin = {"job": str(Path(args.job).resolve()), "overrides": list(args.set or [])}
     return _run(args, plans, origin, None)
 
@@ -109,61 +177,92 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     args.tracking_uri = args.tracking_uri or record.tracking_uri or None
     origin = {"job": record.job, "overrides": record.overrides}
-    return _run(args, _plans(record.job, record.overrides), origin, record)
+    plans = _plans(record.job, record.overrides, args.trust_remote_code)
+    return _run(args, plans, origin, record)
 
 
-def _run(
-    args: argparse.Namespace,
-    plans: list[Any],
-    origin: dict[str, Any],
-    record: Any,
+def _run(args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], record: Any) -> int:
+    """Run the search(es) with the console set up (progress, -q, --events, --json -)."""
+    from adaptune.search import console
+
+    if args.events == "-":  # the events alone on stdout, as they are written
+        console.configure(quiet=args.quiet, events="-", live=False)
+    with Output(args, stdout_taken=args.events == "-") as out:
+        if args.events != "-":
+            console.configure(quiet=args.quiet, events=args.events)
+        try:
+            return _searches(args, plans, origin, record, out)
+        finally:
+            console.CONSOLE.close()
+
+
+def _searches(
+    args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], record: Any, out: Output
 ) -> int:
+    from adaptune.search.console import CONSOLE
     from adaptune.search.results import summary_dict
     from adaptune.search.run import run_search
 
-    if len(plans) > 1 or (record is not None and record.kind == "job"):
-        from adaptune.search.stages import run_stages
+    common = {
+        "address": args.address,
+        "tracking_uri": args.tracking_uri,
+        "verbose": args.verbose,
+        "origin": origin,
+    }
+    hush = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
+    with hush:  # -q: the search's own lines too ("preparing data", "report: ...")
+        if plans[0].job.arm and record is None:  # a comparison: one search per arm
+            from adaptune.search.compare import run_arms
 
-        summaries = run_stages(
-            plans,
-            _state_dir(args),
-            origin=origin,
-            resume=record,
-            address=args.address,
-            tracking_uri=args.tracking_uri,
-            verbose=args.verbose,
-        )
-        if args.json:
-            Path(args.json).write_text(
-                json.dumps([summary_dict(s) for s in summaries], indent=2, default=str)
-            )
-        return 0
-    summary = run_search(
-        plans[0],
-        _state_dir(args),
-        address=args.address,
-        tracking_uri=args.tracking_uri,
-        verbose=args.verbose,
-        origin=origin,
-        resume=record,
-    )
-    print("\n" + "\n".join(summary.lines()), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary_dict(summary), indent=2, default=str))
-    return 0 if summary.completed else EXIT_FAILED
+            summaries = run_arms(plans, _state_dir(args), **common)
+        elif len(plans) > 1 or (record is not None and record.kind == "job"):
+            from adaptune.search.stages import run_stages
+
+            summaries = run_stages(plans, _state_dir(args), resume=record, **common)
+        else:
+            summaries = [run_search(plans[0], _state_dir(args), resume=record, **common)]
+    done = [summary_dict(s) for s in summaries]
+    CONSOLE.emit("search_finished", summaries=done)
+    out.json(done[0] if len(done) == 1 else done)
+    if len(summaries) == 1:
+        summary = summaries[0]
+        lines = summary.lines() if not args.quiet else summary.lines()[:2]
+        if not args.quiet:
+            lines += next_steps(summary, _state_dir(args), _experiment_of(summary))
+        print("\n" + "\n".join(lines), flush=True)
+        return 0 if summary.completed else EXIT_FAILED
+    return 0
+
+
+def _experiment_of(summary: Any) -> str | None:
+    from adaptune import tracking
+
+    try:
+        with tracking.fail_fast():
+            client = tracking.setup(summary.tracking_uri)
+            return str(client.get_run(summary.parent_run_id).info.experiment_id)
+    except Exception:  # MLflow unreachable: the summary says so already
+        return None
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from adaptune import tracking
+    from adaptune.tracking.store import quiet as quiet_mlflow
 
     client = tracking.setup(tracking.resolve_uri(args.tracking_uri, _state_dir(args)))
-    run = tracking.find_search_run(client, args.search)
+    try:
+        run = tracking.find_search_run(client, args.search)
+    except LookupError as e:  # like `report`: a name that is not there is bad input
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     tags = run.data.tags
     Tag = tracking.Tag
     name = args.model_name or tags[Tag.MODEL_NAME]
     alias = args.alias or tags[Tag.ALIAS]
     metric, mode = tags[Tag.METRIC], tags[Tag.MODE]
-    result = tracking.promote(client, run, name, alias, metric, mode, dry_run=args.dry_run)
+    with Output(args) as out, quiet_mlflow():
+        result = tracking.promote(client, run, name, alias, metric, mode, dry_run=args.dry_run)
+        out.json({**vars(result), "alias": alias, "dry_run": args.dry_run})
     ver = f" version {result.version}" if result.version else ""
     state = "promoted" if result.promoted else "not promoted"
     if args.dry_run:
@@ -180,187 +279,55 @@ def cmd_report(args: argparse.Namespace) -> int:
     from adaptune.report import build_report
 
     state = _state_dir(args)
-    client = tracking.setup(tracking.resolve_uri(args.tracking_uri, state))
-    try:
-        report = build_report(client, args.search, state)
-    except LookupError as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.open:  # just the path: xdg-open "$(adaptune report NAME --open)"
-        print(report.html)
-    else:
-        print(
-            f"report for {report.name}: {', '.join(report.files)} logged under report/ of "
-            f"MLflow run {report.run_id}\nhtml: {report.html}"
-        )
+    with Output(args) as out:
+        client = tracking.setup(tracking.resolve_uri(args.tracking_uri, state))
+        try:
+            report = build_report(client, args.search, state)
+        except LookupError as e:
+            print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        out.json({"name": report.name, "run_id": report.run_id, "html": str(report.html)})
+        if args.open:  # stdout: the path alone, as `xdg-open "$(adaptune report X --open)"`
+            if not open_page(report.html.as_uri()):
+                print("(no browser can open here: open the page yourself)", file=sys.stderr)
+            print(report.html)
+        else:
+            if not args.quiet:
+                print(
+                    f"report for {report.name}: {', '.join(report.files)} logged under "
+                    f"report/ of MLflow run {report.run_id}"
+                )
+            print(f"html: {report.html}")
     return 0
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    from adaptune import tracking
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("list", "show", "ui"):
+        from adaptune.commands import inspect, ui
 
-    state = _state_dir(args)
-    uri = tracking.resolve_uri(args.tracking_uri, state)
-    if args.server:  # a tracking server others log to: artifacts proxied through it
-        cmd = [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            uri,
-            "--artifacts-destination",
-            args.artifacts or (state / "mlartifacts").as_uri(),
-        ]
-    else:
-        cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
-        if uri.startswith("sqlite:"):
-            cmd += ["--default-artifact-root", (state / "mlartifacts").as_uri()]
-    cmd += ["--host", args.host, "--port", str(args.port)]
-    print(f"MLflow UI on http://{args.host}:{args.port} for {uri}", flush=True)
-    os.execv(sys.executable, cmd)
-    return 0  # pragma: no cover (exec does not return)
+        fn = {"list": inspect.cmd_list, "show": inspect.cmd_show, "ui": ui.cmd_ui}[args.command]
+        return int(fn(args, _state_dir(args)))
+    if args.command in ("submit", "status", "logs", "stop"):
+        from adaptune.commands import jobs
 
-
-def cmd_submit(args: argparse.Namespace) -> int:
-    from adaptune import cluster
-
-    sid = cluster.submit(
-        args.job,
-        args.address,
-        tracking_uri=args.tracking_uri,
-        storage_path=args.storage_path,
-        overrides=args.set,
-        submission_id=args.submission_id,
-    )
-    print(sid)
-    print(f"follow: adaptune logs {sid} --follow --address {args.address}", file=sys.stderr)
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from adaptune import cluster
-
-    info = cluster.status(args.submission_id, args.address)
-    print(json.dumps(info, indent=2, default=str))
-    return 0
-
-
-def cmd_logs(args: argparse.Namespace) -> int:
-    from adaptune import cluster
-
-    print(cluster.logs(args.submission_id, args.address, follow=args.follow), end="")
-    return 0
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    from adaptune import cluster
-
-    stopped = cluster.stop(args.submission_id, args.address)
-    print("stop requested" if stopped else "already finished")
-    return 0
-
-
-def _jobs_parsers(sub: Any) -> None:
-    address = {
-        "default": os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
-        "help": "Ray dashboard address (default: $RAY_API_SERVER_ADDRESS or http://127.0.0.1:8265)",
+        return int(getattr(jobs, f"cmd_{args.command}")(args))
+    handlers = {
+        "methods": cmd_methods,
+        "validate": cmd_validate,
+        "search": cmd_search,
+        "resume": cmd_resume,
+        "promote": cmd_promote,
+        "report": cmd_report,
     }
-    sm = sub.add_parser("submit", help="submit a search to a Ray cluster (Ray Jobs)")
-    sm.add_argument("job")
-    sm.add_argument("--address", **address)
-    sm.add_argument("--tracking-uri", help="MLflow server the cluster logs to")
-    sm.add_argument("--storage-path", help="shared Tune/Train storage (NFS path, s3://, gs://)")
-    sm.add_argument("--set", action="append", metavar="KEY=VALUE")
-    sm.add_argument("--submission-id")
-    sm.set_defaults(fn=cmd_submit)
-    for name, fn, text in (
-        ("status", cmd_status, "a submitted search's state"),
-        ("logs", cmd_logs, "a submitted search's output"),
-        ("stop", cmd_stop, "stop a submitted search"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("submission_id")
-        p.add_argument("--address", **address)
-        if name == "logs":
-            p.add_argument("--follow", action="store_true", help="stream until the job ends")
-        p.set_defaults(fn=fn)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="adaptune",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--state-dir", help="state folder (default: $ADAPTUNE_HOME or ./.adaptune)")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    sub.add_parser("methods", help="list the training methods").set_defaults(fn=cmd_methods)
-
-    v = sub.add_parser("validate", help="check job specs without starting Ray")
-    v.add_argument("jobs", nargs="+")
-    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key")
-    v.set_defaults(fn=cmd_validate)
-
-    s = sub.add_parser("search", help="run a search")
-    s.add_argument("job")
-    s.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a spec key, e.g. search.num_samples=4 or fixed.epochs=2",
-    )
-    s.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local one)")
-    s.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or SQLite in the state folder)",
-    )
-    s.add_argument("--json", help="also write the summary as JSON to this file")
-    s.add_argument("-v", "--verbose", action="store_true", help="show Ray's worker logs")
-    s.set_defaults(fn=cmd_search)
-
-    rs = sub.add_parser("resume", help="continue a search (or multi-stage job) that was cut off")
-    rs.add_argument("search", help="the search's name, e.g. quickstart-20261126-071500")
-    rs.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or local)")
-    rs.add_argument("--tracking-uri", help="MLflow tracking URI (default: the one it used)")
-    rs.add_argument("--json", help="also write the summary as JSON to this file")
-    rs.add_argument("-v", "--verbose", action="store_true", help="show Ray's worker logs")
-    rs.set_defaults(fn=cmd_resume)
-
-    pr = sub.add_parser("promote", help="re-run guarded promotion for a past search")
-    pr.add_argument("search", help="search name (its MLflow run name) or run id")
-    pr.add_argument("--model-name", help="registered model (default: the job's name)")
-    pr.add_argument("--alias", help="alias to move (default: the job's, e.g. champion)")
-    pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
-    pr.add_argument("--tracking-uri")
-    pr.set_defaults(fn=cmd_promote)
-
-    rp = sub.add_parser("report", help="build a search's report (plots, tables, one HTML page)")
-    rp.add_argument("search", help="search name (its MLflow run name) or run id, or a job run")
-    rp.add_argument("--open", action="store_true", help="print only the HTML page's path")
-    rp.add_argument("--tracking-uri")
-    rp.set_defaults(fn=cmd_report)
-
-    u = sub.add_parser("ui", help="serve the MLflow UI for the store")
-    u.add_argument("--host", default="127.0.0.1")
-    u.add_argument("--port", type=int, default=5000)
-    u.add_argument("--tracking-uri")
-    u.add_argument(
-        "--server",
-        action="store_true",
-        help="run an MLflow tracking server (clusters log to it), not just the UI",
-    )
-    u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
-    u.set_defaults(fn=cmd_ui)
-    _jobs_parsers(sub)
-    return p
+    return int(handlers[args.command](args))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        quiet_libraries()
     try:
-        return int(args.fn(args))
+        return _dispatch(args)
     except SpecError as e:
         print(e, file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -373,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `adaptune list | head`: the reader left, nothing to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

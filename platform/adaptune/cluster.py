@@ -62,16 +62,25 @@ def submit(
     storage_path: str | None = None,
     overrides: list[str] | None = None,
     submission_id: str | None = None,
+    trust_remote_code: bool = False,
 ) -> str:
-    """Submit `adaptune search JOB` as a Ray job; returns the submission id."""
+    """Submit `adaptune search JOB` as a Ray job; returns the submission id. Raises
+    ValueError for a job file outside its project folder (the folder is what travels)."""
     import adaptune
     from adaptune.job.spec import load_job, parse_override
     from adaptune.plan import make_plans
 
     sets = dict(parse_override(s) for s in overrides or [])
-    make_plans(load_job(job_file, sets), cluster={"CPU": float("inf"), "GPU": float("inf")})
+    everything = {"CPU": float("inf"), "GPU": float("inf")}
+    make_plans(load_job(job_file, sets), everything, trust_remote_code=trust_remote_code)
     root = project_root(Path(job_file))
-    rel = Path(job_file).resolve().relative_to(root)
+    try:
+        rel = Path(job_file).resolve().relative_to(root)
+    except ValueError:
+        raise ValueError(
+            f"{job_file}: outside the project folder {root}, which is what travels to the "
+            "cluster; move the job (and its search space) into the project"
+        ) from None
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -80,6 +89,8 @@ def submit(
     args = ["python", "-m", "adaptune", "search", str(rel)]
     for s in overrides or []:
         args += ["--set", s]
+    if trust_remote_code:
+        args.append("--trust-remote-code")
     runtime_env = {
         "working_dir": str(root),
         "excludes": EXCLUDES,

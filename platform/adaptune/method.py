@@ -9,17 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["MODEL_METADATA", "Method", "Optimizers", "lazy", "make_config"]
+__all__ = ["MODEL_METADATA", "Method", "Optimizers", "Splits", "lazy", "make_config"]
 
 # In every saved model directory: {"method": name}; the served model reads it to find
 # the method's predictor (tracking/serving.py), the next stage to find its base.
 MODEL_METADATA = "adaptune.json"
+
+
+class Splits(NamedTuple):
+    """What build_data returns. train drives the optimiser, val drives samplers,
+    schedulers and selection, test is scored once by the chosen model (and its seeded
+    re-runs) after the search; info is the data's metadata (fingerprint, sizes, ...)."""
+
+    train: Any
+    val: Any
+    test: Any
+    info: dict[str, Any]
 
 
 @dataclass
@@ -44,24 +55,41 @@ class Optimizers:
 class Method:
     name: str  # == folder == search_spaces/<name>.yaml
     config_cls: type  # frozen dataclass; its defaults are a sane single run
-    # (cfg, DataSpec, cache_dir) -> (train Dataset, val Dataset, data_info dict)
-    build_data: Callable[..., tuple[Any, Any, dict[str, Any]]]
+    # (cfg, DataSpec, cache_dir) -> Splits(train, val, test Datasets, data_info dict)
+    build_data: Callable[..., Splits]
     build_model: Callable[[Any, dict[str, Any]], nn.Module]  # (cfg, data_info)
     build_optimizers: Callable[[nn.Module, Any, int], Optimizers]  # (model, cfg, total_steps)
     # (model, batch, optimisers, cfg) -> logs: floats or 0-d tensors (left on the device so
     # the host need not wait; the worker sums them, checks "loss" is finite, reads once).
     train_step: Callable[[nn.Module, Any, Optimizers, Any], dict[str, Any]]
-    evaluate: Callable[[nn.Module, Any, Any], dict[str, float]]  # (model, val loader, cfg)
+    # (model, loader, cfg) -> "val/<name>" metrics; on the test split the worker renames
+    # them "test/<name>" (one evaluate serves both)
+    evaluate: Callable[[nn.Module, Any, Any], dict[str, float]]
     save_model: Callable[[nn.Module, Any, dict[str, Any], str], None]  # (..., directory)
     load_predictor: Callable[[str], Callable[[Any], Any]]  # directory -> predict(DataFrame)
     metric: str  # default objective, e.g. "val/mse"
     mode: str  # "min" | "max"
     metrics: Sequence[str] = ()  # every metric evaluate() reports, for validation
     description: str = ""
+    # What build_data reads, checked by `validate` before anything starts (adaptune.preflight):
+    # its data.source values ("file" and "hf" go through data/loaders.py); the data.options
+    # keys it reads (an "hf" source hands any others to datasets.load_dataset); and the
+    # columns a "file"/"hf" source must have, ours -> kind (job/datafile.py KINDS:
+    # text, score, class, labels, name); data.columns maps them to the file's own names.
+    data_sources: tuple[str, ...] = ()
+    data_options: tuple[str, ...] = ()
+    data_columns: tuple[tuple[str, str], ...] = ()
     # Optional: (train Dataset, cfg, torch.Generator, rank, world_size) -> DataLoader, for
     # methods whose batches are composed (e.g. label-balanced). It must shard by rank
     # itself; the default is a shuffled DataLoader with a DistributedSampler.
     train_loader: Callable[..., Any] | None = None
+    # Optional: the test split's evaluation, when `evaluate` acts on what it measures (DAMA's
+    # stage 2 moves lambda by the dev score): same arguments and "val/" names, no effects.
+    evaluate_test: Callable[[nn.Module, Any, Any], dict[str, float]] | None = None
+    # Optional: what one prediction request holds, in plain lists and dicts (no pandas):
+    # a list of texts, or a list of records whose first field is required. The logged
+    # model's signature and input example are made from it (tracking.store.signature_of).
+    input_example: Any = None
     # Optional: (rows, directory) -> None, after a search: one row per trial with its
     # "trial_id", "outcome" (completed | stopped | errored), "config" and last "metrics";
     # files written to the directory are logged to the search run under report/.

@@ -3,9 +3,11 @@
     plan = make_plan(load_job("jobs/quickstart.yaml"))   # raises SpecError
 
 Checks: the method exists; every fixed and searched key is a field of the method's
-config with a value of the right type; nothing is both fixed and searched; the
-metric is one the method reports; the sampler fits the space; data files exist;
-one trial's resources fit this machine (or the cluster, checked again at search).
+config with a value of the right type and range (strict: job/values.py); nothing is both
+fixed and searched; the metric is one the method reports; the sampler fits the space;
+what the job names outside itself opens (data files, models: preflight.py); one trial's
+resources fit this machine (or the cluster, checked again at search). The plan carries
+the typed fixed values (``plan.job.fixed``): what trials receive.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from optuna.distributions import BaseDistribution
-from pydantic import TypeAdapter, ValidationError
 
+from adaptune.job.algorithms import objectives_of, search_problems
+from adaptune.job.conditions import Conditions, load_conditions
 from adaptune.job.space import grid_size, load_space, representative_values
 from adaptune.job.spec import JobSpec, SpecError, SpecProblem
+from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
+from adaptune.preflight import PREVIOUS_STAGE, check_external, schedule_problems
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -37,6 +42,17 @@ class Plan:
     mode: str
     num_samples: int
     max_t: int  # epochs: ASHA's time unit
+    # Every objective (metric, mode), the first the one schedulers stop on; more than one
+    # = a Pareto front, and `metric`/`mode` above are the one the winner is picked on.
+    objectives: tuple[tuple[str, str], ...] = ()
+    conditions: Conditions = dataclasses.field(default_factory=dict)  # the space's `when`
+    # What `trust_remote_code: true` lets run (confirmed on the command line), for validate
+    # to say; None when no model code runs.
+    remote_code: str | None = None
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
 
     def resolved(self, params: dict[str, Any]) -> dict[str, Any]:
         """The full config of a trial: defaults, then fixed values, then sampled ones."""
@@ -58,7 +74,8 @@ def _check_values(
     space: dict[str, BaseDistribution],
     space_file: str,
     space_lines: dict[str, int],
-) -> list[SpecProblem]:
+) -> tuple[list[SpecProblem], dict[str, Any]]:
+    """(problems, the fixed values typed: what trials receive)."""
     fields = {f.name: f for f in dataclasses.fields(method.config_cls)}
     problems = []
     for key in job.fixed:
@@ -76,9 +93,8 @@ def _check_values(
                 job.problem(f"fixed.{key}", f"both fixed and searched (in {space_file})")
             )
     if problems:
-        return problems
-    problems += _type_check(job, method, space, space_file, space_lines)
-    return problems
+        return problems, {}
+    return _type_check(job, method, space, space_file, space_lines)
 
 
 def _type_check(
@@ -87,48 +103,23 @@ def _type_check(
     space: dict[str, BaseDistribution],
     space_file: str,
     space_lines: dict[str, int],
-) -> list[SpecProblem]:
-    """Type- and range-check fixed values and every searched value's extremes."""
-    adapter: TypeAdapter[Any] = TypeAdapter(method.config_cls)
-    problems: list[SpecProblem] = []
-    try:
-        adapter.validate_python(dict(job.fixed))
-    except ValidationError as e:
-        for err in e.errors():
-            key = ".".join(["fixed", *(str(p) for p in err["loc"])])
-            if not err["loc"]:  # a __post_init__ check: the config as a whole
-                key = _culprit(adapter, job.fixed)
-            problems.append(job.problem(key, err["msg"]))
-    except ValueError as e:  # the config's own __post_init__ checks
-        problems.append(job.problem(_culprit(adapter, job.fixed), str(e)))
+) -> tuple[list[SpecProblem], dict[str, Any]]:
+    """Strictly type- and range-check fixed values and every searched value's extremes
+    (job/values.py); the fixed values come back typed."""
+    fixed, wrong = check_values(method.config_cls, job.fixed)
+    problems = [job.problem(f"fixed.{k}" if k else "fixed", msg) for k, msg in wrong]
     if problems:
-        return problems
+        return problems, {}
     for name, dist in space.items():
         for value in representative_values(dist):
-            try:
-                adapter.validate_python({**job.fixed, name: value})
-            except ValidationError as e:
-                msg = e.errors()[0]["msg"]
-                problems.append(
-                    SpecProblem(space_file, space_lines.get(name), name, f"value {value!r}: {msg}")
-                )
+            _, wrong = check_values(method.config_cls, {**fixed, name: value})
+            if wrong:
+                msg = next((m for k, m in wrong if k == name), wrong[0][1])
+                msg = msg.removesuffix(f" (got {value!r})")
+                line = space_lines.get(name)
+                problems.append(SpecProblem(space_file, line, name, f"value {value!r}: {msg}"))
                 break
-            except ValueError as e:
-                problems.append(
-                    SpecProblem(space_file, space_lines.get(name), name, f"value {value!r}: {e}")
-                )
-                break
-    return problems
-
-
-def _culprit(adapter: TypeAdapter[Any], fixed: dict[str, Any]) -> str:
-    """The fixed key a whole-config check refused: the first that fails on its own."""
-    for key, value in fixed.items():
-        try:
-            adapter.validate_python({key: value})
-        except ValueError:  # ValidationError included
-            return f"fixed.{key}"
-    return "fixed"
+    return problems, fixed
 
 
 def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[SpecProblem]:
@@ -162,8 +153,12 @@ def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spec
     return problems
 
 
-def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
-    """All semantic checks; raises SpecError listing every problem found."""
+def make_plan(
+    job: JobSpec, cluster: dict[str, float] | None = None, *, trust_remote_code: bool = False
+) -> Plan:
+    """All semantic checks; raises SpecError listing every problem found. The plan's
+    ``job.fixed`` are the checked, typed values: what trials receive. `trust_remote_code`:
+    the user confirmed that a model folder's own code may run (--trust-remote-code)."""
     from adaptune.job.spec import load_yaml
     from adaptune.methods import get_method
 
@@ -178,19 +173,18 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
     space_file = str(space_path) if rel.startswith("..") else rel
     space = load_space(space_file)
     _, space_lines = load_yaml(space_file)
-    problems = _check_values(job, method, space, space_file, space_lines)
-    metric = job.the_search.metric or method.metric
-    mode = job.the_search.mode or (method.mode if job.the_search.metric is None else None)
-    if metric not in method.metrics:
-        problems.append(
-            job.problem(
-                "search.metric",
-                f"'{metric}' is not reported by "
-                f"{method.name}; choose from {', '.join(method.metrics)}",
-            )
+    conditions = load_conditions(space_file, space)
+    problems, fixed = _check_values(job, method, space, space_file, space_lines)
+    remote_code = None
+    if not problems:  # what is outside the job file, once its values are known good
+        job = job.model_copy(update={"fixed": fixed})
+        checked = check_external(
+            job, method, space, space_file, space_lines, trust_remote_code=trust_remote_code
         )
-    if mode is None:
-        problems.append(job.problem("search.mode", "required when a metric is given (min|max)"))
+        problems, remote_code = checked.problems, checked.remote_code
+        job = job.model_copy(update={"fixed": checked.fixed})
+    objectives, wrong = objectives_of(job, method.name, method.metric, method.mode, method.metrics)
+    problems += wrong
     num_samples = job.the_search.num_samples or DEFAULT_NUM_SAMPLES
     if job.the_search.sampler == "grid":
         try:
@@ -198,13 +192,6 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
             num_samples = job.the_search.num_samples or size
         except ValueError as e:
             problems.append(job.problem("search.sampler", str(e)))
-    if job.data.source in ("file", "hf") and not job.data.path:
-        what = "a local file" if job.data.source == "file" else "a dataset name"
-        problems.append(job.problem("data", f"source '{job.data.source}' needs 'path' ({what})"))
-    elif job.data.source == "file" and not job.resolve_path(str(job.data.path)).exists():
-        problems.append(
-            job.problem("data.path", f"file not found: {job.resolve_path(str(job.data.path))}")
-        )
     problems += check_resources(job, cluster)
     if problems:
         raise SpecError(problems)
@@ -215,25 +202,47 @@ def make_plan(job: JobSpec, cluster: dict[str, float] | None = None) -> Plan:
         else make_default(method, job.fixed).epochs
     )
     max_t = job.the_search.scheduler.max_t or max_t
-    return Plan(job, method, space, space_file, metric, str(mode), num_samples, max_t)
+    problems = search_problems(job, method.metrics, objectives, max_t, bool(conditions))
+    problems += schedule_problems(job, max_t)
+    if problems:
+        raise SpecError(problems)
+    pick = job.promote.pick.metric if job.promote.pick and len(objectives) > 1 else None
+    metric, mode = next((o for o in objectives if o[0] == pick), objectives[0])
+    return Plan(
+        job,
+        method,
+        space,
+        space_file,
+        metric,
+        mode,
+        num_samples,
+        max_t,
+        tuple(objectives),
+        conditions,
+        remote_code,
+    )
 
 
-def make_plans(job: JobSpec, cluster: dict[str, float] | None = None) -> list[Plan]:
-    """One plan per stage (a plain job has one); every stage is checked before any runs."""
+def make_plans(
+    job: JobSpec, cluster: dict[str, float] | None = None, *, trust_remote_code: bool = False
+) -> list[Plan]:
+    """One plan per stage, or per arm of a comparison (a plain job has one); every plan is
+    checked before any runs."""
     plans: list[Plan] = []
     problems: list[SpecProblem] = []
-    for i, view in enumerate(job.stage_views()):
-        if i > 0:  # the previous stage's best model arrives at run time (stages.inherit)
-            view = view.model_copy(
-                update={"fixed": {"init_from": "<previous stage's best model>", **view.fixed}}
-            )
+    if job.arms and job.final.seeds < 2:  # the comparison's tests pair seeded re-runs
+        problems.append(job.problem("final.seeds", "a comparison (arms) needs final.seeds >= 2"))
+    views = job.arm_views() if job.arms else job.stage_views()
+    for i, view in enumerate(views):
+        if i > 0 and not job.arms:  # the previous stage's model arrives at run time
+            view = view.model_copy(update={"fixed": {"init_from": PREVIOUS_STAGE, **view.fixed}})
         try:
-            plan = make_plan(view, cluster)
+            plan = make_plan(view, cluster, trust_remote_code=trust_remote_code)
         except SpecError as e:
             problems += e.problems
             continue
         fields = {f.name for f in dataclasses.fields(plan.method.config_cls)}
-        if i > 0 and "init_from" not in fields:
+        if i > 0 and not job.arms and "init_from" not in fields:
             problems.append(
                 job.problem(
                     f"stages.{i}",

@@ -95,7 +95,8 @@ def test_every_cpu_is_free_after_the_search(search: dict[str, Any]) -> None:
 def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
     runs = _trial_runs(search)
     assert len(runs) == 12
-    assert {r.info.run_name for r in runs} == {r.data.tags["adaptune.trial_id"] for r in runs}
+    # named by outcome then trial id ("stopped@1 ab12", "completed ab12", "★ best ab12")
+    assert all(r.info.run_name.endswith(" " + r.data.tags["adaptune.trial_id"]) for r in runs)
     statuses = {r.data.tags["adaptune.status"] for r in runs}
     assert statuses == {"completed", "stopped"}
     for run in runs:  # stopped is not failed: a stopped trial's run ends FINISHED
@@ -111,6 +112,22 @@ def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
         assert ("adaptune.model_uri" in run.data.tags) == (
             run.data.tags["adaptune.status"] == "completed"
         )
+
+
+def test_the_chosen_trial_alone_is_scored_on_test(search: dict[str, Any]) -> None:
+    """Val chose the winner; its held-out test score is recorded beside it, on its run
+    and on the search run, and no other trial's test score reaches MLflow."""
+    assert set(search["test"]) >= {"test/mse", "test/acc"}
+    client = mlflow.MlflowClient(search["tracking_uri"])
+    for run in _trial_runs(search):
+        is_best = run.data.tags["adaptune.trial_id"] == search["best_trial"]
+        assert ("test/mse" in run.data.metrics) == is_best
+        if is_best:
+            assert run.data.metrics["test/mse"] == pytest.approx(search["test"]["test/mse"])
+    parent = client.get_run(search["parent_run_id"]).data
+    assert parent.metrics["test/mse"] == pytest.approx(search["test"]["test/mse"])
+    assert parent.tags["adaptune.best_trial"] == search["best_trial"]
+    assert not search["final"] and not search["reruns"]  # final.seeds defaults to 0
 
 
 def test_champion_is_registered_and_predicts_raw_text(search: dict[str, Any]) -> None:

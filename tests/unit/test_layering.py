@@ -19,7 +19,13 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "platform" / "adaptune"
 METHOD_NAMES = ("dao", "dama", "mad", "dallmi")
-DRIVER = ("adaptune.search", "adaptune.cli", "adaptune.cluster", "adaptune.report")
+DRIVER = (
+    "adaptune.search",
+    "adaptune.cli",
+    "adaptune.commands",
+    "adaptune.cluster",
+    "adaptune.report",
+)
 
 
 def modules(folder: str) -> list[Path]:

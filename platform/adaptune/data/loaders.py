@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from adaptune.job.datafile import inspect_file
 from adaptune.job.spec import DataSpec
 
 FILE_FORMATS = {
@@ -24,7 +25,10 @@ FILE_FORMATS = {
 def load_records(
     data: DataSpec, needed: tuple[str, ...], base: Path | None = None
 ) -> dict[str, list[Any]]:
-    """Columns `needed` (our names), renamed from the data's own via ``data.columns``."""
+    """Columns `needed` (our names), renamed from the data's own via ``data.columns``.
+    A file is checked as ``validate`` checked it (job/datafile.py) before datasets reads
+    it, so a file changed since gives the same one-line error, not a parser's traceback;
+    a dataset's own code never runs (trust_remote_code is refused)."""
     import datasets
 
     if data.source == "file":
@@ -38,11 +42,14 @@ def load_records(
             )
         if not path.exists():
             raise FileNotFoundError(f"data file not found: {path}")
+        inspect_file(path, {}, data.columns, data.n_train)  # readable, parses, has rows
         kwargs = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
         ds = datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
     elif data.source == "hf":
         if not data.path:
             raise ValueError("data.path (a dataset name) is required for source 'hf'")
+        if "trust_remote_code" in data.options:
+            raise ValueError("data.options.trust_remote_code is not allowed")
         ds = datasets.load_dataset(data.path, split=data.split, **data.options)
     else:
         raise ValueError(f"unknown data source '{data.source}'")

@@ -12,7 +12,6 @@ the bounds mean exactly what Optuna means: an int ``high`` is inclusive.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -26,7 +25,7 @@ from optuna.distributions import (
     IntDistribution,
     json_to_distribution,
 )
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml, problems_from_validation
 
@@ -36,13 +35,22 @@ Scalar = bool | int | float | str | None
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN compares false
     type: Literal["float", "int", "categorical"]
     low: float | None = None
     high: float | None = None
     step: float | None = None
     log: bool = False
     choices: list[Scalar] | None = None
+    when: dict[str, Any] | None = None  # a conditional parameter: job/conditions.py
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _finite(cls, v: Any) -> Any:
+        for c in v if isinstance(v, list) else ():
+            if isinstance(c, float) and not math.isfinite(c):
+                raise ValueError(f"choices must be finite numbers (got {c})")
+        return v
 
     @model_validator(mode="after")
     def _shape(self) -> _Entry:
@@ -53,6 +61,9 @@ class _Entry(BaseModel):
                 raise ValueError("categorical takes only 'choices'")
             if len(set(map(repr, self.choices))) != len(self.choices):
                 raise ValueError("'choices' has duplicates")
+            kinds = sorted({type(c).__name__ for c in self.choices if c is not None})
+            if len(kinds) > 1:  # a trial's value would change type with the sample
+                raise ValueError(f"'choices' mix types ({', '.join(kinds)}); use one type")
             return self
         if self.choices is not None:
             raise ValueError(f"{self.type} takes low/high, not 'choices'")
@@ -123,32 +134,54 @@ def _abbreviated(entry: _Entry) -> dict[str, Any]:
     return out
 
 
-def _values(dist: BaseDistribution) -> list[Any] | None:
-    """All values of a discrete distribution, or None when it is continuous."""
+# Optuna's GridSampler lists every point: a grid over a range of 10^8 would never start.
+MAX_GRID = 100_000
+
+
+def _count(dist: BaseDistribution) -> int | None:
+    """How many values a discrete distribution has, or None when it is continuous."""
     if isinstance(dist, CategoricalDistribution):
-        return list(dist.choices)
+        return len(dist.choices)
     if isinstance(dist, IntDistribution) and not dist.log:
-        return list(range(dist.low, dist.high + 1, dist.step))
+        return (dist.high - dist.low) // dist.step + 1
     if isinstance(dist, FloatDistribution) and dist.step is not None:
-        n = round((dist.high - dist.low) / dist.step)
-        return [float(v) for v in np.round(dist.low + dist.step * np.arange(n + 1), 12)]
+        return round((dist.high - dist.low) / dist.step) + 1
     return None
 
 
+def _values(dist: BaseDistribution) -> list[Any]:
+    """All values of a discrete distribution (counted first: see grid_size)."""
+    if isinstance(dist, CategoricalDistribution):
+        return list(dist.choices)
+    if isinstance(dist, IntDistribution):
+        return list(range(dist.low, dist.high + 1, dist.step))
+    assert isinstance(dist, FloatDistribution) and dist.step is not None
+    n = round((dist.high - dist.low) / dist.step)
+    return [float(v) for v in np.round(dist.low + dist.step * np.arange(n + 1), 12)]
+
+
 def grid_of(space: dict[str, BaseDistribution]) -> dict[str, list[Any]]:
-    """The grid for Optuna's GridSampler; raises ValueError naming continuous parameters."""
-    grid = {k: _values(d) for k, d in space.items()}
-    continuous = [k for k, v in grid.items() if v is None]
+    """The grid for Optuna's GridSampler; raises ValueError naming continuous parameters,
+    or when the grid has more than MAX_GRID points."""
+    grid_size(space)
+    return {k: _values(d) for k, d in space.items()}
+
+
+def grid_size(space: dict[str, BaseDistribution]) -> int:
+    """The number of grid points, counted without listing them (ValueError as grid_of)."""
+    counts = {k: _count(d) for k, d in space.items()}
+    continuous = [k for k, n in counts.items() if n is None]
     if continuous:
         raise ValueError(
             "the grid sampler needs discrete parameters (categorical, int, or float with "
             f"'step'); continuous: {', '.join(continuous)}"
         )
-    return {k: v for k, v in grid.items() if v is not None}
-
-
-def grid_size(space: dict[str, BaseDistribution]) -> int:
-    return len(list(itertools.product(*grid_of(space).values())))
+    size = math.prod(n for n in counts.values() if n is not None)
+    if size > MAX_GRID:
+        raise ValueError(
+            f"the grid has {size} points, over {MAX_GRID}: coarsen a step, or sample instead"
+        )
+    return size
 
 
 def representative_values(dist: BaseDistribution) -> list[Any]:

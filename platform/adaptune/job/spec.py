@@ -9,7 +9,9 @@ Structure only: the method-specific checks (config fields, metrics, data sources
 
 from __future__ import annotations
 
+import difflib
 import os
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from adaptune.job import names
 from adaptune.job.yamlfile import (
     KeyedValueError,
     SpecError,
@@ -44,11 +47,15 @@ __all__ = [
     "load_yaml",
 ]
 
-Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc"]
+Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc", "gp", "nsga2"]
+Direction = Literal["min", "max"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+SEED = Field(0, ge=0, lt=2**32)  # numpy's and torch's seeds are unsigned 32-bit
 
 
 class DataSpec(_Strict):
@@ -65,26 +72,43 @@ class DataSpec(_Strict):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     test_path: str | None = None
     test_split: str | None = None
-    seed: int = 0
+    seed: int = SEED
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class SchedulerSpec(_Strict):
-    type: Literal["asha", "fifo"] = "asha"
+    # asha, hyperband (Ray's HyperBandScheduler), median (MedianStoppingRule) or fifo;
+    # which keys each takes is checked in job/algorithms.py
+    type: Literal["asha", "fifo", "hyperband", "median"] = "asha"
     grace_period: int = Field(1, ge=1)
-    reduction_factor: float = Field(3.0, gt=1.0)
+    # ASHA and HyperBand build log(max_t / grace_period) / log(reduction_factor) rungs:
+    # 1.000000001 would be a billion of them.
+    reduction_factor: float = Field(3.0, ge=1.5, le=100.0)
     max_t: int | None = Field(None, ge=1)  # epochs; default: the trial's epochs
+    min_samples_required: int = Field(3, ge=1)  # median: finished trials to compare with
+
+
+class WarmStartSpec(_Strict):
+    """The first trials: an earlier search's top-k configs, or the champion's config."""
+
+    from_: str = Field(alias="from")  # a search name (or run id), or "champion"
+    top_k: int = Field(3, ge=1, le=100)
 
 
 class SearchSpec(_Strict):
     space: str
     sampler: Sampler = "tpe"
     num_samples: int | None = Field(None, ge=1)  # None: 16, or the grid's size for grid
-    metric: str | None = None  # default: the method's metric
-    mode: Literal["min", "max"] | None = None
+    # Options of the sampler (n_startup_trials, multivariate, ...): job/algorithms.py
+    sampler_options: dict[str, Any] = Field(default_factory=dict)
+    # default: the method's metric; a list = multi-objective (a Pareto front)
+    metric: str | list[str] | None = None
+    mode: Direction | list[Direction] | None = None
+    constraints: list[str] = Field(default_factory=list)  # "metric <= value", feasibility
+    warm_start: WarmStartSpec | None = None
     scheduler: SchedulerSpec = SchedulerSpec()
     max_concurrent: int | Literal["auto"] = "auto"
-    seed: int = 0
+    seed: int = SEED
 
     @field_validator("max_concurrent")
     @classmethod
@@ -109,14 +133,23 @@ class ResourceSpec(_Strict):
 
 
 class TrackingSpec(_Strict):
-    uri: str | None = None  # None: embedded SQLite store under the state folder
-    experiment: str | None = None  # default: the job's name
+    uri: names.TrackingURI | None = None  # None: embedded SQLite store under the state folder
+    experiment: names.ExperimentName | None = None  # default: the job's name
+
+
+class PickSpec(_Strict):
+    """A multi-objective search's one winner: the best `metric` on the Pareto front among
+    the points that meet `constraint` ("metric <= value"); checked in job/algorithms.py."""
+
+    metric: str
+    constraint: str | None = None
 
 
 class PromoteSpec(_Strict):
     enabled: bool = True
-    model_name: str | None = None  # default: the job's name
-    alias: str = "champion"
+    pick: PickSpec | None = None  # multi-objective only; default: the first objective
+    model_name: names.ModelName | None = None  # default: the job's name
+    alias: names.Alias = "champion"
     # better: the alias moves to a candidate whose test score beats the holder's at all;
     # significant: only when it beats it by more than the noise (see docs/evaluation.md).
     rule: Literal["better", "significant"] = "better"
@@ -150,7 +183,8 @@ class StageSpec(_Strict):
 
 
 class JobSpec(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    # every search, run and model is named after it: no secret in it (names.py)
+    name: names.NoSecret = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     method: str
     description: str | None = None
     data: DataSpec
@@ -171,6 +205,7 @@ class JobSpec(_Strict):
     lines: dict[str, int] = Field(default_factory=dict, exclude=True)
     key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
     job_name: str = Field("", exclude=True)  # the multi-stage job's name, in a stage's view
+    arm: str = Field("", exclude=True)  # the arm's name, in an arm's view of a comparison
 
     @model_validator(mode="after")
     def _one_search(self) -> JobSpec:
@@ -221,6 +256,30 @@ class JobSpec(_Strict):
             for i, stage in enumerate(self.stages)
         ]
 
+    def arm_views(self) -> list[JobSpec]:
+        """Each arm of a comparison as a single-search job: the job's search (its space
+        replaced if the arm gives one) over the job's fixed values and the arm's."""
+        assert self.arms and self.search is not None
+        return [
+            self.model_copy(
+                update={
+                    "name": f"{self.name}-{arm.name}",
+                    "search": self.search.model_copy(
+                        update={"space": arm.space or self.search.space}
+                    ),
+                    "fixed": {**self.fixed, **arm.fixed},
+                    "arms": None,
+                    "key_prefix": f"arms.{i}.",
+                    "job_name": self.name,
+                    "arm": arm.name,
+                    "tracking": self.tracking.model_copy(
+                        update={"experiment": self.tracking.experiment or self.name}
+                    ),
+                }
+            )
+            for i, arm in enumerate(self.arms)
+        ]
+
     def line_of(self, key: str) -> int | None:
         return line_for(self.lines, key)
 
@@ -249,7 +308,39 @@ def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSp
     try:
         return JobSpec.model_validate({**data, "source_file": str(path), "lines": lines})
     except ValidationError as e:
-        raise SpecError(problems_from_validation(e, str(path), lines)) from e
+        problems = problems_from_validation(e, str(path), lines)
+        raise SpecError([blame_override(p, overrides or {}) for p in problems]) from e
+
+
+def blame_override(problem: SpecProblem, overrides: dict[str, Any]) -> SpecProblem:
+    """A problem a --set override caused, told as that override's (the job file's line
+    does not hold it), with the closest valid key for an unknown one."""
+    for dotted, value in overrides.items():
+        if not (dotted == problem.key or dotted.startswith(problem.key + ".")):
+            continue
+        message = problem.message
+        if message == "unknown key":
+            *parents, leaf = problem.key.split(".")
+            fields = _fields_at(parents)
+            longer = [f for f in fields if f.startswith(leaf)]  # "grace" -> "grace_period"
+            close = longer[:1] or difflib.get_close_matches(leaf, fields, n=1, cutoff=0.5)
+            if close:
+                message += f" (did you mean '{'.'.join([*parents, close[0]])}'?)"
+        return SpecProblem("--set", None, f"{dotted}={value}", message)
+    return problem
+
+
+def _fields_at(path: list[str]) -> list[str]:
+    """The spec keys valid under a dotted path (JobSpec's nested models)."""
+    model: Any = JobSpec
+    for part in path:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        nested = [field.annotation, *typing.get_args(field.annotation)]
+        model = next((t for t in nested if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    fields = getattr(model, "model_fields", {})
+    return [k for k, f in fields.items() if not f.exclude]
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -9,7 +9,10 @@ can jump straight to the culprit (``jobs/x.yaml:12: search.sampler: ...``).
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,11 @@ __all__ = [
     "KeyedValueError",
     "SpecError",
     "SpecProblem",
+    "decode_utf8",
     "line_for",
     "load_yaml",
     "problems_from_validation",
+    "read_text",
 ]
 
 
@@ -81,19 +86,33 @@ def line_for(lines: dict[str, int], key: str) -> int | None:
     return lines.get("")  # a missing top-level key: the document's first line
 
 
+# Job files and search spaces are a few KB: anything bigger, deeper or more repetitive
+# is a mistake or an attack (a YAML "billion laughs" alias bomb expands exponentially).
+MAX_FILE_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_VALUES = 10_000  # scalars and collections, aliases counted at every use
+
+
 def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     """Safe-load a YAML mapping and its key -> line map; syntax errors, duplicate keys
     (which PyYAML would silently resolve to the last) and non-mappings become SpecError."""
     file = str(path)
+    text = read_text(path)
+    shape = _shape_problem(text)
+    if shape is not None:
+        line, message, index = shape
+        raise SpecError([SpecProblem(file, line, _open_key_path(text[:index]), message)])
+    loader = yaml.SafeLoader(text)
+    node: yaml.Node | None = None
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError([SpecProblem(file, None, "", f"cannot read file: {e.strerror}")]) from e
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.constructor.ConstructorError as e:  # e.g. a !!python tag: name its key
+        raise SpecError([_tag_problem(file, node, e)]) from e
     except yaml.YAMLError as e:
         raise SpecError([_syntax_problem(file, text, e)]) from e
+    finally:
+        loader.dispose()
     if data is None or node is None:
         raise SpecError([SpecProblem(file, 1, "", "file is empty")])
     if not isinstance(data, dict):
@@ -103,6 +122,99 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     if dups:
         raise SpecError([SpecProblem(file, *d) for d in dups])
     return data, _line_map(node)
+
+
+def read_text(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """A small regular file's UTF-8 text; anything else is a SpecError that says why (a
+    FIFO or /dev/zero would otherwise be read forever)."""
+    file = str(path)
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise SpecError([SpecProblem(file, None, "", f"cannot read: {what}")])
+        if st.st_size > limit:
+            raise SpecError(
+                [SpecProblem(file, None, "", f"file is {st.st_size} bytes, over {limit}")]
+            )
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise SpecError([SpecProblem(file, None, "", f"cannot read file: {e.strerror}")]) from e
+    if len(raw) > limit:  # grew while read
+        raise SpecError([SpecProblem(file, None, "", f"file is over {limit} bytes")])
+    return decode_utf8(raw, file)
+
+
+def decode_utf8(raw: bytes, file: str) -> str:
+    """UTF-8 text (a UTF-8 byte-order mark is dropped); UTF-16 or binary: a SpecError."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw[:4096]:
+        what = "UTF-16" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary"
+        raise SpecError([SpecProblem(file, 1, "", f"not UTF-8 text (looks {what})")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        byte = raw[e.start : e.start + 1].hex()
+        raise SpecError(
+            [SpecProblem(file, line, "", f"not UTF-8 text (byte 0x{byte} at offset {e.start})")]
+        ) from None
+
+
+def _shape_problem(text: str) -> tuple[int | None, str, int] | None:
+    """(line, message, offset) when the document nests deeper than MAX_DEPTH or expands
+    (aliases counted at each use) to more than MAX_VALUES values. One pass over the
+    parser's events: linear time, whatever the aliases would expand to."""
+    sizes: dict[str, int] = {}  # anchor -> expanded size
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, size] of each open collection
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            mark = event.start_mark
+            line, index = (mark.line + 1, mark.index) if mark is not None else (None, 0)
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append([event.anchor, 1])
+                if len(stack) - 1 > MAX_DEPTH:
+                    return line, f"nested deeper than {MAX_DEPTH} levels", index
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                anchor, size = stack.pop()
+            elif isinstance(event, yaml.AliasEvent):
+                anchor, size = None, sizes.get(str(event.anchor), 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                anchor, size = event.anchor, 1
+            else:
+                continue
+            if anchor is not None:
+                sizes[str(anchor)] = size
+            stack[-1][1] += size
+            if stack[0][1] + sum(s for _, s in stack[1:]) > MAX_VALUES:
+                message = f"expands to more than {MAX_VALUES} values (YAML aliases?)"
+                return line, message, index
+    except yaml.YAMLError:
+        return None  # composing reports it, with its line and key
+    return None
+
+
+def _tag_problem(file: str, root: yaml.Node | None, err: yaml.YAMLError) -> SpecProblem:
+    """A value PyYAML will not build (a !!python tag...), named by the key that holds it."""
+    mark = getattr(err, "problem_mark", None)
+    key = ""
+    if root is not None and mark is not None:
+        key = next((k for k, n in _walk(root) if n.start_mark.index == mark.index), "")
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(err, "problem", None) or str(err)
+    return SpecProblem(file, line, key, f"YAML value not allowed: {problem}")
+
+
+def _walk(node: yaml.Node, prefix: str = "") -> Iterator[tuple[str, yaml.Node]]:
+    """(dotted key, node) of every node below `node` (bounded: see _shape_problem)."""
+    yield prefix, node
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            yield from _walk(v, f"{prefix}.{k.value}" if prefix else str(k.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            yield from _walk(v, f"{prefix}.{i}")
 
 
 def _duplicate_keys(node: yaml.Node, prefix: str = "") -> list[tuple[int, str, str]]:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 
 from adaptune.method import Method
-from adaptune.methods.dallmi import METHOD as DALLMI
-from adaptune.methods.dama import METHOD as DAMA
-from adaptune.methods.dao import METHOD as DAO
-from adaptune.methods.mad import METHOD as MAD
 
 __all__ = ["METHODS", "get_method"]
 
-METHODS: dict[str, Method] = {m.name: m for m in (DAO, DAMA, MAD, DALLMI)}
+# The registry: one line per method, its folder's name (the folder's __init__ defines
+# METHOD; its hooks are imported on first use, so this costs no torch import).
+NAMES = (
+    "dao",
+    "dama",
+    "mad",
+    "dallmi",
+)
+METHODS: dict[str, Method] = {
+    name: importlib.import_module(f".{name}", __name__).METHOD for name in NAMES
+}
 
 
 def get_method(name: str) -> Method:

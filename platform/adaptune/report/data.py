@@ -25,7 +25,15 @@ from optuna.distributions import (
 )
 
 from adaptune.tracking import trial_runs
-from adaptune.tracking.names import SPACE_ARTIFACT, Kind, Param, Status, Tag
+from adaptune.tracking.names import (
+    SEARCHED_PARAM_PREFIX,
+    SPACE_ARTIFACT,
+    Kind,
+    Param,
+    Status,
+    Tag,
+    TrialMetric,
+)
 
 __all__ = ["Point", "Search", "Trial", "load_search", "parse_value", "status_of"]
 
@@ -45,7 +53,7 @@ class Trial:
     params: dict[str, str]  # the full resolved config, as MLflow strings
     history: list[Point]  # the objective per epoch, in epoch order
     epochs_run: int
-    wall_s: float  # Tune's time_total_s: the trial's wall time, worker start included
+    wall_s: float  # the trial's wall time, worker start included (Tune's time_total_s)
     train_s: float  # sum of epoch_time_s: time inside the epoch loop
     node_id: str = ""
     start_ms: int = 0
@@ -68,6 +76,7 @@ class Search:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    experiment_id: str = ""
 
 
 def status_of(tag: str | None) -> str:
@@ -122,6 +131,7 @@ def load_search(client: MlflowClient, run: Any) -> Search:
         tags=tags,
         params=params,
         metrics=dict(run.data.metrics),
+        experiment_id=str(run.info.experiment_id),
     )
     search.trials = _trials(client, run, metric)
     search.space = _space(client, run, search.trials)
@@ -132,7 +142,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
     kept: dict[str, Trial] = {}
     for run in trial_runs(client, parent):
         tags, metrics = run.data.tags, run.data.metrics
-        if tags.get(Tag.KIND) == Kind.SEARCH:  # a nested search, not a trial
+        if tags.get(Tag.KIND) in (Kind.SEARCH, Kind.RERUN):  # a nested search or a re-run
             continue
         history = [
             Point(int(m.step), float(m.value), int(m.timestamp))
@@ -144,10 +154,12 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
             run_id=run.info.run_id,
             status=status_of(tags.get(Tag.STATUS)),
             status_text=tags.get(Tag.STATUS_TEXT) or tags.get(Tag.STATUS, "running"),
-            params=dict(run.data.params),
+            params={
+                k: v for k, v in run.data.params.items() if not k.startswith(SEARCHED_PARAM_PREFIX)
+            },
             history=sorted({p.epoch: p for p in history}.values()),
             epochs_run=int(metrics.get("epoch", max((p.epoch for p in history), default=0))),
-            wall_s=float(metrics.get("time_total_s", 0.0)),
+            wall_s=float(metrics.get(TrialMetric.WALL_S, metrics.get("time_total_s", 0.0))),
             train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
             node_id=tags.get(Tag.NODE_ID, ""),
             start_ms=int(run.info.start_time or 0),

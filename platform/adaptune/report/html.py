@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["heading", "image", "page", "paragraph", "table"]
+__all__ = ["heading", "image", "link", "page", "paragraph", "table"]
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px auto;
@@ -28,6 +28,8 @@ th { background: #f6f8fa; } td.text, th.text { text-align: left; }
 tr.completed td:first-child { border-left: 4px solid #2ca02c; }
 tr.stopped td:first-child { border-left: 4px solid #ff7f0e; }
 tr.errored td:first-child { border-left: 4px solid #d62728; }
+tr.best td { background: #fff8c5; font-weight: 600; }
+a { color: #0969da; }
 img { max-width: 100%; height: auto; display: block; margin: 8px 0; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px; } .grid img { max-width: 48%; }
 .scroll { overflow-x: auto; }
@@ -64,9 +66,11 @@ def table(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str] | None = None,
     row_class: str | None = None,
+    links: dict[str, str] | None = None,
 ) -> str:
     """Rows as an HTML table; text columns align left; `row_class` names a column whose
-    value becomes each row's CSS class (e.g. the trial status)."""
+    value becomes each row's CSS class (e.g. the trial status); `links` maps a cell's
+    text to a URL (e.g. a trial id to its MLflow run)."""
     if not rows:
         return paragraph("(none)", note=True)
     cols = list(columns or rows[0].keys())
@@ -79,12 +83,22 @@ def table(
     body = []
     for r in rows:
         cls = f' class="{esc(r.get(row_class, ""))}"' if row_class else ""
-        body.append(f"<tr{cls}>" + "".join(cell("td", c, esc(fmt(r.get(c)))) for c in cols))
+        body.append(f"<tr{cls}>" + "".join(cell("td", c, _linked(r.get(c), links)) for c in cols))
     return (
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>'
         + "</tr>".join(body)
         + "</tr></tbody></table></div>"
     )
+
+
+def _linked(value: Any, links: dict[str, str] | None) -> str:
+    text = esc(fmt(value))
+    url = (links or {}).get(str(value)) if value is not None else None
+    return f'<a href="{esc(url)}">{text}</a>' if url else text
+
+
+def link(text: str, url: str) -> str:
+    return f'<a href="{esc(url)}">{esc(text)}</a>'
 
 
 def page(title: str, parts: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ from adaptune.report.data import Search, Trial, parse_value
 
 __all__ = [
     "best_so_far_plot",
+    "curves_plot",
     "importance_plot",
     "parallel_plot",
     "rungs_plot",
@@ -31,9 +32,10 @@ STATUS_COLOURS = {
 }
 
 
-def importance_plot(values: dict[str, float], title: str) -> Figure:
+def importance_plot(values: dict[str, float], title: str, caveat: str = "") -> Figure:
+    """Bars per parameter; `caveat` (few trials) is written on the chart itself."""
     names = sorted(values, key=values.__getitem__)
-    fig = Figure(figsize=(6.5, 0.5 * len(names) + 1.6))
+    fig = Figure(figsize=(6.5, 0.5 * len(names) + (2.1 if caveat else 1.6)))
     ax = fig.add_subplot()
     ax.barh(names, [values[n] for n in names], color="tab:blue")
     for y, n in enumerate(names):
@@ -41,6 +43,64 @@ def importance_plot(values: dict[str, float], title: str) -> Figure:
     ax.set_xlim(0, max(1.0, max(values.values(), default=0) * 1.15))
     ax.set_xlabel("importance (fANOVA, share of variance)")
     ax.set_title(title)
+    if caveat:
+        fig.text(0.5, 0.01, caveat, ha="center", va="bottom", color="tab:red", fontsize=9)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    else:
+        fig.tight_layout()
+    return fig
+
+
+def curves_plot(search: Search, best: str | None, rungs: list[int]) -> Figure:
+    """The objective per epoch, one line per trial, coloured by outcome (dashed and ending
+    in x: stopped early); the best trial drawn thick and labelled; the rungs dotted."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(9.0, 4.8))
+    ax = fig.add_subplot()
+    drawn = [t for t in search.trials if t.history]
+    for t in sorted(drawn, key=lambda t: t.trial_id == best):  # the best one on top
+        xs, ys = [p.epoch for p in t.history], [p.value for p in t.history]
+        if t.trial_id == best:
+            ax.plot(xs, ys, color="tab:blue", linewidth=3.2, marker="o", zorder=5)
+            ax.annotate(
+                f"best {t.trial_id}: {ys[-1]:.4g}",
+                (xs[-1], ys[-1]),
+                textcoords="offset points",
+                xytext=(6, 6),
+                color="tab:blue",
+                fontweight="bold",
+            )
+            continue
+        stopped = t.status == "stopped"
+        colour = STATUS_COLOURS.get(t.status, "tab:gray")
+        ax.plot(xs, ys, color=colour, linestyle="--" if stopped else "-", alpha=0.75, marker=".")
+        if stopped:
+            ax.plot([xs[-1]], [ys[-1]], marker="x", color="black", markersize=7)
+    for r in rungs[:-1]:
+        ax.axvline(r, color="black", linestyle=":", linewidth=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch" + (" (dotted: the scheduler's rungs)" if len(rungs) > 1 else ""))
+    better = "lower" if search.mode == "min" else "higher"
+    ax.set_ylabel(f"{search.metric} ({better} is better)")
+    ax.set_title(f"learning curves: {len(drawn)} trials", fontsize=10)
+    handles = [
+        Line2D([], [], color="tab:blue", linewidth=3.2, label="best trial"),
+        Line2D([], [], color=STATUS_COLOURS["completed"], label="completed"),
+        Line2D(
+            [],
+            [],
+            color=STATUS_COLOURS["stopped"],
+            linestyle="--",
+            marker="x",
+            markeredgecolor="black",
+            label="stopped early",
+        ),
+    ]
+    if any(t.status == "errored" for t in drawn):
+        handles.append(Line2D([], [], color=STATUS_COLOURS["errored"], label="errored"))
+    ax.legend(handles=handles, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -175,7 +235,11 @@ def best_so_far_plot(curve: list[dict[str, Any]], metric: str, mode: str) -> Fig
 
 
 def rungs_plot(
-    rungs: list[dict[str, Any]], trials: list[Trial], max_t: int, title: str = "ASHA rungs"
+    rungs: list[dict[str, Any]],
+    trials: list[Trial],
+    max_t: int,
+    title: str = "ASHA rungs",
+    stopper: str | None = "ASHA",
 ) -> Figure:
     """Left: trials reaching each rung, split by what happened there. Right: one lane per
     trial up to the epoch it reached, coloured by outcome."""
@@ -209,7 +273,7 @@ def rungs_plot(
     lanes.set_yticks(range(len(trials)), [t.trial_id for t in trials], fontsize=7)
     lanes.set_ylim(len(trials) - 0.5, -0.5)  # the first trial on top
     lanes.set_xlim(0, max_t + 0.3)
-    lanes.set_xlabel("epochs run (x = stopped by ASHA)")
+    lanes.set_xlabel(f"epochs run (x = stopped by {stopper})" if stopper else "epochs run")
     lanes.set_title("trials, in start order", fontsize=10)
     fig.tight_layout()
     return fig

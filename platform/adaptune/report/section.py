@@ -17,15 +17,25 @@ from mlflow import MlflowClient
 from adaptune.report import plots
 from adaptune.report.champion import champion_info
 from adaptune.report.data import Search, load_search
-from adaptune.report.html import esc, fmt, heading, image, paragraph, table
+from adaptune.report.html import esc, fmt, heading, image, link, paragraph, table
 from adaptune.report.importance import importances
+from adaptune.report.links import RunLinks
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
 from adaptune.tracking.names import Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
 
 # What the report writes under report/ (the method's own report files sit beside them).
-OUR_FILES = ("trials.csv", "best_so_far", "rungs", "importance", "parallel_coordinates", "slice_")
+OUR_FILES = (
+    "trials.csv",
+    "best_so_far",
+    "curves",
+    "rungs",
+    "importance",
+    "parallel_coordinates",
+    "slice_",
+)
+ROUGH_BELOW = 10  # trials: fewer and the importance chart says it is a rough estimate
 
 
 def _save(fig: Any, out: Path, name: str, files: list[str]) -> Path:
@@ -42,7 +52,17 @@ def _safe(name: str) -> str:
 STATUSES = ("completed", "stopped", "errored", "running")
 
 
+SCHEDULER_NAMES = {"asha": "ASHA", "hyperband": "HyperBand", "median": "median stopping"}
+
+
 def _scheduler(search: Search) -> str:
+    if search.scheduler == "hyperband":
+        return (
+            f"hyperband, reduction factor {fmt(search.reduction_factor)}, max_t "
+            f"{search.max_t} epochs"
+        )
+    if search.scheduler == "median":
+        return f"median stopping from epoch {fmt(search.grace_period)}, {search.max_t} epochs"
     if search.scheduler != "asha":
         return f"{search.scheduler}, {search.max_t} epochs"
     return (
@@ -51,12 +71,26 @@ def _scheduler(search: Search) -> str:
     )
 
 
+def _objectives(search: Search) -> list[tuple[str, Any]]:
+    """A multi-objective search's objectives, and what its winner was picked on."""
+    objectives = search.params.get(Param.OBJECTIVES)
+    if not objectives:
+        return []
+    pairs = [o.rsplit(":", 1) for o in objectives.split(",")]
+    first = pairs[0][0]
+    return [
+        ("Pareto front over", ", ".join(f"{m} ({d})" for m, d in pairs)),
+        ("early stopping on", f"{first} only; the winner is picked on the front (pareto.png)"),
+    ]
+
+
 def _overview(search: Search) -> str:
     counts = {s: sum(t.status == s for t in search.trials) for s in STATUSES}
     wall = search.metrics.get(SearchMetric.WALL_S)
     rows: list[tuple[str, Any]] = [
         ("method", search.tags.get(Tag.METHOD, "")),
         ("objective", f"{search.metric} ({search.mode})"),
+        *_objectives(search),
         ("sampler", search.params.get(Param.SAMPLER, "")),
         ("scheduler", _scheduler(search)),
         ("trials", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"),
@@ -67,7 +101,10 @@ def _overview(search: Search) -> str:
     for res, amount in search.per_trial.items():
         used = sum(t.wall_s for t in search.trials) * amount / 3600
         saved = search.metrics.get(SearchMetric.hours_saved(res))
-        extra = f" (saved by early stopping {saved:.3f})" if saved is not None else ""
+        extra = ""
+        if saved is not None:  # the share of running every trial to the end
+            share = 100 * saved / (used + saved) if used + saved > 0 else 0.0
+            extra = f" (saved by early stopping {saved:.3f}, {share:.0f}% of the full cost)"
         rows.append((f"{res}-hours used", f"{used:.3f}{extra}"))
     rows.append(("MLflow search run", search.run_id))
     body = "".join(
@@ -76,17 +113,36 @@ def _overview(search: Search) -> str:
     return f"<table>{body}</table>"
 
 
-def _best(search: Search, rows: list[dict[str, Any]]) -> str:
+def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The search's best trial: the one it decided (tagged on its run), else the best
+    completed one by the objective's last value."""
     done = [r for r in rows if r["status"] == "completed" and r["final_value"] is not None]
-    if not done:
-        return paragraph("No trial completed, so there is no best trial.", note=True)
+    tagged = search.tags.get(Tag.BEST_TRIAL)
+    chosen = [r for r in rows if tagged and r["trial_id"] == tagged]
+    if chosen or not done:
+        return chosen[0] if chosen else None
     pick = min if search.mode == "min" else max
-    b = pick(done, key=lambda r: r["final_value"])
+    return pick(done, key=lambda r: r["final_value"])
+
+
+def _best(search: Search, rows: list[dict[str, Any]], links: RunLinks) -> str:
+    b = best_row(search, rows)
+    if b is None:
+        return paragraph("No trial completed, so there is no best trial.", note=True)
     params = ", ".join(f"{k}={fmt(b[k])}" for k in search.space)
-    return paragraph(
-        f"Best completed trial {b['trial_id']}: {search.metric} = {fmt(b['final_value'])} "
-        f"({params})"
-    )
+    text = f"Best trial {b['trial_id']}: {search.metric} = {fmt(b['final_value'])} ({params}). "
+    run = link("Open its MLflow run", links.run(b["run_id"]))
+    runs = link("all trials", links.search(search.name))
+    return f'<p class="best">{esc(text)}{run} · {runs}</p>'
+
+
+def _curves(search: Search, best: str | None, out: Path, files: list[str], level: int) -> list[str]:
+    """Each trial's objective per epoch: why the winner won, and where the others were
+    stopped."""
+    if not any(t.history for t in search.trials):
+        return []
+    fig = plots.curves_plot(search, best, milestones(search))
+    return [heading("Learning curves", level), image(_save(fig, out, "curves", files))]
 
 
 def _champion(client: MlflowClient, search: Search, level: int) -> list[str]:
@@ -117,7 +173,13 @@ def _importance(search: Search, out: Path, files: list[str], level: int) -> list
         rows = [{"parameter": k, "importance": v} for k, v in imp.values.items()]
         write_csv(rows, out / "importance.csv")
         files.append("importance.csv")
-        fig = plots.importance_plot(imp.values, f"importance for {search.metric}")
+        caveat = (
+            f"rough: {imp.n_trials} trials at epoch {imp.epoch}; read it as a hint, not a ranking"
+            if imp.n_trials < ROUGH_BELOW
+            else ""
+        )
+        title = f"importance for {search.metric}"
+        fig = plots.importance_plot(imp.values, title, caveat)
         parts += [table(rows), image(_save(fig, out, "importance", files))]
     return parts
 
@@ -143,12 +205,16 @@ def _rungs(search: Search, out: Path, files: list[str], level: int) -> list[str]
     rows = rung_rows(search.trials, milestones(search))
     write_csv(rows, out / "rungs.csv")
     files.append("rungs.csv")
-    title = "ASHA rungs" if search.scheduler == "asha" else f"Epochs reached ({search.scheduler})"
-    fig = plots.rungs_plot(rows, search.trials, search.max_t, title)
+    name = SCHEDULER_NAMES.get(search.scheduler)
+    titles = {"asha": "ASHA rungs", "hyperband": "HyperBand rungs (all brackets)"}
+    title = titles.get(search.scheduler) or (
+        "Median stopping: epochs compared" if name else f"Epochs reached ({search.scheduler})"
+    )
+    fig = plots.rungs_plot(rows, search.trials, search.max_t, title, stopper=name)
     return [heading(title, level), image(_save(fig, out, "rungs", files)), table(rows)]
 
 
-def _trials(search: Search, rows: list[dict[str, Any]], level: int) -> list[str]:
+def _trials(search: Search, rows: list[dict[str, Any]], level: int, links: RunLinks) -> list[str]:
     columns = [
         "trial_id",
         "status_detail",
@@ -161,14 +227,24 @@ def _trials(search: Search, rows: list[dict[str, Any]], level: int) -> list[str]
         *(f"{r.lower()}_hours" for r in search.per_trial),
         "node_id",
     ]
-    short = [{**r, "node_id": str(r.get("node_id", ""))[:12]} for r in rows]
+    best = (best_row(search, rows) or {}).get("trial_id")
+    short = [
+        {
+            **r,
+            "node_id": str(r.get("node_id", ""))[:12],
+            "row": "best" if r["trial_id"] == best else r["status"],
+        }
+        for r in rows
+    ]
     note = (
-        f"Values are {search.metric}; every trial's full config is in trials.csv. Built "
+        f"Values are {search.metric}; the best trial is highlighted; a trial id opens its "
+        f"MLflow run. Every trial's full config is in trials.csv. {links.note()} Built "
         f"{dt.datetime.now():%Y-%m-%d %H:%M} from the MLflow store."
     )
+    urls = {r["trial_id"]: links.run(r["run_id"]) for r in rows if r.get("run_id")}
     return [
         heading(f"Trials ({len(rows)})", level),
-        table(short, columns, row_class="status"),
+        table(short, columns, row_class="row", links=urls),
         paragraph(note, note=True),
     ]
 
@@ -182,12 +258,15 @@ def render_search(
 ) -> tuple[list[str], list[str]]:
     """Write the search's report files into `out`; return (HTML parts, file names)."""
     search = load_search(client, run)
+    links = RunLinks.of(client.tracking_uri, search.experiment_id)
     files: list[str] = []
     rows = trial_rows(search)
     write_csv(rows, out / "trials.csv")
     files.append("trials.csv")
-    parts = [_overview(search), _best(search, rows)]
+    best = best_row(search, rows)
+    parts = [_overview(search), _best(search, rows, links)]
     parts += _champion(client, search, level)
+    parts += _curves(search, best["trial_id"] if best else None, out, files, level)
     parts += _curve(search, out, files, level)
     parts += _importance(search, out, files, level)
     parts += _shapes(search, out, files, level)
@@ -195,7 +274,7 @@ def render_search(
     if method_files:
         parts.append(heading("Method report", level))
         parts += [image(p) for p in method_files if p.suffix == ".png"]
-    parts += _trials(search, rows, level)
+    parts += _trials(search, rows, level, links)
     return parts, files
 
 

@@ -92,15 +92,34 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def milestones(search: Search) -> list[int]:
-    """The epochs at which ASHA compares trials (Ray's rungs: grace · rf^k up to max_t),
-    then max_t itself, where trials complete. FIFO has only max_t."""
+    """The epochs at which the scheduler compares trials, then max_t itself, where trials
+    complete. ASHA: Ray's rungs grace · rf^k; HyperBand: every bracket's rungs
+    (max_t · rf^-s, times rf^k); median stopping: every epoch from its grace period on;
+    FIFO: only max_t."""
     top = max(1, search.max_t)
+    if search.scheduler == "median":
+        return list(range(max(1, min(int(search.grace_period), top)), top + 1))
+    if search.scheduler == "hyperband" and search.reduction_factor > 1:
+        return _hyperband_rungs(top, search.reduction_factor)
     if search.scheduler != "asha" or search.reduction_factor <= 1:
         return [top]
     grace, rf = max(search.grace_period, 1e-9), search.reduction_factor
     count = int(math.log(top / grace) / math.log(rf) + 1) if top >= grace else 0
     rungs = sorted({math.ceil(grace * rf**k - 1e-9) for k in range(count)} | {top})
     return [r for r in rungs if 0 < r <= top]
+
+
+def _hyperband_rungs(max_t: int, eta: float) -> list[int]:
+    """Ray's HyperBandScheduler: bracket s starts at r0 = int(max_t · eta^-s) epochs and
+    multiplies by eta at each halving, capped at max_t."""
+    brackets = round(math.log(max_t) / math.log(eta)) + 1
+    rungs = {max_t}
+    for s in range(brackets):
+        r = int(max_t * eta**-s)
+        while 0 < r < max_t:
+            rungs.add(r)
+            r = int(min(r * eta, max_t))
+    return sorted(rungs)
 
 
 def rung_rows(trials: list[Trial], rungs: list[int]) -> list[dict[str, Any]]:

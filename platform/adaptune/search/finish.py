@@ -16,6 +16,7 @@ from typing import Any
 
 from adaptune import tracking
 from adaptune.plan import Plan
+from adaptune.search import final, pareto
 from adaptune.search.recorder import SEARCH_RUN, SearchRecorder
 from adaptune.search.results import SearchSummary
 from adaptune.tracking import outbox
@@ -52,9 +53,15 @@ def finish(
         best = summary.best_trial
         box.write(SEARCH_RUN, "best_trial tag", lambda r: client.set_tag(r, Tag.BEST_TRIAL, best))
     with tempfile.TemporaryDirectory() as tmp:  # kept until the outbox is drained
-        if plan.method.search_report is not None and _method_report(
-            plan, trials, recorder.outcome, tmp
-        ):
+        if plan.method.search_report is not None:
+            _method_report(plan, trials, recorder.outcome, tmp)
+        if plan.multi_objective:  # report/pareto.csv and .png, a front tag on every trial
+            summary.objectives = [f"{m} ({d})" for m, d in plan.objectives]
+            summary.front = pareto.record(
+                plan, client, box, trials, recorder.outcome, tmp, summary.best_trial
+            )
+        final.record(client, box, summary, tmp)  # test split results, re-runs
+        if any(Path(tmp).iterdir()):
             box.write(
                 SEARCH_RUN,
                 "method report",
@@ -62,6 +69,8 @@ def finish(
             )
         caught_up = box.drain(outbox.catch_up_seconds())
         skipped = _promote_and_report(plan, client, summary, state_dir, caught_up, promote)
+        report = state_dir / "reports" / f"{summary.search}.html"
+        recorder.describe(summary, plan.job.promote.alias, report)  # note, best run's name
         box.write(SEARCH_RUN, "run end", lambda r: client.set_terminated(r, "FINISHED"))
         box.drain(outbox.catch_up_seconds() if caught_up else 0.0)
     summary.unrecorded = box.unrecorded() + skipped
@@ -98,6 +107,7 @@ def _promote_and_report(
                     plan.metric,
                     plan.mode,
                     best_trial=summary.best_trial,
+                    rule=job.promote.rule,
                 )
         except Exception as e:
             if not outbox.is_transient(e):
@@ -132,7 +142,10 @@ def _method_report(plan: Plan, trials: list[Any], outcome: dict[str, Status], ou
             "trial_id": t.trial_id,
             "outcome": str(outcome.get(t.trial_id, Status.ERRORED)),
             "config": plan.resolved(dict(t.config)),
-            "metrics": dict(t.last_result or {}),
+            # val only: a trial's test score is read for the chosen trial alone
+            "metrics": {
+                k: v for k, v in (t.last_result or {}).items() if not k.startswith("test/")
+            },
         }
         for t in trials
     ]

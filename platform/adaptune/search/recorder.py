@@ -11,8 +11,9 @@ never stops or slows the search; run_search drains it at the end.
 
 from __future__ import annotations
 
-import sys
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
@@ -20,10 +21,13 @@ from mlflow.entities import RunTag
 from ray.tune import Callback
 
 from adaptune.plan import Plan
+from adaptune.search.console import CONSOLE
+from adaptune.search.presenter import Presentation, run_name, search_note, shared_view
 from adaptune.search.results import outcome_of
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub
-from adaptune.tracking.names import Kind, Status, Tag
+from adaptune.tracking.names import SHARED_VIEW_PREFIX, Kind, Status, Tag
 from adaptune.tracking.outbox import Outbox
+from adaptune.train.worker import TEST_PREFIX
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
 
@@ -47,7 +51,10 @@ class SearchRecorder(Callback):
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
         self.kind = kind  # trial, or rerun for the seeded re-runs of the best config
-        self.scheduler = plan.job.the_search.scheduler.type.upper()
+        kind = plan.job.the_search.scheduler.type  # in "stopped by <scheduler> at epoch k"
+        self.scheduler = {"hyperband": "HyperBand", "median": "median stopping"}.get(
+            kind, kind.upper()
+        )
         self.start = time.monotonic()
         # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
         # it already has, and a restarted trial continues its run instead of opening a
@@ -60,7 +67,20 @@ class SearchRecorder(Callback):
         self.trials: dict[str, Any] = {}  # trial id -> Tune Trial
         self.outcome: dict[str, Status] = {}  # trial id -> its outcome, once it ended
         self.model_uris: dict[str, str] = {}  # trial id -> its logged model
+        self.test_metrics: dict[str, dict[str, float]] = {}  # trial id -> test/<metric>
         self.best: float | None = None
+        # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
+        self.show = Presentation(plan, search, self.scheduler, resumed=bool(known))
+        if self.kind == Kind.TRIAL:  # MLflow UI's saved view of this search's trials
+            view = json.dumps(shared_view(search, plan.metric, plan.mode, plan.space))
+            key = SHARED_VIEW_PREFIX + search
+            self.box.write(
+                SEARCH_RUN,
+                "runs view",
+                lambda r: client.set_experiment_tag(experiment_id, key, view),
+            )
+        if not CONSOLE.configured:  # outside the CLI: the clock starts with the search
+            CONSOLE.start = self.start
 
     @property
     def runs(self) -> dict[str, str]:
@@ -68,21 +88,18 @@ class SearchRecorder(Callback):
         return {k: v for k, v in self.box.run_ids().items() if k != SEARCH_RUN}
 
     def _say(self, text: str) -> None:
-        elapsed = time.monotonic() - self.start
-        print(
-            f"[{int(elapsed // 60):02d}:{int(elapsed % 60):02d}] {text}",
-            file=sys.stdout,
-            flush=True,
-        )
+        CONSOLE.say(text)  # "[mm:ss] text", unless --quiet
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         self.box.pump()  # catch up as soon as MLflow is back, even between trial events
+        self.show.show_progress()  # the live line's clock and ETA (on a terminal)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.trials[trial.trial_id] = trial
         box, trial_id = self.box, trial.trial_id
         if trial_id in self.reopen:
             self.reopen.discard(trial_id)
+            self.show.config[trial_id] = dict(trial.config)  # for its note
             box.write(trial_id, "reopen", lambda r: self.client.update_run(r, status="RUNNING"))
             box.write(trial_id, "status tag", lambda r: self._tag(r, Tag.STATUS, Status.RUNNING))
             self._say(f"{trial_id} resumed")
@@ -96,16 +113,19 @@ class SearchRecorder(Callback):
             Tag.METHOD: self.plan.method.name,
             Tag.SEARCH: self.search,
             Tag.STATUS: Status.RUNNING,
+            Tag.SEARCHED: ",".join(self.plan.space),
         }
+        rounded, tags[Tag.NOTE] = self.show.started(trial_id, trial.config)
+        name = run_name(trial_id, Status.RUNNING)
         box.open_run(
             trial_id,
             f"trial {trial_id}",
             create=lambda: str(
-                self.client.create_run(self.experiment_id, run_name=trial_id, tags=tags).info.run_id
+                self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
             ),
             find=lambda: self._find_run(trial_id),
         )
-        params = self.plan.resolved(trial.config)
+        params = {**self.plan.resolved(trial.config), **rounded}
         box.write(trial_id, "params", lambda r: log_params(self.client, r, params))
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.config.items())
         self._say(f"{trial_id} started: {shown}")
@@ -114,8 +134,14 @@ class SearchRecorder(Callback):
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
         epoch = int(result.get("epoch", 0))
+        scored = {k: v for k, v in result.items() if k.startswith(TEST_PREFIX)}
+        if scored:  # the finished model's test score: recorded for the chosen trial only
+            self.test_metrics[trial.trial_id] = scored
+            if self.kind == Kind.TRIAL:
+                result = {k: v for k, v in result.items() if k not in scored}
+        metrics = self.show.result(trial.trial_id, result)  # without Ray's bookkeeping
         if self.box.has(trial.trial_id):
-            batch = metric_batch(result, step=epoch)  # stamped now, whenever it is written
+            batch = metric_batch(metrics, step=epoch)  # stamped now, whenever it is written
             self.box.write(
                 trial.trial_id,
                 "metric write",
@@ -142,6 +168,7 @@ class SearchRecorder(Callback):
         result = trial.last_result or {}
         status = outcome_of(trial)
         saved = status is Status.COMPLETED and result.get("checkpoint_path")
+        saved = saved and self.kind == Kind.TRIAL  # re-runs are scored, not served
         if saved and self.box.has(trial.trial_id):
             self.box.write(trial.trial_id, "model", self._model_writer(trial.trial_id, result))
         self._finish(trial, status, int(result.get("epoch", 0)))
@@ -154,18 +181,43 @@ class SearchRecorder(Callback):
         self.outcome[trial.trial_id] = status
         box, trial_id = self.box, trial.trial_id
         text = status.text(epoch, self.scheduler)
+        errored = status is Status.ERRORED and trial.error_file
+        error = _error_text(trial.error_file) if errored else ""
+        name, note, words = self.show.ended(trial_id, status, text, epoch, error)
         # Only an error is a failed run: a trial the scheduler stopped ended normally.
         run_status = "FAILED" if status is Status.ERRORED else "FINISHED"
         if box.has(trial_id):
             tags: dict[str, Any] = {Tag.STATUS: status, Tag.STATUS_TEXT: text}
             if status is Status.STOPPED and epoch is not None:
                 tags[Tag.STOPPED_AT] = epoch
+            tags[Tag.NOTE] = note
             box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
-            if status is Status.ERRORED and trial.error_file:
-                error = _error_text(trial.error_file)
+            if error:
                 box.write(trial_id, "error tag", lambda r: self._tag(r, Tag.ERROR, error))
+            box.write(trial_id, "run name", lambda r: self.client.update_run(r, name=name))
             box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
-        self._say(f"{trial_id} {text}")
+        self._say(f"{trial_id} {words}")
+        self.show.show_progress(ended=True)
+
+    def mark_best(self, trial_id: str | None) -> None:
+        """Name the best trial's run so it stands out in the runs table."""
+        if trial_id and self.box.has(trial_id):
+            name = run_name(trial_id, Status.COMPLETED, best=True)
+            self.box.write(trial_id, "best name", lambda r: self.client.update_run(r, name=name))
+
+    def describe(self, summary: Any, alias: str, report: Path) -> None:
+        """At the end: the search run's note (its summary in Markdown) and the best
+        trial's run name."""
+        self.mark_best(summary.best_trial)
+        note = search_note(
+            summary,
+            method=self.plan.method.name,
+            scheduler=self.scheduler,
+            experiment_id=self.experiment_id,
+            alias=alias,
+            report=str(report) if report.exists() else None,
+        )
+        self.box.write(SEARCH_RUN, "note", lambda r: self._tag(r, Tag.NOTE, note))
 
     def _tag(self, run_id: str, key: str, value: Any) -> None:
         self.client.set_tag(run_id, key, str(value))
@@ -177,10 +229,14 @@ class SearchRecorder(Callback):
     def _model_writer(self, trial_id: str, result: dict[str, Any]) -> Any:
         """Log the trial's model, then tag its URI; a retry does not log it twice."""
         path = str(result["checkpoint_path"])
+        extras = {  # its signature; at its last epoch, whose metrics MLflow links to it
+            "input_example": self.plan.method.input_example,
+            "step": int(result.get("epoch", 0)),
+        }
 
         def write(run_id: str) -> None:
             if trial_id not in self.model_uris:
-                self.model_uris[trial_id] = _log_checkpoint(run_id, path)
+                self.model_uris[trial_id] = _log_checkpoint(run_id, path, extras)
             self._tag(run_id, Tag.MODEL_URI, self.model_uris[trial_id])
 
         return write
@@ -201,16 +257,16 @@ def _logged(client: MlflowClient, run_id: str, key: str, step: int) -> bool:
     return any(m.step == step for m in client.get_metric_history(run_id, key))
 
 
-def _log_checkpoint(run_id: str, path: str) -> str:
+def _log_checkpoint(run_id: str, path: str, extras: dict[str, Any]) -> str:
     """Log a trial's final checkpoint as its model; remote storage is fetched first."""
     if "://" not in path:
-        return log_trial_model(run_id, path)
+        return log_trial_model(run_id, path, **extras)
     import tempfile
 
     from ray.train import Checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
-        return log_trial_model(run_id, Checkpoint(path).to_directory(tmp))
+        return log_trial_model(run_id, Checkpoint(path).to_directory(tmp), **extras)
 
 
 def _error_text(path: str, limit: int = 4000) -> str:

@@ -11,6 +11,7 @@ trial or nothing.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,15 @@ class SearchSummary:
     # What could not be written to MLflow by the end (it was down): one line per run.
     unrecorded: list[str] = field(default_factory=list)
     mlflow_writes: dict[str, Any] = field(default_factory=dict)  # the outbox's counts
+    # The chosen trial's score on the held-out test split (test/<metric>), and the seeded
+    # re-runs of its config (search/final.py): per test metric {mean, std, ci95, n}.
+    test: dict[str, float] = field(default_factory=dict)
+    final: dict[str, dict[str, float]] = field(default_factory=dict)
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # one row per seed
+    # A multi-objective search: its objectives ("metric (mode)") and the trials on its
+    # Pareto front (search/pareto.py); the best trial is the one picked on the front.
+    objectives: list[str] = field(default_factory=list)
+    front: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [
@@ -68,6 +78,13 @@ class SearchSummary:
             out.append(
                 f"best trial {self.best_trial}: {self.metric}={self.best_value:.6g} "
                 f"({self.mode})  {params}"
+            )
+            out.extend(self._honest_lines())
+        if self.objectives:
+            out.append(
+                f"Pareto front over {', '.join(self.objectives)}: {len(self.front)} trials "
+                f"({', '.join(self.front) or 'none'}); early stopping acted on "
+                f"{self.objectives[0]} only"
             )
         if self.stopped:
             at = ", ".join(f"{t}@{e}" for t, e in sorted(self.stopped.items()))
@@ -97,6 +114,28 @@ class SearchSummary:
         out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
         return out
 
+    def _honest_lines(self) -> list[str]:
+        """Val (what chose the winner) beside test (what it is worth), and the re-runs."""
+        test_key = test_name(self.metric)
+        out = []
+        if test_key in self.test:
+            out.append(
+                f"  {self.metric}={self.best_value:.4g} (selected on)  "
+                f"{test_key}={self.test[test_key]:.4g} (held-out test, seen once)"
+            )
+        agg = self.final.get(test_key)
+        if agg:
+            from adaptune.stats import Summary
+
+            text = Summary(agg["mean"], agg["std"], agg["ci95"], int(agg["n"])).text()
+            out.append(f"  re-runs of the best config: {test_key} {text}")
+        return out
+
+
+def test_name(metric: str) -> str:
+    """The test split's name for a val metric: val/mse -> test/mse."""
+    return "test/" + metric.removeprefix("val/")
+
 
 def decide(
     summary: SearchSummary,
@@ -105,9 +144,12 @@ def decide(
     per_trial: dict[str, float],
     runs: dict[str, str],
     model_uris: dict[str, str],
+    eligible: Callable[[list[Any]], list[Any]] | None = None,
 ) -> None:
     """Fill `summary` from the search's Tune trials: outcomes (those the recorder saw,
-    else from the trial's state), the best completed trial, the compute used and saved."""
+    else from the trial's state), the best completed trial, the compute used and saved.
+    `eligible` narrows the completed trials the best is taken from (search/pareto.py:
+    the feasible Pareto front and promote.pick's bound)."""
     for t in trials:
         outcomes.setdefault(t.trial_id, outcome_of(t))
     summary.trials = len(trials)
@@ -124,6 +166,8 @@ def decide(
         for t in trials
         if outcomes[t.trial_id] is Status.COMPLETED and summary.metric in (t.last_result or {})
     ]
+    if eligible is not None:
+        finished = eligible(finished)
     if finished:
         best = Mode(summary.mode).best(finished, key=lambda t: t.last_result[summary.metric])
         summary.best_trial = best.trial_id

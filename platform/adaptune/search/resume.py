@@ -144,6 +144,6 @@ def running_stage(state_dir: Path, job_key: str, stage: int) -> Record | None:
             rec = _read(path)
         except (LookupError, ValueError, TypeError):
             continue
-        if rec.job_key == job_key and rec.stage == stage:
-            return None if rec.finished else rec
+        if rec.job_key == job_key and rec.stage == stage and not rec.finished:
+            return rec
     return None

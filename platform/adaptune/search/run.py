@@ -20,6 +20,7 @@ from typing import Any
 from adaptune import tracking
 from adaptune.job.spec import DataSpec
 from adaptune.plan import Plan
+from adaptune.search import final, pareto, warmstart
 from adaptune.search import resume as resume_lib
 from adaptune.search.finish import finish
 from adaptune.search.recorder import SearchRecorder
@@ -61,11 +62,15 @@ def run_search(
     search's Tune experiment and MLflow runs instead of starting a new one."""
     started = time.monotonic()
     _quiet(verbose)
+    uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
+    client = tracking.setup(uri)  # an unreachable server fails here, before Ray starts
     init_ray(address, verbose)
     placement = place(plan)
     data, cache_dir, info = prepare_data(plan, state_dir)
-    uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
-    client = tracking.setup(uri)
+    if resume is not None and not restorable(resume):  # died before Tune saved anything
+        _abandon(client, state_dir, resume)
+        resume = None
+    warm = None if resume else warmstart.gather(plan, client, info["fingerprint"])
     if resume is not None:
         opened = _reopen(client, resume)
     else:
@@ -90,7 +95,14 @@ def run_search(
     )
     trainable = functools.partial(run_trial, setup=setup)
     tuner = make_tuner(
-        plan, placement, trainable, recorder, opened.search, opened.storage, restore=bool(resume)
+        plan,
+        placement,
+        trainable,
+        recorder,
+        opened.search,
+        opened.storage,
+        restore=bool(resume),
+        warm=warm,
     )
     _announce(plan, placement, opened.search)
     grid = tuner.fit()
@@ -99,7 +111,17 @@ def run_search(
     trials = list({**everyone, **recorder.trials}.values())
     summary = SearchSummary(opened.search, opened.run_id, uri, plan.metric, plan.mode)
     outcomes, per_trial = recorder.outcome, placement.per_trial
-    decide(summary, trials, outcomes, per_trial, recorder.runs, recorder.model_uris)
+    decide(
+        summary,
+        trials,
+        outcomes,
+        per_trial,
+        recorder.runs,
+        recorder.model_uris,
+        eligible=pareto.eligible(plan),  # several objectives or constraints: the front
+    )
+    summary.test = recorder.test_metrics.get(summary.best_trial or "", {})
+    final.rerun_best(plan, placement, setup, summary, client, opened.experiment_id)
     summary.wall_s = time.monotonic() - started
     finish(plan, client, recorder, summary, trials, state_dir, promote=promote)
     resume_lib.update(state_dir, opened.search, finished=True)
@@ -127,7 +149,7 @@ def prepare_data(plan: Plan, state_dir: Path) -> tuple[DataSpec, Path, dict[str,
     cache_dir = state_dir / "cache" / job.method
     print(f"preparing data ({data.source}, {data.n_train} examples) ...", flush=True)
     cfg = make_config(plan.method, dict(job.fixed))
-    _, _, info = plan.method.build_data(cfg, data, str(cache_dir))
+    info = plan.method.build_data(cfg, data, str(cache_dir)).info
     return data, cache_dir, info
 
 
@@ -192,6 +214,27 @@ def _record(opened: SearchRun, uri: str, origin: dict[str, Any]) -> resume_lib.R
     )
 
 
+def restorable(rec: resume_lib.Record) -> bool:
+    """Whether Tune saved the search's experiment state (a driver killed while the Tuner
+    was starting leaves a folder without the experiment snapshot)."""
+    from ray import tune
+
+    path = f"{rec.storage.rstrip('/')}/{rec.search}"
+    if not tune.Tuner.can_restore(path):
+        return False
+    return "://" in path or any(Path(path).glob("experiment_state-*.json"))
+
+
+def _abandon(client: Any, state_dir: Path, rec: resume_lib.Record) -> None:
+    """A search that died before Tune saved its state: no trial result was kept, so it
+    starts again as a new search; its old run is closed as killed, its record finished."""
+    print(f"{rec.search}: no Tune state was saved before it stopped; starting it again")
+    for run_id in resume_lib.trial_run_ids(client, rec).values():
+        client.set_terminated(run_id, "KILLED")
+    client.set_terminated(rec.parent_run_id, "KILLED")
+    resume_lib.update(state_dir, rec.search, finished=True)
+
+
 def _reopen(client: Any, rec: resume_lib.Record) -> SearchRun:
     """A search being resumed: its parent run reopened, its trial runs settled (see
     resume.settle_runs), and the runs its trials continue."""
@@ -227,6 +270,7 @@ def _settings(plan: Plan, placement: Placement) -> dict[str, Any]:
             Param.NUM_SAMPLES: plan.num_samples,
             Param.MAX_T: plan.max_t,
             Param.MAX_CONCURRENT: placement.max_concurrent,
+            **({Param.OBJECTIVES: _objectives(plan)} if plan.multi_objective else {}),
             Param.USE_GPU: placement.use_gpu,
             "data.source": job.data.source,
             "data.n_train": job.data.n_train,
@@ -234,6 +278,10 @@ def _settings(plan: Plan, placement: Placement) -> dict[str, Any]:
         }
     )
     return flat
+
+
+def _objectives(plan: Plan) -> str:
+    return ",".join(f"{metric}:{mode}" for metric, mode in plan.objectives)
 
 
 def _announce(plan: Plan, placement: Placement, search: str) -> None:
@@ -245,3 +293,9 @@ def _announce(plan: Plan, placement: Placement, search: str) -> None:
         f"({plan.mode})",
         flush=True,
     )
+    if plan.multi_objective:
+        print(
+            f"objectives {_objectives(plan)}: a Pareto front; {s.scheduler.type} stops trials "
+            f"on {plan.objectives[0][0]} only, the winner is the best {plan.metric} on the front",
+            flush=True,
+        )

@@ -1,6 +1,6 @@
 """Ray and the Tuner's parts: the cluster, where trials go, the sampler and the scheduler.
 
-    init_ray(address=None, verbose=False)     # a private local cluster on 127.0.0.1
+    init_ray(address=None, verbose=False)     # a private local cluster, loopback only
     placement = place(plan)                   # resolved once: GPU or not, concurrency
     tuner = make_tuner(plan, placement, trainable, callback, search, storage)
 
@@ -9,14 +9,19 @@ Ray: a local cluster on 127.0.0.1 unless ``address`` (or RAY_ADDRESS) names one.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan, check_resources, trial_resources
+
+if TYPE_CHECKING:
+    from adaptune.search.searcher import WarmStart
 
 __all__ = ["Placement", "init_ray", "make_sampler", "make_scheduler", "make_tuner", "place"]
 
@@ -25,7 +30,13 @@ __all__ = ["Placement", "init_ray", "make_sampler", "make_scheduler", "make_tune
 DRIVER_RESOURCES: dict[str, float] = {"cpu": 0, "memory": 64 * 1024**2}
 
 
+LOOPBACK = "127.0.0.1"
+
+
 def init_ray(address: str | None, verbose: bool) -> None:
+    """Connect to the cluster at `address` (checked to answer first: a dead one fails in
+    seconds, not after Ray's endless retries), else start a private local cluster with
+    every service listening on 127.0.0.1 only."""
     import ray
 
     if ray.is_initialized():
@@ -33,11 +44,11 @@ def init_ray(address: str | None, verbose: bool) -> None:
     address = address or os.environ.get("RAY_ADDRESS")
     kwargs: dict[str, Any] = {"log_to_driver": verbose, "configure_logging": verbose}
     if address:
+        check_ray_address(address)
         ray.init(address=address, **kwargs)
         return
-    # A private local cluster with every port on loopback: with "clusters" disabled Ray
-    # uses 127.0.0.1 as the node address (its _node_ip_address would resolve localhost
-    # to the LAN address). Set before ray.init so the raylet and workers inherit it.
+    # Inherited by the raylet, agents and workers (each imports Ray afresh): their node
+    # address is then loopback too (see _loopback_node).
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     # Worker groups queue behind each other's CPUs on a small machine: wait, don't fail.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "900")
@@ -46,13 +57,51 @@ def init_ray(address: str | None, verbose: bool) -> None:
     # a second Ray instance runs on the machine ("multiple active Ray instances"), which
     # leaks the CPUs. Pin the dashboard port and hand its URL to every worker.
     port = _free_port()
-    ray.init(
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=port,
-        runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{port}"}},
-        **kwargs,
-    )
+    with _loopback_node():
+        ray.init(
+            _node_ip_address=LOOPBACK,
+            include_dashboard=True,
+            dashboard_host=LOOPBACK,
+            dashboard_port=port,
+            runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://{LOOPBACK}:{port}"}},
+            **kwargs,
+        )
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """Ray 2.60 binds the GCS, raylet and worker gRPC servers, the dashboard agent, the
+    runtime-env agent and both Prometheus metrics exporters to loopback only when the
+    node's address is exactly 127.0.0.1; any other node address puts them on all
+    interfaces (or the LAN address). But ray.init maps a loopback _node_ip_address to the
+    LAN address unless its ENABLE_RAY_CLUSTER flag is off, and that flag is read from
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when Ray is first imported (long before this
+    runs). So the flag is off while this process starts the cluster, and only then."""
+    from ray._private import ray_constants
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
+
+
+def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
+    """ConnectionError (one line) when nothing listens at a "host:port" or
+    "ray://host:port" cluster address; "auto" and "local" are Ray's to resolve."""
+    import socket
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or "/" in target:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as e:
+        reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise ConnectionError(f"no Ray cluster answers at {address} ({reason})") from None
 
 
 def _free_port() -> int:
@@ -103,33 +152,86 @@ def place(plan: Plan) -> Placement:
     return Placement(use_gpu, concurrent, in_actor, need)
 
 
+# A search of at most this many trials: TPE models after 3 random trials, not Optuna's 10
+# (docs/benchmarks.md: fewer start-up trials reached the recorded grids' best sooner).
+SMALL_BUDGET, SMALL_BUDGET_STARTUP = 32, 3
+
+
 def make_sampler(plan: Plan) -> Any:
+    """The Optuna sampler the job names, with its checked `sampler_options`."""
     import optuna
 
+    from adaptune.job.algorithms import sampler_options
     from adaptune.job.space import grid_of
 
-    seed, kind = plan.job.the_search.seed, plan.job.the_search.sampler
+    s = plan.job.the_search
+    seed, kind = s.seed, s.sampler
+    options = sampler_options(kind, s.sampler_options)
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        if "n_startup_trials" not in options and plan.num_samples <= SMALL_BUDGET:
+            options["n_startup_trials"] = SMALL_BUDGET_STARTUP
+        return optuna.samplers.TPESampler(seed=seed, **options)
+    if kind == "gp":  # Optuna's Gaussian-process sampler (needs torch and scipy)
+        return optuna.samplers.GPSampler(seed=seed, **options)
+    if kind == "nsga2":
+        crossover = _crossover(options.pop("crossover", "uniform"))
+        return optuna.samplers.NSGAIISampler(seed=seed, crossover=crossover, **options)
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if kind == "cmaes":
-        return optuna.samplers.CmaEsSampler(seed=seed)
+        return optuna.samplers.CmaEsSampler(seed=seed, **options)
     if kind == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed)
+        return optuna.samplers.QMCSampler(seed=seed, **options)
     return optuna.samplers.GridSampler(grid_of(plan.space), seed=seed)
 
 
+def _crossover(name: str) -> Any:
+    from optuna.samplers import nsgaii
+
+    kinds = {
+        "uniform": nsgaii.UniformCrossover,
+        "blxalpha": nsgaii.BLXAlphaCrossover,
+        "sbx": nsgaii.SBXCrossover,
+        "vsbx": nsgaii.VSBXCrossover,
+    }
+    return kinds[name]()
+
+
 def make_scheduler(plan: Plan) -> Any:
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    """The Ray scheduler the job names; every one stops on the first objective."""
+    from ray.tune.schedulers import (
+        ASHAScheduler,
+        FIFOScheduler,
+        HyperBandScheduler,
+        MedianStoppingRule,
+    )
 
     s = plan.job.the_search.scheduler
+    metric, mode = (plan.objectives or ((plan.metric, plan.mode),))[0]
     if s.type == "fifo":
         return FIFOScheduler()
+    if s.type == "hyperband":  # synchronous: trials wait (paused) for their bracket's rung
+        return HyperBandScheduler(
+            time_attr="epoch",
+            metric=metric,
+            mode=mode,
+            max_t=plan.max_t,
+            reduction_factor=s.reduction_factor,
+            stop_last_trials=True,
+        )
+    if s.type == "median":
+        return MedianStoppingRule(
+            time_attr="epoch",
+            metric=metric,
+            mode=mode,
+            grace_period=s.grace_period,
+            min_samples_required=s.min_samples_required,
+            hard_stop=True,
+        )
     return ASHAScheduler(
         time_attr="epoch",
-        metric=plan.metric,
-        mode=plan.mode,
+        metric=metric,
+        mode=mode,
         max_t=plan.max_t,
         grace_period=s.grace_period,
         reduction_factor=s.reduction_factor,
@@ -155,10 +257,13 @@ def make_tuner(
     storage: str,
     *,
     restore: bool = False,
+    warm: WarmStart | None = None,
 ) -> Any:
-    """A new Tuner for the search, or (`restore`) the saved one with this callback."""
+    """A new Tuner for the search (its first trials `warm`'s), or (`restore`) the saved
+    one with this callback."""
     from ray import tune
-    from ray.tune.search.optuna import OptunaSearch
+
+    from adaptune.search.searcher import make_searcher
 
     trainable = tune.with_resources(trainable, placement.actor_resources)
     if restore:
@@ -171,9 +276,7 @@ def make_tuner(
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(
-                space=plan.space, metric=plan.metric, mode=plan.mode, sampler=make_sampler(plan)
-            ),
+            search_alg=make_searcher(plan, make_sampler(plan), warm),
             scheduler=make_scheduler(plan),
             num_samples=plan.num_samples,
             max_concurrent_trials=placement.max_concurrent,

@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["Kind", "Mode", "Param", "SearchMetric", "Status", "Tag", "stage_best_tag"]
+__all__ = [
+    "Kind",
+    "Mode",
+    "Param",
+    "SearchMetric",
+    "Status",
+    "Tag",
+    "TrialMetric",
+    "stage_best_tag",
+]
 
 PREFIX = "adaptune."
 
@@ -29,12 +38,14 @@ class Tag:
     JOB = PREFIX + "job"
     METHOD = PREFIX + "method"
     STAGES = PREFIX + "stages"  # on a job run: how many stages
+    ARMS = PREFIX + "arms"  # on a comparison's job run: its arms, comma-separated
     DATA_FINGERPRINT = PREFIX + "data_fingerprint"
     MODEL_NAME = PREFIX + "model_name"  # registered model the search promotes to
     ALIAS = PREFIX + "alias"
     METRIC = PREFIX + "metric"  # the objective (on search runs and model versions)
     MODE = PREFIX + "mode"
     SEARCHED = PREFIX + "searched"  # comma-separated names of the searched params
+    NOTE = "mlflow.note.content"  # MLflow's run description (Markdown), shown in its UI
     # trial runs
     TRIAL_ID = PREFIX + "trial_id"
     STATUS = PREFIX + "status"  # one Status value
@@ -44,6 +55,9 @@ class Tag:
     NODE_ID = PREFIX + "node_id"
     MODEL_URI = PREFIX + "model_uri"
     SEED = PREFIX + "seed"  # on a seeded re-run of the best config
+    # on a multi-objective search's trial runs: "true" when on the Pareto front (a
+    # completed, feasible trial no other completed, feasible trial dominates), else "false"
+    PARETO_FRONT = PREFIX + "pareto_front"
     # search runs
     BEST_TRIAL = PREFIX + "best_trial"  # decided by search.results, read by promotion
     BEST_RUN_ID = PREFIX + "best_run_id"
@@ -52,6 +66,8 @@ class Tag:
     VALUE = PREFIX + "value"
     CANDIDATE = PREFIX + "candidate"
     TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics
+    VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "test mean of k seeds", "test", "val"
+    TEST_SCORES = PREFIX + "test_scores"  # the objective's test score per re-run seed
     # job runs (method job reports)
     DEGRADED_DOMAINS = PREFIX + "degraded_domains"
     IMPROVED_DOMAINS = PREFIX + "improved_domains"
@@ -129,6 +145,11 @@ class Param:
     SCHEDULER = "scheduler.type"
     GRACE_PERIOD = "scheduler.grace_period"
     REDUCTION_FACTOR = "scheduler.reduction_factor"
+    MIN_SAMPLES = "scheduler.min_samples_required"
+    # a multi-objective search: "metric:mode,metric:mode" (the first is the schedulers')
+    OBJECTIVES = "objectives"
+    CONSTRAINTS = "search.constraints"
+    PICK = "promote.pick"
     WORKERS = "resources.workers_per_trial"
     CPUS_PER_WORKER = "resources.cpus_per_worker"
     GPUS_PER_WORKER = "resources.gpus_per_worker"
@@ -155,6 +176,22 @@ class SearchMetric:
     def hours_saved(resource: str) -> str:
         return f"{resource.lower()}_hours_saved"
 
+
+class TrialMetric:
+    """Trial-run metrics the platform adds to what the method reports (Ray's own
+    bookkeeping, pid, timestamp, time_*, training_iteration, ..., is not forwarded)."""
+
+    WALL_S = "wall_s"  # the trial's wall time so far, worker start included (Tune's time_total_s)
+
+
+# An experiment tag MLflow's UI reads as a saved view of its runs table (its "share view":
+# the URL's viewStateShareKey names it): each search saves one showing its trials, best
+# first, with the objective, the searched values and the outcome as columns.
+SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
+
+# On trial runs: a rounded copy of each searched param, "search/lr" = "0.000566" (the
+# full value stays under its own name), so the UI's params show which were searched.
+SEARCHED_PARAM_PREFIX = "search/"
 
 # Artifacts the report reads back from the search run.
 SPACE_ARTIFACT = "spec/space.json"

@@ -20,8 +20,9 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from adaptune.tracking import evidence
 from adaptune.tracking.names import Mode, Status, Tag
-from adaptune.tracking.store import trial_runs
+from adaptune.tracking.store import quiet, trial_runs
 
 __all__ = ["Promotion", "promote"]
 
@@ -74,6 +75,7 @@ def promote(
     mode: str,
     dry_run: bool = False,
     best_trial: str | None = None,
+    rule: str = "better",
 ) -> Promotion:
     """Register the search's best trial; move `alias` only if it beats the holder.
 
@@ -81,6 +83,10 @@ def promote(
     tag, written by ``search.results``); only a search recorded before that tag existed
     is ranked here. If the chosen trial has no model (its write failed), nothing is
     promoted: another trial never takes its place silently.
+
+    The alias compares held-out test scores (tracking/evidence.py): ``rule="better"``
+    moves it to a strictly better score, ``"significant"`` only to one better beyond
+    the noise of the seeded re-runs.
 
     Safe when several searches promote to one registered model at once, on one machine
     or many. MLflow has no transactions, so two layers:
@@ -105,39 +111,24 @@ def promote(
     best = _chosen(client, search_run, metric, mode, best_trial)
     if isinstance(best, str):
         return Promotion(model_name, None, False, best)
-    value = float(best.data.metrics[metric])
+    ev = evidence.gather(search_run, best, metric)
+    value = ev.value
     trial_id = best.data.tags.get(Tag.TRIAL_ID)
     with _store_lock(client.tracking_uri):
         current = _champion(client, model_name, alias)
         previous = str(current.version) if current is not None else None
-        refused = _refusal(current, alias, metric, mode, value)
+        refused = evidence.judge(ev, current, alias, metric, mode, rule)
         if refused:
             return Promotion(model_name, None, False, refused, trial_id, value, previous)
         if dry_run:
             reason = "dry run: would register the model and move the alias to it"
             return Promotion(model_name, None, True, reason, trial_id, value, previous)
-        version = _register(client, best, model_name, alias, metric, mode, value, search_run)
-        holder = _settle(client, model_name, alias, metric, mode)
+        version = _register(client, best, model_name, alias, metric, mode, ev, search_run)
+        holder = _settle(client, model_name, alias, metric, mode, ev.family)
     if holder != version:
         reason = f"v{version} registered, but {alias} is on v{holder}: better, promoted meanwhile"
         return Promotion(model_name, version, False, reason, trial_id, value, previous)
     return Promotion(model_name, version, True, f"{alias} -> v{version}", trial_id, value, previous)
-
-
-def _refusal(current: Any, alias: str, metric: str, mode: str, value: float) -> str | None:
-    """Why `value` may not take the alias from its current holder; None if it may."""
-    if current is None:
-        return None
-    tags = current.tags
-    if tags.get(Tag.METRIC) != metric or tags.get(Tag.MODE) != mode:
-        return (
-            f"{alias} v{current.version} was chosen on {tags.get(Tag.METRIC)}"
-            f"/{tags.get(Tag.MODE)}, not comparable with {metric}/{mode}"
-        )
-    old = float(tags[Tag.VALUE])
-    if not Mode(mode).better(value, old):
-        return f"{metric}={value:.6g} does not beat {alias} v{current.version} ({old:.6g})"
-    return None
 
 
 @contextlib.contextmanager
@@ -166,11 +157,13 @@ def _lock_path(uri: str) -> Path | None:
     return None  # a tracking server or database: compare-and-set alone (see promote)
 
 
-def _settle(client: MlflowClient, name: str, alias: str, metric: str, mode: str) -> str:
+def _settle(
+    client: MlflowClient, name: str, alias: str, metric: str, mode: str, family: str | None = None
+) -> str:
     """Move `alias` to the best candidate until reading it back agrees; returns its holder."""
     for _ in range(50):
         holder = _champion(client, name, alias)
-        best = _best_candidate(client, name, alias, metric, mode, holder)
+        best = _best_candidate(client, name, alias, metric, mode, holder, family)
         if holder is not None and str(holder.version) == best:
             return best
         client.set_registered_model_alias(name, alias, best)
@@ -178,7 +171,13 @@ def _settle(client: MlflowClient, name: str, alias: str, metric: str, mode: str)
 
 
 def _best_candidate(
-    client: MlflowClient, name: str, alias: str, metric: str, mode: str, holder: Any
+    client: MlflowClient,
+    name: str,
+    alias: str,
+    metric: str,
+    mode: str,
+    holder: Any,
+    family: str | None = None,
 ) -> str:
     versions = list(client.search_model_versions(f"name = '{name}'"))
     candidates = [v for v in versions if v.tags.get(Tag.CANDIDATE) == alias]
@@ -187,7 +186,10 @@ def _best_candidate(
     comparable = [
         v
         for v in candidates
-        if v.tags.get(Tag.METRIC) == metric and v.tags.get(Tag.MODE) == mode and Tag.VALUE in v.tags
+        if v.tags.get(Tag.METRIC) == metric
+        and v.tags.get(Tag.MODE) == mode
+        and Tag.VALUE in v.tags
+        and family in (None, evidence.holder(v.tags).family)  # test never meets val
     ]
     sign = 1.0 if mode == "min" else -1.0  # ties: the older version keeps it
     top = min(comparable, key=lambda v: (sign * float(v.tags[Tag.VALUE]), int(v.version)))
@@ -208,7 +210,7 @@ def _register(
     alias: str,
     metric: str,
     mode: str,
-    value: float,
+    ev: evidence.Evidence,
     search_run: Any,
 ) -> str:
     """The trial's model version (registered once per run), tagged a candidate for `alias`
@@ -224,9 +226,10 @@ def _register(
         Tag.RUN_ID: run_id,
         Tag.METRIC: metric,
         Tag.MODE: mode,
-        Tag.VALUE: repr(value),
+        **evidence.version_tags(ev),
         Tag.DATA_FINGERPRINT: search_run.data.tags.get(Tag.DATA_FINGERPRINT, ""),
         Tag.CANDIDATE: alias,
     }
-    mv = mlflow.register_model(run.data.tags[Tag.MODEL_URI], name, tags=tags)
+    with quiet():  # no "Successfully registered model" / "Created version" prints
+        mv = mlflow.register_model(run.data.tags[Tag.MODEL_URI], name, tags=tags)
     return str(mv.version)

@@ -1,56 +1,29 @@
 """Secrets never reach the store: every string written through the client ``setup``
-returns (params, tags, run names, text and file artifacts) has secrets replaced by ``***``.
+returns (params, tags, run and experiment names, text and file artifacts) has secrets
+replaced by ``***``; a logged model's folder is scrubbed the same way (``scrubbed_copy``).
 
     scrub("postgres://u:hunter2@db/x")   # -> "postgres://u:***@db/x"
 
-Secrets are the values of secret-looking environment variables (``*TOKEN*``, ``*KEY*``,
-``*SECRET*``, ``*PASSWORD*``, ``AWS_*``, ...) and URL passwords.
+What a secret is (environment values, well-known token shapes, ``password=...``, URL
+passwords) is ``adaptune.redact``'s. A name that is looked up later (an experiment) is
+scrubbed on lookup too, so it is found by what the user typed.
 """
 
 from __future__ import annotations
 
-import os
-import re
+import contextlib
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-__all__ = ["REDACTED", "ScrubbingClient", "scrub", "secret_values"]
+from adaptune.redact import REDACTED, scrub, secret_values
 
-# Environment variables whose values are credentials; values shorter than 8 characters
-# ("1", "true") are left alone: redacting them would mangle ordinary text.
-SECRET_ENV = re.compile(r"TOKEN|KEY|SECRET|PASSW|CREDENTIAL|AUTH|^AWS_", re.IGNORECASE)
-MIN_SECRET_LEN = 8
-REDACTED = "***"
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]+):[^/@\s]+@")
-
-
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
-    """Values of secret-looking environment variables, longest first."""
-    env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if SECRET_ENV.search(k) and len(v) >= MIN_SECRET_LEN}
-    return sorted(found, key=len, reverse=True)
-
-
-def scrub(value: Any, secrets: Sequence[str] | None = None) -> Any:
-    """`value` (a string, or dicts/lists/tuples of them) with every secret replaced by
-    ``***``; other values are returned as they are. Scrub before truncating: a cut
-    secret would no longer match."""
-    secrets = secret_values() if secrets is None else secrets
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, REDACTED)
-        return _URL_PASSWORD.sub(rf"\1:{REDACTED}@", value)
-    if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(scrub(v, secrets) for v in value)
-    return value
+__all__ = ["REDACTED", "ScrubbingClient", "scrub", "scrubbed_copy", "secret_values"]
 
 
 def _scrubbed_text(path: Path, secrets: Sequence[str]) -> str | None:
@@ -114,14 +87,37 @@ class ScrubbingClient(MlflowClient):
             super().log_artifact(run_id, str(Path(tmp) / path.name), artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> None:
-        secrets = secret_values()
-        files = [p for p in Path(local_dir).rglob("*") if p.is_file()]
-        cleaned = {p: text for p in files if (text := _scrubbed_text(p, secrets)) is not None}
-        if not cleaned:
-            return super().log_artifacts(run_id, local_dir, artifact_path)
-        with tempfile.TemporaryDirectory() as tmp:
-            copy = Path(tmp) / "dir"
-            shutil.copytree(local_dir, copy)
-            for src, text in cleaned.items():
-                (copy / src.relative_to(local_dir)).write_text(text, encoding="utf-8")
-            super().log_artifacts(run_id, str(copy), artifact_path)
+        with scrubbed_copy(local_dir) as clean:
+            super().log_artifacts(run_id, clean, artifact_path)
+
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> str:
+        return super().create_experiment(scrub(name), artifact_location, scrub(tags))
+
+    def get_experiment_by_name(self, name: str) -> Any:
+        return super().get_experiment_by_name(scrub(name))
+
+
+@contextlib.contextmanager
+def scrubbed_copy(
+    local_dir: str, secrets: Sequence[str] | None = None, keep: frozenset[str] = frozenset()
+) -> Iterator[str]:
+    """`local_dir` itself when no text file in it holds a secret, else a scrubbed copy
+    (removed on exit). Files named in `keep` are left as they are (a tokenizer's
+    vocabulary: its entry "secret": 3595 is a word, and scrubbing it breaks the model)."""
+    secrets = secret_values() if secrets is None else secrets
+    files = [p for p in Path(local_dir).rglob("*") if p.is_file() and p.name not in keep]
+    cleaned = {p: text for p in files if (text := _scrubbed_text(p, secrets)) is not None}
+    if not cleaned:
+        yield local_dir
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / Path(local_dir).name
+        shutil.copytree(local_dir, copy)
+        for src, text in cleaned.items():
+            (copy / src.relative_to(local_dir)).write_text(text, encoding="utf-8")
+        yield str(copy)

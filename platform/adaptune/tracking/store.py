@@ -26,7 +26,8 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
 from adaptune.tracking.names import Kind, Tag
-from adaptune.tracking.scrub import ScrubbingClient, scrub, secret_values
+from adaptune.tracking.reach import bounded_http, check_reachable, store_lock
+from adaptune.tracking.scrub import ScrubbingClient, scrub, scrubbed_copy, secret_values
 
 __all__ = [
     "default_state_dir",
@@ -46,7 +47,8 @@ MODEL_TRAINING_KIND = "custom_model_development"  # keeps MLflow 3's UI out of i
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("ADAPTUNE_HOME", ".adaptune")).resolve()
+    """$ADAPTUNE_HOME (an empty value counts as unset), else ./.adaptune."""
+    return Path(os.environ.get("ADAPTUNE_HOME") or ".adaptune").resolve()
 
 
 def resolve_uri(explicit: str | None, state_dir: Path) -> str:
@@ -88,7 +90,12 @@ def fail_fast(timeout_s: int | None = None) -> Iterator[None]:
 
 
 def setup(uri: str) -> MlflowClient:
+    """The scrubbing client of the store at `uri`, opened: an http(s) server must answer
+    within seconds (TrackingUnreachable, one line), requests are bounded (reach.py), and a
+    new SQLite store is created by one process at a time."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    bounded_http()
+    check_reachable(uri)
     exported = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -100,7 +107,11 @@ def setup(uri: str) -> MlflowClient:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    return ScrubbingClient(uri, registry_uri=uri)
+    with store_lock(uri):  # opening a new SQLite store creates its tables: one at a time
+        client = ScrubbingClient(uri, registry_uri=uri)
+        if uri.startswith("sqlite:"):  # the registry's store opens lazily: now
+            client.search_registered_models(max_results=1)
+    return client
 
 
 def ensure_experiment(client: MlflowClient, name: str, state_dir: Path) -> str:
@@ -108,12 +119,20 @@ def ensure_experiment(client: MlflowClient, name: str, state_dir: Path) -> str:
     if exp is not None:
         return str(exp.experiment_id)
     embedded = client.tracking_uri.startswith("sqlite:")
-    location = (state_dir / "mlartifacts").as_uri() if embedded else None
-    return str(
-        client.create_experiment(
-            name, artifact_location=location, tags={"mlflow.experimentKind": MODEL_TRAINING_KIND}
+    location = (state_dir / "mlartifacts").resolve().as_uri() if embedded else None
+    try:
+        return str(
+            client.create_experiment(
+                name,
+                artifact_location=location,
+                tags={"mlflow.experimentKind": MODEL_TRAINING_KIND},
+            )
         )
-    )
+    except MlflowException:  # another search created it since the lookup
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
 
 
 def metric_batch(metrics: dict[str, Any], step: int) -> list[Metric]:
@@ -138,29 +157,124 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
         client.log_batch(run_id, params=items[i : i + 100])
 
 
+SERVING_CODE = Path(__file__).with_name("serving.py")  # the pyfunc, logged as code
+# Tokenizer vocabularies in a saved model: words and ids, left unscrubbed (see below).
+VOCABULARY_FILES = frozenset({"tokenizer.json", "vocab.json", "vocab.txt", "merges.txt"})
+# What a served model imports (adaptune itself ships as code with the model): pinned to
+# this environment's versions, so `mlflow models serve` outside the repo's venv matches.
+SERVING_PACKAGES = ("mlflow", "torch", "transformers", "peft", "pandas", "numpy", "pyyaml")
+
+
 def _requirements() -> list[str]:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return [f"{p}=={version(p)}" for p in ("torch", "transformers", "pandas", "mlflow")]
+    pins = []
+    for package in SERVING_PACKAGES:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            continue
+    return pins
 
 
-def log_trial_model(run_id: str, model_dir: str) -> str:
-    """Log a trial's saved model directory as a pyfunc in its run; returns the model URI."""
-    from adaptune.tracking import serving
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """MLflow without its chatter: INFO lines, the type-hint warning of every pyfunc
+    (``predict`` is untyped on purpose, see serving.py) and the registry's printed
+    "Successfully registered model" / "Created version" lines. Warnings still show."""
+    import logging
+    import warnings
 
-    with mlflow.start_run(run_id=run_id):
+    from mlflow.utils import logging_utils
+
+    logger = logging.getLogger("mlflow")
+    level, stream = logger.level, logging_utils.MLFLOW_LOGGING_STREAM.enabled
+    show = warnings.showwarning
+
+    def shown(message: Any, *args: Any, **kwargs: Any) -> None:
+        # a filter would not do: MLflow pushes its own ("once") while it logs a model
+        if "type hints to the `predict` method" not in str(message):
+            show(message, *args, **kwargs)
+
+    logger.setLevel(max(level, logging.WARNING))
+    logging_utils.MLFLOW_LOGGING_STREAM.enabled = False  # eprint(): the registry's prints
+    warnings.showwarning = shown
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+        logger.setLevel(level)
+        logging_utils.MLFLOW_LOGGING_STREAM.enabled = stream
+
+
+def signature_of(example: Any) -> tuple[Any, Any]:
+    """(signature, input example) from a method's plain example (``Method.input_example``).
+
+    A list of values (texts) becomes one unnamed column, so JSON arrays (``{"inputs":
+    [...]}``), lists and Series are accepted as they are and a one-column frame by its
+    name; a list of records becomes named columns, the first required and the rest
+    optional (DAMA's ``domain``: guessed when absent)."""
+    if example is None:
+        return None, None
+    import pandas as pd
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    if isinstance(example, list) and example and isinstance(example[0], dict):
+        frame = pd.DataFrame(example)
+        inferred = infer_signature(frame).inputs.inputs
+        columns: list[Any] = [
+            ColSpec(c.type, c.name, required=i == 0) for i, c in enumerate(inferred)
+        ]
+        return ModelSignature(inputs=Schema(columns)), frame
+    return infer_signature(list(example)), list(example)
+
+
+def log_trial_model(
+    run_id: str,
+    model_dir: str,
+    *,
+    input_example: Any = None,
+    step: int = 0,
+) -> str:
+    """Log a trial's saved model directory as a pyfunc in its run; returns the model URI.
+
+    The model carries its signature and input example (from the method's example), the
+    adaptune package as code (it loads where adaptune is not installed) and pinned
+    requirements. Logged at `step` (the trial's last epoch), it gets the run's metrics of
+    that epoch and its params (MLflow links them), so the Models tab can rank trials."""
+    from unittest import mock
+
+    import adaptune
+
+    signature, example = signature_of(input_example)
+    # MLflow would check the example by loading the model and predicting (~15 s per trial,
+    # in the search driver, which has no argument to skip it); the tests serve it instead.
+    no_check = mock.patch("mlflow.models.utils._validate_serving_input", lambda *a, **k: None)
+    # the model's own files (configs, metadata) are scrubbed like every other artifact;
+    # its vocabulary is data, not text someone wrote (scrubbing "secret": 3595 breaks it)
+    clean_copy = scrubbed_copy(model_dir, keep=VOCABULARY_FILES)
+    with quiet(), no_check, clean_copy as clean, mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=serving.__file__,  # models-from-code: nothing is pickled
-            artifacts={"model": model_dir},
+            python_model=str(SERVING_CODE),  # models-from-code: nothing is pickled
+            artifacts={"model": clean},
+            code_paths=[str(Path(adaptune.__file__).parent)],
             pip_requirements=_requirements(),  # explicit: inference costs seconds per model
+            signature=signature,
+            input_example=example,
+            step=step,
         )
     return str(info.model_uri)
 
 
 def find_run(client: MlflowClient, name: str, kind: str) -> Any:
     """A run of `kind` ("search": a search's parent run, found by its search name; "job":
-    a multi-stage job's run, found by its run name), or the run with id `name`."""
+    a multi-stage job's run, found by its run name), or the run with id `name`. The name
+    is scrubbed as it was when written, so a name holding a secret is still found."""
+    if any(c in name for c in "'\"`\\"):  # no search name has one; MLflow's filter would break
+        raise LookupError(f"no {kind} called {name!r}: names hold no quotes")
+    name = scrub(name)
     try:
         run = client.get_run(name)
         if run.data.tags.get(Tag.KIND) == kind:

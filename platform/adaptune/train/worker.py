@@ -46,7 +46,8 @@ def _check_finite(sums: dict[str, Any], steps: int) -> None:
 def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dict[str, float]:
     """One pass over the training batches: the mean of each step log, as train/<key>.
     Step logs may be device tensors: summed where they live, read once at the end; the
-    loss is checked every CHECK_EVERY steps and at the end (FloatingPointError)."""
+    loss is checked every CHECK_EVERY steps and at the end (FloatingPointError). An epoch
+    without a single step is an error: a trial that trains nothing must not "complete"."""
     from collections import defaultdict
 
     sums: dict[str, Any] = defaultdict(float)
@@ -57,8 +58,24 @@ def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dic
         steps += 1
         if steps % CHECK_EVERY == 0:
             _check_finite(sums, CHECK_EVERY)
+    if steps == 0:
+        raise ValueError(
+            "the training epoch had no batch: the train split is smaller than one batch "
+            f"(batch_size {getattr(cfg, 'batch_size', '?')}, incomplete batches are dropped)"
+        )
     _check_finite(sums, steps % CHECK_EVERY or CHECK_EVERY)
     return {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
+
+
+TEST_PREFIX = "test/"
+
+
+def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, float]:
+    """The method's metrics on the test split, named test/<name>, from evaluate_test when
+    the method has one (evaluate may act on what it measures), else evaluate."""
+    score = method.evaluate_test or method.evaluate
+    out = score(model, loader, cfg)
+    return {TEST_PREFIX + k.removeprefix("val/"): float(v) for k, v in out.items()}
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
@@ -86,7 +103,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     np.random.seed(cfg.seed + rank)
     torch.manual_seed(cfg.seed)
 
-    train_ds, val_ds, info = method.build_data(
+    train_ds, val_ds, test_ds, info = method.build_data(
         cfg, DataSpec.model_validate(config["data"]), config.get("cache_dir")
     )
     model = train.prepare_model(method.build_model(cfg, info))
@@ -106,8 +123,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             )
         )
     # Every rank scores the whole validation set, so the metrics are exact, not averaged.
-    val_loader = train.prepare_data_loader(
-        DataLoader(val_ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
+    val_loader, test_loader = (
+        train.prepare_data_loader(
+            DataLoader(ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
+        )
+        for ds in (val_ds, test_ds)
     )
     opt = method.build_optimizers(model, cfg, len(train_loader) * cfg.epochs)
     first = 1
@@ -125,6 +145,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         metrics = train_epoch(method, model, train_loader, opt, cfg)
         train_time = time.perf_counter() - start
         metrics.update(method.evaluate(model, val_loader, cfg))
+        if epoch == cfg.epochs:  # the finished model scores test once, after val: an
+            # evaluate may keep state for save_model (DAMA's Algorithm 1 step), and test
+            # must score the model that is saved; only the chosen trial's are read
+            metrics.update(score_test(method, model, test_loader, cfg))
         report: dict[str, Any] = _reduce(metrics, world)
         report.update(
             epoch=epoch,

@@ -53,5 +53,6 @@ def test_dao_trains_on_a_csv_file(tmp_path: Path) -> None:
         n_train=20,
         columns={"text": "headline", "score": "sentiment"},
     )
-    train, val, info = get_method("dao").build_data(DAOConfig(max_len=16), spec, None)
-    assert len(train) + len(val) == len(ROWS) and info["n_val"] == 1
+    train, val, test, info = get_method("dao").build_data(DAOConfig(max_len=16), spec, None)
+    assert len(train) + len(val) + len(test) == len(ROWS) and info["n_val"] == 1
+    assert info["n_test"] == len(test) >= 1  # a stratified share, carved off first

@@ -107,7 +107,7 @@ def test_metric_must_be_reported(tmp_path: Path) -> None:
         ("lrr: {type: float, low: 0.1, high: 1}\n", "space.yaml:1: lrr: not a dao config field"),
         (
             "w_c: {type: float, low: 0.0, high: 2.0}\n",
-            "w_c: value 0.0: Value error, w_c must be in (0, 1)",
+            "w_c: value 2.0: Value error, w_c must be in [0, 1)",
         ),
     ],
 )

@@ -24,6 +24,7 @@ from adaptune.job.space import load_space
 from adaptune.job.spec import DataSpec
 from adaptune.method import MODEL_METADATA, Method, make_config
 from adaptune.methods import METHODS
+from adaptune.train.worker import score_test
 
 # method -> (fixed config values, data spec, a raw input for the saved model's predictor)
 TINY: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
@@ -67,7 +68,7 @@ def test_method_contract_on_toy_sizes(name: str, tmp_path: Path) -> None:
     fixed, data, example = TINY[name]
     torch.manual_seed(0)
     cfg = make_config(method, fixed)
-    train, val, info = method.build_data(cfg, DataSpec(**data), str(tmp_path / "cache"))
+    train, val, test, info = method.build_data(cfg, DataSpec(**data), str(tmp_path / "cache"))
     model = method.build_model(cfg, info)
     trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, "the model has no trainable parameter"
@@ -89,6 +90,10 @@ def test_method_contract_on_toy_sizes(name: str, tmp_path: Path) -> None:
     assert set(method.metrics) <= set(metrics), set(method.metrics) - set(metrics)
     assert all(isinstance(metrics[m], float) for m in method.metrics)
     assert math.isfinite(metrics[method.metric])  # others may be undefined (NaN) on toys
+    assert len(test) > 0 and info["n_test"] == len(test)
+    scored = score_test(method, model, DataLoader(test, batch_size=32), cfg)
+    declared = {m.replace("val/", "test/", 1) for m in method.metrics if "/acc/" not in m}
+    assert declared <= set(scored), declared - set(scored)
 
     out = tmp_path / "model"
     out.mkdir()

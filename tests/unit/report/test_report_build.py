@@ -29,6 +29,7 @@ OURS = {
     "trials.csv",
     "best_so_far.csv",
     "best_so_far.png",
+    "curves.png",
     "importance.csv",
     "importance.png",
     "parallel_coordinates.png",
@@ -153,8 +154,21 @@ def test_search_report_logs_every_artifact_and_one_csv_row_per_trial(
     assert (t0["status"], t0["epochs_run"], t0["best_value"]) == ("completed", "2", "0.4")
     page = report.html.read_text()
     assert report.html == store["root"] / "reports" / "search-a.html"
-    assert page.count("data:image/png;base64,") == 6  # curve, importance, parallel, 2 slices, rungs
+    # learning curves, best so far, importance, parallel, 2 slices, rungs
+    assert page.count("data:image/png;base64,") == 7
     assert "ASHA rungs" in page and "Parameter importance" in page
+    assert "Learning curves" in page
+    # the best trial is highlighted and, like every trial, links to its run in the UI
+    experiment = client.get_run(run).info.experiment_id
+    best_run = next(r["run_id"] for r in rows if r["trial_id"] == page_best(page))
+    assert f"http://127.0.0.1:5000/#/experiments/{experiment}/runs/{best_run}?workflow" in page
+    assert page.count('<tr class="best">') == 1
+    assert "% of the full cost" in page or "saved by early stopping" not in page
+
+
+def page_best(page: str) -> str:
+    """The trial id the page names as the best."""
+    return page.split("Best trial ", 1)[1].split(":", 1)[0]
 
 
 def test_champion_section_compares_with_the_previous_champion(

@@ -47,3 +47,15 @@ def test_a_search_recorded_before_format_2_is_refused_with_its_reason(
 def test_a_path_is_not_a_search_name(tmp_path: Path) -> None:
     with pytest.raises(LookupError, match="no search"):
         resume.load(tmp_path, "../x")
+
+
+def test_a_search_killed_before_tune_saved_its_state_is_not_restorable(tmp_path: Path) -> None:
+    """The driver died while the Tuner was starting: the folder exists, the experiment
+    snapshot does not; resume then starts the search again instead of failing in Tune."""
+    from adaptune.search.run import restorable
+
+    rec = resume.Record(search="s-2", storage=str(tmp_path / "ray"))
+    assert not restorable(rec)
+    (tmp_path / "ray" / "s-2").mkdir(parents=True)
+    (tmp_path / "ray" / "s-2" / "tuner.pkl").write_bytes(b"")
+    assert not restorable(rec)

@@ -184,13 +184,13 @@ def test_server_never_back_search_still_succeeds(
     printed = capsys.readouterr()
     summary = json.loads(out.read_text())
     assert summary["unrecorded"] == [
-        "search run: search metrics, best_trial tag, run end (MLflow unreachable)",
-        "trial a: metric write, status tag, run end (MLflow unreachable)",
-        "trial b: run creation, params, 2 metric writes, node_id tag, status tag, run end"
-        " (MLflow unreachable)",
+        "search run: search metrics, best_trial tag, note, run end (MLflow unreachable)",
+        "trial a: metric write, status tag, run name, run end, best name (MLflow unreachable)",
+        "trial b: run creation, params, 2 metric writes, node_id tag, status tag, run name,"
+        " run end (MLflow unreachable)",
         "search run: report (MLflow unreachable; `adaptune report outage-1` builds it later)",
     ]
-    assert summary["mlflow_writes"]["lost"] == 13 and summary["mlflow_writes"]["caught_up"] == 0
+    assert summary["mlflow_writes"]["lost"] == 17 and summary["mlflow_writes"]["caught_up"] == 0
     promotion = summary["promotion"]
     assert not promotion["promoted"] and promotion["reason"].startswith("skipped: MLflow")
     assert "not recorded in MLflow (4 runs):" in printed.out

@@ -108,7 +108,7 @@ def test_a_stale_read_never_lets_a_worse_model_take_the_alias(
     better, worse = make_search(store, 0.1, "stale"), make_search(store, 0.9, "stale")
     assert promote(store, better, "stale").promoted
     monkeypatch.setattr(promote_lib, "_store_lock", lambda uri: contextlib.nullcontext())
-    monkeypatch.setattr(promote_lib, "_refusal", lambda *a: None)  # what a stale read decides
+    monkeypatch.setattr(promote_lib.evidence, "judge", lambda *a: None)  # what a stale read decides
     moves: list[str] = []
     original = MlflowClient.set_registered_model_alias
 
@@ -129,7 +129,7 @@ def test_a_worse_version_holding_the_alias_is_moved_to_the_best(
     """The other interleaving: the worse one's write landed last; the next check fixes it."""
     better, worse = make_search(store, 0.1, "late"), make_search(store, 0.9, "late")
     assert promote(store, better, "late").promoted
-    monkeypatch.setattr(promote_lib, "_refusal", lambda *a: None)
+    monkeypatch.setattr(promote_lib.evidence, "judge", lambda *a: None)
     monkeypatch.setattr(promote_lib, "_settle", lambda client, name, *a: "2")  # register only
     promote(store, worse, "late")
     monkeypatch.undo()
@@ -211,7 +211,7 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(
     assert "dry version 1: promoted — champion -> v1" in capsys.readouterr().out
     worse = make_search(store, 0.7, "dry")
     assert main(["--state-dir", state, "promote", worse, "--dry-run"]) == 0
-    assert "would not be promoted — val/mse=0.7 does not beat champion v1" in (
+    assert "would not be promoted — val/mse=0.7 (val) does not beat champion v1" in (
         capsys.readouterr().out
     )
     assert len(store["client"].search_model_versions("name = 'dry'")) == 1

@@ -3,6 +3,7 @@ to MLflow through the client ``tracking.setup`` returns."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,70 @@ def test_nothing_secret_reaches_the_store(tmp_path: Path) -> None:
     assert len(stored) >= 6
     for needle in (SECRET, "aws-planted-secret-value"):
         assert not [p for p in stored if needle.encode() in p.read_bytes()], needle
+
+
+GITHUB = "ghp_" + "Z9y8X7w6" * 5
+SHAPED = [
+    GITHUB,
+    "github_pat_11ABCDEFG0abcdefghijkl_" + "m" * 40,
+    "AKIAIOSFODNN7EXAMPLE",
+    "xoxb-123456789012-abcdefABCDEF",
+    "sk-proj-" + "q" * 40,
+    "hf_" + "AbCd" * 9,
+    "AIza" + "S" * 35,
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]
+
+
+@pytest.mark.parametrize("token", SHAPED)
+def test_well_known_token_shapes_are_scrubbed_without_the_environment(token: str) -> None:
+    assert scrub(f"x {token} y", secrets=[]) == "x *** y"
+
+
+@pytest.mark.parametrize(
+    ("text", "clean"),
+    [
+        ("password=hunter2 next", "password=*** next"),
+        ('{"db_password": "pw1"}', '{"db_password": "***"}'),
+        ("MLFLOW_TRACKING_PASSWORD: s3cr3t", "MLFLOW_TRACKING_PASSWORD: ***"),
+        ("api_key='abc'", "api_key='***'"),
+        ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz", "Authorization: ***"),
+        # not secrets: a tokenizer's special tokens, counts, ordinary settings
+        ('{"pad_token": "[PAD]", "max_tokens": 5}', '{"pad_token": "[PAD]", "max_tokens": 5}'),
+        ("tokenizer: bert, seed=1", "tokenizer: bert, seed=1"),
+    ],
+)
+def test_assigned_secrets_are_scrubbed_by_name(text: str, clean: str) -> None:
+    assert scrub(text, secrets=[]) == clean
+
+
+def test_short_secrets_of_secret_only_names_count() -> None:
+    env = {"DB_PASSWORD": "hunter2", "GITHUB_PAT": "pat-1234", "X_TOKEN": "true", "A_KEY": "k1"}
+    assert set(secret_values(env)) == {"hunter2", "pat-1234"}
+    # a short secret is matched as a whole word only, so ordinary text is not mangled
+    assert scrub("hunter2 / hunter22 / xhunter2", ["hunter2"]) == "*** / hunter22 / xhunter2"
+
+
+def test_experiment_names_are_scrubbed_and_found_again(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    client = tracking.setup(tracking.resolve_uri(None, state))
+    exp = tracking.ensure_experiment(client, f"exp-{SECRET}", state)
+    assert client.get_experiment(exp).name == "exp-***"
+    assert tracking.ensure_experiment(client, f"exp-{SECRET}", state) == exp  # same one
+
+
+def test_a_logged_models_own_files_are_scrubbed(tmp_path: Path) -> None:
+    from adaptune.tracking.scrub import scrubbed_copy
+
+    model = tmp_path / "model"
+    (model / "encoder").mkdir(parents=True)
+    (model / "adaptune.json").write_text(json.dumps({"backbone": f"https://u:{SECRET}@hub/x"}))
+    (model / "encoder" / "weights.bin").write_bytes(bytes(range(256)))
+    with scrubbed_copy(str(model)) as clean:
+        assert clean != str(model)
+        assert SECRET not in (Path(clean) / "adaptune.json").read_text()
+        assert (Path(clean) / "encoder" / "weights.bin").read_bytes() == bytes(range(256))
+    assert not Path(clean).exists() and SECRET in (model / "adaptune.json").read_text()
+    (model / "adaptune.json").write_text("{}")
+    with scrubbed_copy(str(model)) as same:
+        assert same == str(model)  # nothing to scrub: no copy

@@ -3,7 +3,9 @@
 A multi-label encoder fine-tuned on a labelled source domain is adapted to a target
 domain where only some positives are known: a variational positive-unlabelled loss per
 label, MixUp between positives and unlabelled documents on word embeddings, and
-label-balanced batches. ``mode`` switches to the baselines (source_only, pu_bce);
+label-balanced batches. ``mode`` switches to the baselines (source_only, pu_bce) or
+the headroom (oracle: every target label); every mode starts from one shared
+source-trained checkpoint (source.py);
 ``revealed`` sets the target's label availability, and after a search that varied
 either, ``report.search_report`` tables DALLMi against the baselines per rate.
 
@@ -23,12 +25,17 @@ METHOD = Method(
     build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
     train_step=lazy(f"{_HERE}.step:train_step"),
     evaluate=lazy(f"{_HERE}.step:evaluate"),
+    evaluate_test=lazy(f"{_HERE}.step:evaluate_test"),
     save_model=lazy(f"{_HERE}.predict:save_model"),
     load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
     metric="val/map",
     mode="max",
     metrics=METRICS,
+    input_example=["MRI of the brain shows a small lesion; follow-up scan advised."],
     description="multi-label domain adaptation: variational PU loss, MixUp, balanced batches",
+    data_sources=("synthetic-multilabel", "file", "hf"),
+    data_options=("n_labels", "cooccur", "preset", "revealed", "source_domain", "target_domain"),
+    data_columns=(("text", "text"), ("labels", "labels"), ("domain", "name")),
     train_loader=lazy(f"{_HERE}.sampler:train_loader"),
     search_report=lazy(f"{_HERE}.report:search_report"),
 )

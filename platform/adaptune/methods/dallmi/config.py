@@ -1,13 +1,17 @@
 """DALLMiConfig: every knob of DALLMi (arXiv 2405.01883); defaults are a sane CPU run.
 
-    cfg = DALLMiConfig(mode="dallmi", loss_form="norm", source_epochs=1, epochs=3)
+    cfg = DALLMiConfig(mode="dallmi", loss_form="norm", source_epochs=1, epochs=2)
 
-One trial runs the paper's two steps as consecutive phases: epochs 1..source_epochs
-fine-tune on the labelled source (multi-label BCE), the remaining epochs adapt on the
-target. ``mode`` picks the adaptation: ``dallmi`` (variational PU loss + MixUp),
-``pu_bce`` (BCE on the target with unlabelled = negative) or ``source_only`` (every
-epoch stays on the source). ``revealed`` is the target's label-availability rate.
-Paper values are noted where a default differs.
+The paper's two steps are two phases with their own optimiser and LR schedule. Step 1
+(``source_epochs`` on the labelled source, multi-label BCE, ``source_lr``) runs once per
+(data, encoder, source settings, seed) and is saved (methods/dallmi/source.py); every
+trial with the same key, so every arm of a comparison at the same seed, starts from
+that one checkpoint. Step 2 is the trial's ``epochs`` (what the worker loop runs and
+reports), the same number of steps for every mode: ``dallmi`` (variational PU loss +
+MixUp), ``pu_bce`` (BCE on the target, unlabelled = negative), ``oracle`` (BCE with every
+target label: the headroom) or ``source_only`` (continues on the source for the same
+steps). ``revealed`` is the target's label-availability rate. Paper values are noted
+where a default differs.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ class DALLMiConfig:
     lora_targets: tuple[str, ...] = ("query", "key", "value", "dense")
     head_dropout: float = 0.1
     # Adaptation.
-    mode: Literal["dallmi", "source_only", "pu_bce"] = "dallmi"
+    mode: Literal["dallmi", "source_only", "pu_bce", "oracle"] = "dallmi"
     loss_form: Literal["norm", "log"] = "norm"  # norm: the authors' default
     mixup_a: float = 0.3  # mu ~ Beta(a, a)
     w_mix: float = 1.0  # VPU used 0.03
@@ -49,14 +53,20 @@ class DALLMiConfig:
     # observed (the paper hides r = 1 - revealed). None = data.options.revealed (0.3).
     # A setting of the experiment, not a tuned value; jobs/dallmi_compare.yaml grids it.
     revealed: float | None = None
-    source_epochs: int = 1  # step 1 length; the rest of `epochs` is step 2
+    # Step 1: source epochs (0 = none), trained once per key and shared (source.py), with
+    # its own AdamW and linear schedule at source_lr. init_from: a saved DALLMi model
+    # directory to start step 2 from instead (then source_epochs must be 0).
+    source_epochs: int = 1
+    source_lr: float = 5.0e-5
+    init_from: str | None = None
     threshold: float = 0.5  # for macro F1 and the binarised mAP
-    # Optimisation (paper: AdamW lr 5e-5, batch 64, 12 epochs per step).
+    # Step 2 (paper: AdamW lr 5e-5, batch 64, 12 epochs per step): its own linear schedule
+    # with warmup_steps, from lr, over the target phase only.
     lr: float = 5.0e-5
     weight_decay: float = 0.01
     warmup_steps: int = 0
     batch_size: int = 16
-    epochs: int = 3
+    epochs: int = 2  # target-phase epochs (step 2), the same for every mode
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -66,11 +76,13 @@ class DALLMiConfig:
             raise ValueError(
                 f"mixup_a must be > 0 and w_mix >= 0 (got {self.mixup_a}, {self.w_mix})"
             )
-        if not 0 <= self.source_epochs < self.epochs and self.mode != "source_only":
+        if self.source_epochs < 0 or self.epochs < 1 or self.source_lr <= 0:
             raise ValueError(
-                f"need 0 <= source_epochs < epochs so a target phase exists "
-                f"(got source_epochs={self.source_epochs}, epochs={self.epochs})"
+                f"need source_epochs >= 0, epochs >= 1 and source_lr > 0 (got "
+                f"{self.source_epochs}, {self.epochs}, {self.source_lr})"
             )
+        if self.init_from and self.source_epochs:
+            raise ValueError("init_from replaces the source phase: set source_epochs: 0")
         if self.revealed is not None and not 0.0 < self.revealed <= 1.0:
             raise ValueError(f"revealed must be in (0, 1] (got {self.revealed})")
         if not 0.0 < self.threshold < 1.0 or self.max_len < 4:

@@ -1,12 +1,16 @@
 """Multi-label domain-adaptation data: a synthetic two-domain corpus and real-data loading.
 
     src, tgt, names = generate_multilabel(300, seed=0)          # (texts, label lists) x2
+    src, tgt, names = generate_multilabel(300, seed=0, preset="shifted")
     src, tgt, names = load_multilabel(DataSpec(source="file", path="papers.jsonl"))
     observed = reveal_positives(y_target_train, revealed=0.3, seed=0)
 
 Synthetic abstracts are topic-tagged: each label owns a vocabulary, labels co-occur in
 pairs, and the target domain differs from the source in style (filler words) and in
-vocabulary (most label words are target-only), so a source-only model transfers partly.
+vocabulary. ``preset="easy"``: most label words are target-only real words, which a
+pretrained encoder already relates to their label, so a source-only model transfers well.
+``preset="shifted"``: target cues are nonce tokens and words reassigned from another
+label, labels share at most one word, and label priors shift between the domains.
 Real data: columns ``text``, ``labels`` (a list, or a string split on ``|``) and
 ``domain`` (values ``options.source_domain`` / ``options.target_domain``).
 """
@@ -149,9 +153,52 @@ def _label_words(words: tuple[str, ...], domain: str) -> tuple[str, ...]:
     return words[:8] if domain == "source" else words[:2] + words[8:]
 
 
-def _document(rng: np.random.Generator, names: list[str], domain: str, cooccur: float) -> Any:
+# The shifted preset's target-only cues: made-up tokens that mean nothing to a pretrained
+# encoder, so a source model cannot map them to a label by meaning (4 per label).
+NONCE = (
+    ("dax", "wug", "blicket", "toma"),
+    ("fep", "zib", "kiki", "glorp"),
+    ("snerk", "vimble", "quasp", "trelp"),
+    ("fomble", "yirk", "plosh", "drabe"),
+    ("skiv", "mool", "zont", "grell"),
+    ("thrip", "nabe", "croy", "bouba"),
+)
+PRESETS = ("easy", "shifted")
+
+
+def _shifted_words(names: list[str], index: int, domain: str) -> tuple[str, ...]:
+    """The shifted preset's cue words of label `index` in `domain`.
+
+    Source: the label's 6 source-only words plus its shared words. Shared: one word for
+    even-indexed labels, none for odd ones. Target: the shared words, 4 nonce tokens, and
+    one source word of label index-2 reassigned to this label (a cue the source model
+    reads as the wrong label).
+    """
+    own = VOCAB[names[index]]
+    shared = own[:1] if index % 2 == 0 else ()
+    if domain == "source":
+        return shared + own[2:8]
+    other = VOCAB[names[(index - 2) % len(names)]]
+    return shared + NONCE[index] + (other[2],)
+
+
+def _priors(n: int, domain: str) -> np.ndarray:
+    """The shifted preset's label-prior shift: label 0 common in the source and rare in
+    the target, the last label the reverse (weights n..1 against 1..n)."""
+    w = np.arange(n, 0, -1.0) if domain == "source" else np.arange(1, n + 1.0)
+    return w / w.sum()
+
+
+def _document(
+    rng: np.random.Generator, names: list[str], domain: str, cooccur: float, preset: str
+) -> Any:
     n = len(names)
-    first = int(rng.integers(n))
+    if preset == "easy":
+        first = int(rng.integers(n))
+        words_of = lambda i: _label_words(VOCAB[names[i]], domain)  # noqa: E731
+    else:
+        first = int(rng.choice(n, p=_priors(n, domain)))
+        words_of = lambda i: _shifted_words(names, i, domain)  # noqa: E731
     labels = {first}
     if rng.random() < cooccur:  # pairs (0,1), (2,3), ... tend to appear together
         labels.add(first ^ 1 if (first ^ 1) < n else first)
@@ -159,25 +206,32 @@ def _document(rng: np.random.Generator, names: list[str], domain: str, cooccur: 
         labels.add(int(rng.integers(n)))
     words = [str(w) for w in rng.choice(FILLER[domain], size=int(rng.integers(5, 8)))]
     for i in sorted(labels):
-        vocab = _label_words(VOCAB[names[i]], domain)
-        words += [str(w) for w in rng.choice(vocab, size=int(rng.integers(2, 4)))]
+        words += [str(w) for w in rng.choice(words_of(i), size=int(rng.integers(2, 4)))]
     if rng.random() < 0.3:  # a distractor word of an absent label
-        words.append(str(rng.choice(_label_words(VOCAB[names[int(rng.integers(n))]], domain))))
+        words.append(str(rng.choice(words_of(int(rng.integers(n))))))
     rng.shuffle(words)
     return " ".join(words), [names[i] for i in sorted(labels)]
 
 
 def generate_multilabel(
-    n: int, seed: int = 0, n_labels: int = 6, cooccur: float = 0.5
+    n: int, seed: int = 0, n_labels: int = 6, cooccur: float = 0.5, preset: str = "easy"
 ) -> tuple[Corpus, Corpus, list[str]]:
-    """`n` source and `n` target documents over the first `n_labels` topics."""
+    """`n` source and `n` target documents over the first `n_labels` topics.
+
+    preset "easy": 2 shared words per label, real target-only words, equal label priors
+    (the encoder maps most target words to their label by meaning). "shifted": target
+    cues are nonce tokens plus a word reassigned from another label, 0 or 1 shared word
+    per label, and a label-prior shift between the domains (_shifted_words, _priors).
+    """
     if not 2 <= n_labels <= len(VOCAB):
         raise ValueError(f"n_labels must be in [2, {len(VOCAB)}], got {n_labels}")
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     names = list(VOCAB)[:n_labels]
     out = []
     for k, domain in enumerate(("source", "target")):
         rng = np.random.default_rng([seed, k])
-        docs = [_document(rng, names, domain, cooccur) for _ in range(n)]
+        docs = [_document(rng, names, domain, cooccur, preset) for _ in range(n)]
         out.append(([d[0] for d in docs], [d[1] for d in docs]))
     return out[0], out[1], names
 

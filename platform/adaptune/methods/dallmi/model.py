@@ -12,6 +12,7 @@ gradient reaches both sides.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,13 +31,20 @@ def backbone_path(cfg: DALLMiConfig) -> str:
     return shipped_backbone()
 
 
+def start_path(cfg: DALLMiConfig, data_info: dict[str, Any]) -> str | None:
+    """The saved model step 2 starts from: the shared source checkpoint, or init_from."""
+    return data_info.get("source_checkpoint") or cfg.init_from
+
+
 def load_tokenizer(cfg: DALLMiConfig) -> PreTrainedTokenizerBase:
-    return encoder_lib.load_tokenizer(backbone_path(cfg), cfg.trust_remote_code)
+    path = str(Path(cfg.init_from) / "encoder") if cfg.init_from else backbone_path(cfg)
+    return encoder_lib.load_tokenizer(path, cfg.trust_remote_code)
 
 
-def load_encoder(cfg: DALLMiConfig) -> nn.Module:
+def load_encoder(cfg: DALLMiConfig, path: str | None = None) -> nn.Module:
+    """The backbone (or the encoder saved under `path`, LoRA merged) with fresh LoRA."""
     return encoder_lib.load_encoder(
-        backbone_path(cfg),
+        str(Path(path) / "encoder") if path else backbone_path(cfg),
         trust_remote_code=cfg.trust_remote_code,
         lora_rank=cfg.lora_rank,
         lora_alpha=cfg.lora_alpha,
@@ -113,5 +121,12 @@ def unwrap(model: nn.Module) -> DALLMiModel:
 
 
 def build_model(cfg: DALLMiConfig, data_info: dict[str, Any]) -> DALLMiModel:
+    """A fresh model, or (the usual case) the shared source-phase checkpoint's weights
+    with fresh LoRA adapters on top when lora_rank > 0 (source.py)."""
     labels = [str(name) for name in data_info["labels"]]
-    return DALLMiModel(load_encoder(cfg), cfg, len(labels), labels)
+    start = start_path(cfg, data_info)
+    model = DALLMiModel(load_encoder(cfg, start), cfg, len(labels), labels)
+    if start:
+        head = torch.load(Path(start) / "head.pt", weights_only=True, map_location="cpu")
+        model.head.load_state_dict(head)
+    return model

@@ -80,8 +80,9 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
 
 def _texts(texts: Any) -> list[str]:
     if isinstance(texts, pd.DataFrame):
-        column = "text" if "text" in texts.columns else texts.columns[0]
-        return [str(t) for t in texts[column]]
+        if "text" not in texts.columns:  # never score some other column
+            raise ValueError(f"expected a 'text' column, got columns {list(texts.columns)}")
+        return [str(t) for t in texts["text"]]
     if isinstance(texts, str):
         return [texts]
     if isinstance(texts, Sequence):

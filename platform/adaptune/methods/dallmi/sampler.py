@@ -3,11 +3,13 @@
     loader = train_loader(train_ds, cfg, torch.Generator().manual_seed(0), rank=0, world=1)
     for batch in loader:  # {"ids", "mask", "y", "role"}; role -2 source, -1 pool, l positive
 
-Each pass over the loader is one epoch. Epochs 1..source_epochs (all of them for
-mode source_only) yield shuffled source batches. Later epochs yield target batches:
-a random batch of target documents (the unlabelled pool) plus, for every label with
-observed positives, ``pos_batch_size`` documents drawn from that label's positives
+Each pass over the loader is one epoch of the target phase (step 2; step 1, the source
+phase, is trained before it: source.py). Mode source_only yields shuffled source batches
+(it continues on the source, for the same number of steps). The other modes yield target
+batches: a random batch of target documents (the unlabelled pool) plus, for every label
+with observed positives, ``pos_batch_size`` documents drawn from that label's positives
 (with replacement when it has fewer), so every label has positives in every batch.
+Every mode has the same number of steps per epoch.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class PhasedBatches:
         return self.steps
 
     def in_source_phase(self) -> bool:
-        return self.cfg.mode == "source_only" or self.epoch < self.cfg.source_epochs
+        return self.cfg.mode == "source_only"
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         source = self.in_source_phase()

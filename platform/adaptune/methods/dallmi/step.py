@@ -1,8 +1,10 @@
 """DALLMi data, optimisers, one training step and evaluation (the parts the platform calls).
 
-Training batches come from ``sampler.train_loader``: source batches get multi-label BCE
-(step 1 of the paper); target batches get the mode's adaptation loss (step 2).
-Validation is the held-out target split with its complete labels.
+Step 1 (the source phase) is trained once per key and shared (source.py): build_data
+returns its checkpoint in info["source_checkpoint"], build_model starts from it. The
+worker loop is step 2: batches from ``sampler.train_loader`` get the mode's loss (target
+batches; source batches with BCE for source_only), under their own optimiser and LR
+schedule. Validation is the held-out target split with its complete labels.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from torch.utils.data import TensorDataset
 from transformers import get_linear_schedule_with_warmup
 
 from adaptune.data import cached, fingerprint
+from adaptune.data.splits import carve, test_seed, test_size, test_source
 from adaptune.job.spec import DataSpec
-from adaptune.method import Optimizers
+from adaptune.method import Optimizers, Splits
 from adaptune.methods.dallmi.config import METRICS, DALLMiConfig
 from adaptune.methods.dallmi.data import (
     generate_multilabel,
@@ -29,6 +32,7 @@ from adaptune.methods.dallmi.loss import mixup_loss, mixup_target, variational_l
 from adaptune.methods.dallmi.metrics import multilabel_metrics, per_label_metrics
 from adaptune.methods.dallmi.model import backbone_path, load_tokenizer, unwrap
 from adaptune.methods.dallmi.sampler import POOL, SOURCE, DomainDataset
+from adaptune.methods.dallmi.source import source_checkpoint
 
 __all__ = [
     "METRICS",
@@ -40,11 +44,23 @@ __all__ = [
 ]
 
 
-def _corpora(data: DataSpec) -> tuple[Any, Any, list[str]]:
+def _corpora(data: DataSpec) -> tuple[Any, Any, list[str], Any]:
+    """(source, target, label names, target test): the target's test documents are a
+    generated sample with its own seed, a given test file / split, or a seeded share of
+    the target carved off, stratified by label set."""
     if data.source == "synthetic-multilabel":
-        knobs = {k: v for k, v in data.options.items() if k in ("n_labels", "cooccur")}
-        return generate_multilabel(data.n_train, seed=data.seed, **knobs)
-    return load_multilabel(data)
+        knobs = {k: v for k, v in data.options.items() if k in ("n_labels", "cooccur", "preset")}
+        source, target, names = generate_multilabel(data.n_train, seed=data.seed, **knobs)
+        _, test, _ = generate_multilabel(test_size(data), seed=test_seed(data.seed), **knobs)
+        return source, target, names, test
+    source, target, names = load_multilabel(data)
+    given = test_source(data)
+    if given is not None:
+        return source, target, names, load_multilabel(given)[1]
+    strata = ["|".join(sorted(labels)) for labels in target[1]]
+    rest, test_rows = carve(strata, data.test_fraction, data.seed)
+    pick = lambda rows: ([target[0][i] for i in rows], [target[1][i] for i in rows])  # noqa: E731
+    return source, pick(rest), names, pick(test_rows)
 
 
 def effective_revealed(cfg: DALLMiConfig, data: DataSpec) -> float:
@@ -54,9 +70,7 @@ def effective_revealed(cfg: DALLMiConfig, data: DataSpec) -> float:
     return float(data.options.get("revealed", 0.3))
 
 
-def build_data(
-    cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None
-) -> tuple[DomainDataset, TensorDataset, dict[str, Any]]:
+def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) -> Splits:
     """Source + target-train rows (target labels partly revealed), target validation rows.
 
     cfg.revealed, else data.options.revealed (default 0.3), is the fraction of each
@@ -67,30 +81,34 @@ def build_data(
     key = {"data": data.model_dump(), "tokenizer": backbone_path(cfg), "max_len": cfg.max_len}
 
     def build() -> dict[str, Any]:
-        (s_text, s_lab), (t_text, t_lab), names = _corpora(data)
+        (s_text, s_lab), (t_text, t_lab), names, (x_text, x_lab) = _corpora(data)
         enc = load_tokenizer(cfg)(
-            s_text + t_text,
+            s_text + t_text + x_text,
             truncation=True,
             max_length=cfg.max_len,
             padding="longest",
             return_tensors="pt",
         )
-        y = multi_hot(s_lab + t_lab, names)
+        y = multi_hot(s_lab + t_lab + x_lab, names)
         return {
             "ids": enc["input_ids"],
             "mask": enc["attention_mask"],
             "y": torch.from_numpy(y),
             "n_source": torch.tensor(len(s_text)),
+            "n_test": len(x_text),
             "labels": names,
-            "fingerprint": fingerprint([s_text, s_lab, t_text, t_lab]),
+            "fingerprint": fingerprint([s_text, s_lab, t_text, t_lab, x_text, x_lab]),
         }
 
     t = cached(cache_dir, key, build)
-    ns, n = int(t["n_source"]), len(t["y"])
+    ns, n_test = int(t["n_source"]), int(t["n_test"])
+    n = len(t["y"]) - n_test
     order = ns + np.random.default_rng(data.seed).permutation(n - ns)
     n_val = max(1, round((n - ns) * data.val_fraction))
     val_rows, train_rows = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
-    observed = reveal_positives(t["y"][train_rows].numpy(), revealed, seed=data.seed)
+    full = t["y"][train_rows].numpy()
+    # The oracle sees every target label (the headroom); the others a revealed share.
+    observed = full.copy() if cfg.mode == "oracle" else reveal_positives(full, revealed, data.seed)
     rows = torch.cat([torch.arange(ns), train_rows])
     y_train = torch.cat([t["y"][:ns], torch.from_numpy(observed)])
     train = DomainDataset(t["ids"][rows], t["mask"][rows], y_train, ns)
@@ -102,13 +120,20 @@ def build_data(
         "n_source": ns,
         "n_target_train": len(train_rows),
         "n_val": n_val,
+        "n_test": n_test,
         "observed_positives": [int(v) for v in observed.sum(0)],
         "target_positives": [int(v) for v in t["y"][train_rows].sum(0)],
     }
-    return train, val, info
+    test_rows = torch.arange(n, n + n_test)
+    test = TensorDataset(t["ids"][test_rows], t["mask"][test_rows], t["y"][test_rows])
+    if cfg.source_epochs > 0:
+        info["source_checkpoint"] = source_checkpoint(cfg, train, info, cache_dir)
+    return Splits(train, val, test, info)
 
 
 def build_optimizers(model: torch.nn.Module, cfg: DALLMiConfig, total_steps: int) -> Optimizers:
+    """Step 2's own AdamW and linear schedule (warmup_steps, then down to 0 over the
+    target phase's total_steps); step 1 had its own (source.py)."""
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return Optimizers([opt], [get_linear_schedule_with_warmup(opt, cfg.warmup_steps, total_steps)])
@@ -153,8 +178,9 @@ def train_step(
 ) -> dict[str, float]:
     source = bool((batch["role"] == SOURCE).all())
     logs: dict[str, float] = {}
-    if source or cfg.mode == "pu_bce":
-        # Source: full labels. pu_bce: observed target labels, unlabelled = negative.
+    if source or cfg.mode in ("pu_bce", "oracle"):
+        # Source: full labels. pu_bce: observed target labels, unlabelled = negative;
+        # oracle: every target label (build_data reveals them all).
         logits = model(batch["ids"], batch["mask"])
         loss = F.binary_cross_entropy_with_logits(logits, batch["y"])
     else:
@@ -194,3 +220,14 @@ def evaluate(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str
     inner.last_per_label_ap = per_label
     out.update(per_label_metrics(inner.labels, per_label))
     return out
+
+
+def evaluate_test(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str, float]:
+    """Method.evaluate_test: evaluate on the test split without replacing the per-label
+    validation AP that save_model writes to the model's eval.json."""
+    inner = unwrap(model)
+    kept = list(inner.last_per_label_ap)
+    try:
+        return evaluate(model, loader, cfg)
+    finally:
+        inner.last_per_label_ap = kept

@@ -26,7 +26,23 @@ METHOD = Method(
     metric="val/acc",
     mode="max",
     metrics=METRICS,
+    input_example=[{"text": "long battery life and a sharp screen", "domain": "electronics"}],
     description="multi-domain sentiment, xLSTM base, per-domain input modulation (2 stages)",
+    data_sources=("synthetic-multidomain", "fdu-mtl", "file", "hf"),
+    data_options=(
+        "preset",
+        "domains",
+        "ambiguous_share",
+        "label_noise",
+        "length",
+        "dev_per_domain",
+        "test_per_domain",
+        "spurious_strength",
+        "generic_share",
+        "topic_share",
+    ),
+    data_columns=(("text", "text"), ("label", "class"), ("domain", "name")),
+    evaluate_test=lazy(f"{_HERE}.step:evaluate_test"),
     job_report=lazy(f"{_HERE}.report:job_report"),
 )
 

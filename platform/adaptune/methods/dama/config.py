@@ -33,7 +33,7 @@ class DAMAConfig:
     num_blocks: int = 2
     slstm_at: tuple[int, ...] = (1,)  # which blocks are sLSTM; the others are mLSTM
     num_heads: int = 4
-    max_len: int = 32  # tokens; the xLSTM stack is built for this context length
+    max_len: int = 32  # tokens (FDU-MTL reviews: ~256); the xLSTM context follows it
     max_vocab: int = 20000
     dropout: float = 0.1
     slstm_backend: Literal["auto", "vanilla", "cuda"] = "auto"  # auto: cuda when on a GPU
@@ -51,6 +51,15 @@ class DAMAConfig:
     scaling: Literal["lambda", "lr"] = "lambda"
     batch_size: int = 32
     epochs: int = 4
+    # Stage 1 only: the last stage2_epochs of `epochs` run stage 2 (base frozen, lambda
+    # learnt, Algorithm 1) on the base the first epochs - stage2_epochs trained, in the
+    # same trial; a comparison arm "stage 1 + stage 2" is then one search, and its seeds
+    # re-train the whole pipeline.
+    stage2_epochs: int = 0
+    # A stage-1 base whose domain head is at chance on dev (gamma = 0, or too little
+    # training): stage 2 would follow the gradient of a random classifier. "refuse"
+    # fails the trial with that message; "warn" prints it and goes on.
+    chance_base: Literal["refuse", "warn"] = "warn"
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -64,5 +73,12 @@ class DAMAConfig:
             raise ValueError("embedding_dim must be a multiple of num_heads and of 4")
         if any(not 0 <= i < self.num_blocks for i in self.slstm_at):
             raise ValueError(f"slstm_at {self.slstm_at} must index blocks 0..{self.num_blocks - 1}")
+        if self.stage2_epochs and not (self.stage == 1 and 0 < self.stage2_epochs < self.epochs):
+            raise ValueError("stage2_epochs needs stage 1 and 0 < stage2_epochs < epochs")
+        if self.stage2_epochs and self.gamma == 0:
+            raise ValueError(
+                "stage2_epochs needs gamma > 0: with gamma = 0 the domain head is untrained "
+                "and stage 2 would modulate along the gradient of a random classifier"
+            )
         if self.epochs < 1 or self.batch_size < 2 or self.max_len < 2:
             raise ValueError("epochs >= 1, batch_size >= 2 and max_len >= 2 are required")

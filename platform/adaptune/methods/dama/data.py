@@ -90,7 +90,7 @@ def generate_multidomain(
     A share `ambiguous_share` of reviews carries only domain-dependent cues, the rest
     one generic phrase plus a domain cue; `label_noise` of labels are flipped.
     """
-    names = _domain_names(domains)
+    names = domain_names(domains)
     rng = np.random.default_rng(seed)
     texts, labels, doms = [], [], []
     for i in range(n):
@@ -116,7 +116,7 @@ def generate_multidomain(
     return texts, labels, doms
 
 
-def _domain_names(domains: int | list[str] | None) -> list[str]:
+def domain_names(domains: int | list[str] | None) -> list[str]:
     if domains is None:
         return list(FDU_DOMAINS)
     if isinstance(domains, int):

@@ -101,6 +101,7 @@ class DAMAModel(nn.Module):
     best_acc: torch.Tensor
     lr_scale: torch.Tensor
     grad_ref: torch.Tensor
+    epochs_done: torch.Tensor
 
     def __init__(self, arch: Arch, backend: str = "vanilla"):
         super().__init__()
@@ -118,6 +119,9 @@ class DAMAModel(nn.Module):
         # The gradient g is a batch mean over training batches of this size; evaluation and
         # serving divide the per-sample sum by it too, so g does not depend on their batching.
         self.register_buffer("grad_ref", torch.tensor(1.0))
+        # Epochs evaluated so far: where a stage-1 trial with stage2_epochs switches to
+        # stage 2 (a buffer, so a trial restarted from its checkpoint knows its phase).
+        self.register_buffer("epochs_done", torch.tensor(0))
         self.domains: list[str] = []
 
     def pooled(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,9 @@ def _load(path: Path, backend: str) -> DAMAModel:
     if not (path / "arch.json").exists():
         raise FileNotFoundError(f"init_from: no DAMA model at {path} (arch.json missing)")
     model = DAMAModel(Arch.load(path / "arch.json"), backend)
-    model.load_state_dict(torch.load(path / "weights.pt", weights_only=True, map_location="cpu"))
+    state = torch.load(path / "weights.pt", weights_only=True, map_location="cpu")
+    state.setdefault("epochs_done", torch.tensor(0))  # saved before that buffer existed
+    model.load_state_dict(state)
     model.domains = read_base_meta(str(path))[1]
     return model
 
@@ -54,6 +56,7 @@ def build_model(cfg: DAMAConfig, info: dict[str, Any]) -> DAMAModel:
         model.best_acc.fill_(-1.0)
         model.lr_scale.fill_(1.0)
         model.grad_ref.fill_(float(cfg.batch_size))
+        model.epochs_done.zero_()
         model.lam.requires_grad_(True)
         return model
     arch = Arch(
@@ -69,6 +72,7 @@ def build_model(cfg: DAMAConfig, info: dict[str, Any]) -> DAMAModel:
     )
     model = DAMAModel(arch, backend)
     model.domains = list(info["domains"])
+    model.grad_ref.fill_(float(cfg.batch_size))  # for stage2_epochs > 0
     return model
 
 
@@ -121,8 +125,9 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
 def _inputs(inputs: Any) -> tuple[list[str], list[str | None]]:
     """Texts and their domains (None: unknown) from a DataFrame, a list or one string."""
     if isinstance(inputs, pd.DataFrame):
-        column = "text" if "text" in inputs.columns else inputs.columns[0]
-        texts = [str(t) for t in inputs[column]]
+        if "text" not in inputs.columns:  # never score some other column
+            raise ValueError(f"expected a 'text' column, got columns {list(inputs.columns)}")
+        texts = [str(t) for t in inputs["text"]]
         if "domain" in inputs.columns:
             return texts, [None if pd.isna(v) else str(v) for v in inputs["domain"]]
         return texts, [None] * len(texts)

@@ -1,93 +1,240 @@
-"""Per-domain comparison of stage 1 and stage 2, and the non-degradation check.
+"""Per-domain TEST accuracy of DAMA's stages or comparison arms, and the improved /
+degraded domains, decided on the held-out test split (never on the dev split that
+Algorithm 1 and the search select on).
 
-    rows, degraded = domain_report(stage1_metrics, stage2_metrics, tolerance=0.005)
-    fig = domain_bar_plot(rows)            # matplotlib Agg figure; fig.savefig("dama.png")
+    base = ArmScores.from_rows("stage 1", [test_metrics_seed1, test_metrics_seed2, ...])
+    cand = ArmScores.from_rows("stage 2", [...])
+    rows = domain_verdicts(base, cand, tolerance=0.005, min_test=100)
+    fig = domain_bar_plot([base, cand])     # mean ± 95 % CI per domain; fig.savefig(...)
 
-Inputs are evaluate()'s metric dicts (``val/acc/<domain>`` per domain, ``val/acc``
-overall). A domain is degraded when its stage-2 accuracy is below stage 1's by more
-than `tolerance` (absolute accuracy, 0.005 = half a point).
+Inputs are test metric dicts (``test/acc/<domain>``, ``test/n/<domain>``, ``test/acc``),
+one per seed (a seeded re-run) or a single one (the best trial). A domain with fewer
+than `min_test` test examples gets the verdict "too few examples to tell"; otherwise,
+with two or more paired seeds a paired t-test decides, with one a two-proportion
+interval on the test examples; a difference inside `tolerance` is never a change.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
-PREFIX = "val/acc/"
+from adaptune.stats import paired, summarize
+
+ACC, COUNT = "test/acc/", "test/n/"
+MIN_TEST = 100  # test examples a domain needs before a verdict on it
+TOO_FEW = "too few examples to tell"
+IMPROVED, DEGRADED, SAME = "improved", "degraded", "no significant difference"
 
 
-def domain_report(
-    stage1: dict[str, float], stage2: dict[str, float], tolerance: float = 0.0
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows {domain, stage1, stage2, delta} for every domain both report, then an
-    "overall" row from val/acc when both have it; and the degraded domains."""
+@dataclass
+class ArmScores:
+    """One stage's or arm's per-domain test accuracies over its seeds (seed order)."""
+
+    name: str
+    per_domain: dict[str, list[float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    overall: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, name: str, rows: list[dict[str, float]]) -> ArmScores:
+        out = cls(name)
+        for row in rows:
+            for key, value in row.items():
+                if key.startswith(ACC):
+                    out.per_domain.setdefault(key[len(ACC) :], []).append(float(value))
+                elif key.startswith(COUNT):
+                    out.counts[key[len(COUNT) :]] = int(value)
+            if "test/acc" in row:
+                out.overall.append(float(row["test/acc"]))
+        return out
+
+    def mean_ci(self, domain: str) -> tuple[float, float]:
+        s = summarize(self.per_domain[domain])
+        return s.mean, 0.0 if math.isnan(s.ci95) else s.ci95
+
+
+def domain_verdicts(
+    base: ArmScores, cand: ArmScores, tolerance: float = 0.005, min_test: int = MIN_TEST
+) -> list[dict[str, Any]]:
+    """One row per domain both arms score: n_test, means, delta (cand - base), p, verdict."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-    domains = [k[len(PREFIX) :] for k in stage1 if k.startswith(PREFIX) and k in stage2]
-    rows = [_row(d, stage1[PREFIX + d], stage2[PREFIX + d]) for d in domains]
-    degraded = [r["domain"] for r in rows if r["delta"] < -tolerance]
-    if "val/acc" in stage1 and "val/acc" in stage2:
-        rows.append(_row("overall", stage1["val/acc"], stage2["val/acc"]))
-    return rows, degraded
+    rows = []
+    for domain, b in base.per_domain.items():
+        c = cand.per_domain.get(domain)
+        if not c:
+            continue
+        n = min(base.counts.get(domain, 0), cand.counts.get(domain, 0))
+        k = min(len(b), len(c))
+        mb, mc = sum(b[:k]) / k, sum(c[:k]) / k
+        delta, p = mc - mb, math.nan
+        if n < min_test:
+            verdict = TOO_FEW
+        else:
+            if k >= 2:
+                test = paired(c[:k], b[:k])
+                p, real = test.p, test.significant
+            else:  # one seed: the difference against its binomial noise on n examples
+                se = math.sqrt(max(mb * (1 - mb) + mc * (1 - mc), 1e-12) / n)
+                real = abs(delta) > 1.96 * se
+            verdict = SAME
+            if real and delta > tolerance:
+                verdict = IMPROVED
+            elif real and delta < -tolerance:
+                verdict = DEGRADED
+        rows.append(
+            {
+                "domain": domain,
+                "n_test": n,
+                base.name: mb,
+                cand.name: mc,
+                "delta": delta,
+                "p": p,
+                "seeds": k,
+                "verdict": verdict,
+            }
+        )
+    return rows
 
 
-def _row(domain: str, a: float, b: float) -> dict[str, Any]:
-    return {"domain": domain, "stage1": float(a), "stage2": float(b), "delta": float(b) - float(a)}
+def tagged(rows: list[dict[str, Any]], verdict: str) -> str:
+    """The tag value: the domains with `verdict`, or "none" (or TOO_FEW if no domain
+    had enough test examples for any verdict)."""
+    names = [r["domain"] for r in rows if r["verdict"] == verdict]
+    if not names and rows and all(r["verdict"] == TOO_FEW for r in rows):
+        return TOO_FEW
+    return ",".join(names) or "none"
 
 
-def domain_bar_plot(rows: list[dict[str, Any]], title: str = "DAMA per-domain accuracy") -> Any:
-    """Grouped bars, stage 1 next to stage 2 per domain (Agg backend: no display needed)."""
+def domain_bar_plot(arms: list[ArmScores], title: str = "DAMA per-domain test accuracy") -> Any:
+    """Grouped bars per domain, one per arm, with 95 % CI error bars over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(max(6.0, 0.6 * len(rows)), 4.0))
+    domains = [d for d in arms[0].per_domain if all(d in a.per_domain for a in arms)]
+    fig = Figure(figsize=(max(7.0, 0.75 * len(domains) * max(1, len(arms)) / 2), 4.2))
     ax = fig.add_subplot()
-    xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [r["stage1"] for r in rows], width=0.4, label="stage 1")
-    ax.bar([x + 0.2 for x in xs], [r["stage2"] for r in rows], width=0.4, label="stage 2")
-    ax.set_xticks(list(xs), [r["domain"] for r in rows], rotation=60, ha="right")
-    low = min([r["stage1"] for r in rows] + [r["stage2"] for r in rows], default=0.0)
+    width = 0.8 / max(1, len(arms))
+    low = 1.0
+    for i, arm in enumerate(arms):
+        stats = [arm.mean_ci(d) for d in domains]
+        xs = [j + (i - (len(arms) - 1) / 2) * width for j in range(len(domains))]
+        ax.bar(
+            xs,
+            [m for m, _ in stats],
+            width=width,
+            label=arm.name,
+            yerr=[c for _, c in stats],
+            capsize=2,
+        )
+        low = min([low, *(m - c for m, c in stats)])
+    ax.set_xticks(list(range(len(domains))), domains, rotation=60, ha="right")
     ax.set_ylim(max(0.0, low - 0.05), 1.0)
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel("test accuracy (mean ± 95 % CI)")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
+def _test_rows(client: Any, best_run_id: str) -> list[dict[str, float]]:
+    """The seeded re-runs' test metrics of the best run's search, in seed order; else the
+    best run's own test metrics (one row)."""
+    from adaptune.tracking.names import Kind, Tag
+
+    best = client.get_run(best_run_id)
+    parent = best.data.tags.get("mlflow.parentRunId")
+    reruns = []
+    if parent:
+        found = client.search_runs(
+            [best.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{Tag.KIND}` = "
+            f"'{Kind.RERUN}'",
+            max_results=1000,
+        )
+        done = [r for r in found if any(k.startswith(ACC) for k in r.data.metrics)]
+        reruns = sorted(done, key=lambda r: int(r.data.params.get("seed", 0)))
+    runs = reruns or [best]
+    return [{k: v for k, v in r.data.metrics.items() if k.startswith("test/")} for r in runs]
+
+
+def _modulating(params: dict[str, str]) -> bool:
+    return params.get("stage") == "2" or int(params.get("stage2_epochs", "0") or 0) > 0
+
+
 def job_report(
-    client: Any, job_run_id: str, best_run_ids: list[str], tolerance: float = 0.005
+    client: Any,
+    job_run_id: str,
+    best_run_ids: list[str],
+    tolerance: float = 0.005,
+    min_test: int = MIN_TEST,
 ) -> None:
-    """Method.job_report: first vs last stage's best trial per domain, logged to the job
-    run as a table, a bar plot, the improved/degraded tags and the overall accuracies."""
+    """Method.job_report for stage jobs and comparison jobs: per-domain test accuracy of
+    every stage / arm (report/domains.{csv,png}); the improved / degraded tags compare
+    the first stage-2 arm (or the last stage) with the stage-1 arm before it."""
     import csv
     import tempfile
     from pathlib import Path
 
     from adaptune.tracking.names import Tag
 
-    first, last = (client.get_run(r).data.metrics for r in (best_run_ids[0], best_run_ids[-1]))
-    if len(best_run_ids) < 2 or not any(k.startswith(PREFIX) for k in first):
+    if len(best_run_ids) < 2:
         return
-    rows, degraded = domain_report(first, last, tolerance)
+    job = client.get_run(job_run_id)
+    names = [a for a in job.data.tags.get(Tag.ARMS, "").split(",") if a]
+    if len(names) != len(best_run_ids):
+        names = [f"stage {i + 1}" for i in range(len(best_run_ids))]
+    arms = [
+        ArmScores.from_rows(n, _test_rows(client, r))
+        for n, r in zip(names, best_run_ids, strict=True)
+    ]
+    if not all(a.per_domain for a in arms):
+        print("per-domain: no test/acc/<domain> metrics on the best runs; no report", flush=True)
+        return
+    mod = [_modulating(client.get_run(r).data.params) for r in best_run_ids]
+    cand = mod.index(True) if True in mod and False in mod[: mod.index(True)] else len(arms) - 1
+    base = max((i for i in range(cand) if not mod[i]), default=0)
+    rows = domain_verdicts(arms[base], arms[cand], tolerance, min_test)
     with tempfile.TemporaryDirectory() as tmp:
         with open(Path(tmp, "domains.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["domain", "stage1", "stage2", "delta"])
+            writer = csv.DictWriter(f, fieldnames=_table_fields(arms))
             writer.writeheader()
-            writer.writerows(rows)
-        domain_bar_plot(rows).savefig(Path(tmp, "domains.png"), dpi=110)
+            writer.writerows(_table(arms, rows))
+        domain_bar_plot(arms).savefig(Path(tmp, "domains.png"), dpi=110)
         client.log_artifacts(job_run_id, tmp, artifact_path="report")
-    improved = [r["domain"] for r in rows if r["domain"] != "overall" and r["delta"] > tolerance]
-    client.set_tag(job_run_id, Tag.DEGRADED_DOMAINS, ",".join(degraded) or "none")
-    client.set_tag(job_run_id, Tag.IMPROVED_DOMAINS, ",".join(improved) or "none")
-    overall = {r["domain"]: r for r in rows}.get("overall")
-    if overall:
-        client.log_metric(job_run_id, "stage1/val/acc", overall["stage1"])
-        client.log_metric(job_run_id, "last_stage/val/acc", overall["stage2"])
+    client.set_tag(job_run_id, Tag.DEGRADED_DOMAINS, tagged(rows, DEGRADED))
+    client.set_tag(job_run_id, Tag.IMPROVED_DOMAINS, tagged(rows, IMPROVED))
+    for i, key in ((base, "stage1"), (cand, "last_stage")):
+        if arms[i].overall:
+            client.log_metric(job_run_id, f"{key}/test/acc", summarize(arms[i].overall).mean)
+        val = client.get_run(best_run_ids[i]).data.metrics.get("val/acc")
+        if val is not None:
+            client.log_metric(job_run_id, f"{key}/val/acc", val)
+    few = [r["domain"] for r in rows if r["verdict"] == TOO_FEW]
     print(
-        f"per-domain: {len(improved)} improved, {len(degraded)} degraded beyond "
-        f"{tolerance} ({', '.join(degraded) or 'none'}); table and plot in the job run's "
-        "report/",
+        f"per-domain on test, {arms[cand].name} vs {arms[base].name}: "
+        f"improved {tagged(rows, IMPROVED)}; degraded {tagged(rows, DEGRADED)}"
+        + (f"; {TOO_FEW} (< {min_test} test examples): {', '.join(few)}" if few else "")
+        + "; table and plot in the job run's report/",
         flush=True,
     )
+
+
+def _table_fields(arms: list[ArmScores]) -> list[str]:
+    cols = [c for a in arms for c in (f"{a.name} mean", f"{a.name} ci95")]
+    return ["domain", "n_test", *cols, "delta", "p", "verdict"]
+
+
+def _table(arms: list[ArmScores], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        row = {"domain": r["domain"], "n_test": r["n_test"], "delta": r["delta"], "p": r["p"]}
+        for a in arms:
+            if r["domain"] in a.per_domain:
+                row[f"{a.name} mean"], row[f"{a.name} ci95"] = a.mean_ci(r["domain"])
+        out.append({**row, "verdict": r["verdict"]})
+    return out

@@ -22,7 +22,11 @@ METHOD = Method(
     metric="val/mse",
     mode="min",
     metrics=METRICS,
+    input_example=["The euro rallied after the ECB signalled more rate hikes."],
     description="multi-task financial sentiment, LoRA encoder, learned loss weighting",
+    data_sources=("synthetic-finsent", "file", "hf"),
+    data_options=("noise",),
+    data_columns=(("text", "text"), ("score", "score")),
 )
 
 __all__ = ["METHOD", "DAOConfig"]

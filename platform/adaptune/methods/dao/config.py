@@ -33,7 +33,9 @@ class DAOConfig:
     head_dropout: float = 0.1
     # Loss weighting: "constant" = (1 - w_c) L_r + w_c L_c; "dao" = the DAO module.
     weighting: Literal["constant", "dao"] = "dao"
-    w_c: float = 0.25  # constant mode; paper baseline 0.1, its sweep found ~0.25 best
+    # Constant mode; paper baseline 0.1, its sweep found ~0.25 best. 0 = the paper's
+    # regression-only control (its Table 1): the classification head gets no gradient.
+    w_c: float = 0.25
     dao_hidden: int = 16
     dao_lr: float = 1.0e-3
     dao_min_weight: float = 0.0  # floor on each weight; 0 = the paper
@@ -41,6 +43,13 @@ class DAOConfig:
     alpha_init: float = 0.1
     beta_init: float = 0.5
     learn_alpha_beta: bool = True
+    # What DAO's task gradients g_r, g_c are taken with respect to: "H" = the shared
+    # representation (METHODS.md's resolution, near-free), "params" = the encoder's
+    # trainable parameters (the paper's literal reading; cheap with LoRA).
+    dao_grad_wrt: Literal["H", "params"] = "H"
+    # Every log_every optimiser steps the DAO step records w_r, w_c, lambda_r, lambda_c,
+    # alpha and beta; save_model writes the curve as dao_trajectory.csv and .png.
+    log_every: int = 10
     # Optimisation (paper: AdamW lr 1e-5, eps 1e-8, 100 warm-up steps, cosine, batch 10).
     lr: float = 1.0e-4
     weight_decay: float = 0.01
@@ -57,11 +66,13 @@ class DAOConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.w_c < 1.0:
-            raise ValueError(f"w_c must be in (0, 1), got {self.w_c}")
+        if not 0.0 <= self.w_c < 1.0:
+            raise ValueError(f"w_c must be in [0, 1), got {self.w_c}")
         if not 0.0 <= self.dao_min_weight < 0.5:
             raise ValueError(f"dao_min_weight must be in [0, 0.5), got {self.dao_min_weight}")
         if self.alpha_init <= 0 or not 0.0 < self.beta_init < 1.0:
             raise ValueError("alpha_init must be > 0 and beta_init in (0, 1)")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
         if self.lora_rank < 0 or self.epochs < 1 or self.batch_size < 2:
             raise ValueError("lora_rank >= 0, epochs >= 1 and batch_size >= 2 are required")

@@ -6,6 +6,7 @@ Shapes: y (B,) scores in [-1, 1]; z (B,) classes 0..4; logits (B, 5).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -91,18 +92,24 @@ class DAOWeighting(nn.Module):
         return self.min_weight + (1.0 - 2.0 * self.min_weight) * w
 
 
-def task_coefficients(
-    l_r: torch.Tensor, l_c: torch.Tensor, h: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """λ_r = ‖g_c‖/(‖g_r‖+‖g_c‖), λ_c = ‖g_r‖/(…), gradients taken w.r.t. the shared H.
+def _grad_norm(loss: torch.Tensor, wrt: Sequence[torch.Tensor]) -> torch.Tensor:
+    grads = torch.autograd.grad(loss, list(wrt), retain_graph=True, allow_unused=True)
+    squares = [g.detach().float().pow(2).sum() for g in grads if g is not None]
+    return torch.stack(squares).sum().sqrt() if squares else loss.new_zeros(()).float()
 
-    Resolution (METHODS.md): the gradient with respect to H, not every parameter, keeps
-    the intent (relative task gradient scale) at near-zero cost. Detached.
+
+def task_coefficients(
+    l_r: torch.Tensor, l_c: torch.Tensor, wrt: torch.Tensor | Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """λ_r = ‖g_c‖/(‖g_r‖+‖g_c‖), λ_c = ‖g_r‖/(…); detached.
+
+    `wrt` is the shared H (METHODS.md's resolution: the same intent, relative task
+    gradient scale, at near-zero cost) or a list of shared trainable parameters (the
+    paper's literal reading, `dao_grad_wrt: params`); with several tensors the norm is
+    over all of them together.
     """
-    g_r, g_c = (
-        torch.autograd.grad(loss, h, retain_graph=True)[0].detach().float().norm()
-        for loss in (l_r, l_c)
-    )
+    tensors = [wrt] if isinstance(wrt, torch.Tensor) else list(wrt)
+    g_r, g_c = (_grad_norm(loss, tensors) for loss in (l_r, l_c))
     total = (g_r + g_c).clamp_min(1e-12)
     return g_c / total, g_r / total
 
@@ -116,16 +123,17 @@ def dao_losses(
     l_r: torch.Tensor,
     ce: torch.Tensor,
     z: torch.Tensor,
-    h: torch.Tensor,
+    wrt: torch.Tensor | Sequence[torch.Tensor],
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The DAO objective as one scalar whose backward updates both parties correctly.
 
     Backbone part: λ_r sg(w_r) L_r + λ_c sg(w_c) L_imb(sg α, sg β)  -> encoder and heads.
     Module part:   λ_r w_r sg(L_r) + λ_c w_c L_imb(α, β; sg CE)    -> DAO module, α, β,
     its inputs [λ_r L_r, λ_c L_imb] detached, so the two updates do not fight.
+    `wrt`: what λ's gradients are taken with respect to (task_coefficients).
     """
     l_c = ce.mean()
-    lam_r, lam_c = task_coefficients(l_r, l_c, h)
+    lam_r, lam_c = task_coefficients(l_r, l_c, wrt)
     alpha, beta = weighting.alpha, weighting.beta
     p, l_ck = class_stats(ce.float(), z)
     l_imb_bb = imbalance_loss(p, l_ck, alpha.detach(), beta.detach())

@@ -70,8 +70,15 @@ class DAOModel(nn.Module):
             if cfg.weighting == "dao"
             else None
         )
+        # The DAO step's log every cfg.log_every steps (step.py); save_model writes it.
+        self.steps = 0
+        self.trajectory: list[dict[str, float]] = []
 
     weighting: DAOWeighting | None
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The trainable parameters both tasks share: the encoder's (LoRA or all)."""
+        return [p for p in self.encoder.parameters() if p.requires_grad]
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor

@@ -1,7 +1,9 @@
 """Save a trained DAO model as a directory, and load it back as a raw-text predictor.
 
 Directory: ``encoder/`` (transformers weights with LoRA merged, plus tokenizer),
-``heads.pt`` (state dicts, loaded with weights_only=True) and ``config.json``.
+``heads.pt`` (state dicts, loaded with weights_only=True), ``config.json`` and, for
+the DAO weighting, ``dao_trajectory.csv`` / ``.png`` (w_c, alpha, beta every log_every
+steps; report.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from adaptune.methods.dao.model import (
     save_heads,
     unwrap,
 )
+from adaptune.methods.dao.report import write_trajectory
 
 
 def save_model(
@@ -38,6 +41,7 @@ def save_model(
     load_tokenizer(cfg).save_pretrained(out / "encoder")
     save_heads(dao, out / "heads.pt")
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    write_trajectory(dao.trajectory, out)
 
 
 def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
@@ -74,8 +78,9 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
 
 def _texts(texts: Any) -> list[str]:
     if isinstance(texts, pd.DataFrame):
-        column = "text" if "text" in texts.columns else texts.columns[0]
-        return [str(t) for t in texts[column]]
+        if "text" not in texts.columns:  # never score some other column
+            raise ValueError(f"expected a 'text' column, got columns {list(texts.columns)}")
+        return [str(t) for t in texts["text"]]
     if isinstance(texts, str):
         return [texts]
     if isinstance(texts, Sequence):

@@ -13,55 +13,80 @@ from torch.utils.data import TensorDataset
 from transformers import get_cosine_schedule_with_warmup
 
 from adaptune.data import cached, fingerprint, load_records
+from adaptune.data.splits import carve, test_seed, test_size, test_source
 from adaptune.job.spec import DataSpec
-from adaptune.method import Optimizers
+from adaptune.method import Optimizers, Splits
 from adaptune.methods.dao.config import DAOConfig
 from adaptune.methods.dao.data import generate_finsent
 from adaptune.methods.dao.loss import NUM_CLASSES, dao_losses, score_to_class
 from adaptune.methods.dao.model import backbone_path, load_tokenizer, unwrap
 
+Records = tuple[list[str], list[float]]
 
-def _records(data: DataSpec) -> tuple[list[str], list[float]]:
-    if data.source == "synthetic-finsent":
-        return generate_finsent(data.n_train, seed=data.seed, **data.options)
+
+def _load(data: DataSpec) -> Records:
     rec = load_records(data, needed=("text", "score"))
     return [str(t) for t in rec["text"]], [float(s) for s in rec["score"]]
 
 
-def build_data(
-    cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None
-) -> tuple[TensorDataset, TensorDataset, dict[str, Any]]:
-    """Tokenised train/validation tensors, split 9:1 (data.val_fraction) by data.seed."""
+def _records(data: DataSpec) -> tuple[Records, Records]:
+    """(train + val records, test records): a generated test sample with its own seed, a
+    given test file / split, or a seeded share carved off, stratified by class."""
+    if data.source == "synthetic-finsent":
+        return (
+            generate_finsent(data.n_train, seed=data.seed, **data.options),
+            generate_finsent(test_size(data), seed=test_seed(data.seed), **data.options),
+        )
+    texts, scores = _load(data)
+    given = test_source(data)
+    if given is not None:
+        return (texts, scores), _load(given)
+    classes = score_to_class(torch.tensor(scores)).tolist()
+    rest, test = carve(classes, data.test_fraction, data.seed)
+    pick = lambda rows: ([texts[i] for i in rows], [scores[i] for i in rows])  # noqa: E731
+    return pick(rest), pick(test)
+
+
+def build_data(cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None) -> Splits:
+    """Tokenised train/val/test tensors; train and val split 9:1 (data.val_fraction) by
+    data.seed, test drawn or carved apart (data/splits.py)."""
     key = {"data": data.model_dump(), "tokenizer": backbone_path(cfg), "max_len": cfg.max_len}
 
     def build() -> dict[str, Any]:
-        texts, scores = _records(data)
+        (texts, scores), (t_texts, t_scores) = _records(data)
         enc = load_tokenizer(cfg)(
-            texts, truncation=True, max_length=cfg.max_len, padding="longest", return_tensors="pt"
+            texts + t_texts,
+            truncation=True,
+            max_length=cfg.max_len,
+            padding="longest",
+            return_tensors="pt",
         )
         return {
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
-            "score": torch.tensor(scores, dtype=torch.float32),
-            "fingerprint": fingerprint([texts, scores]),
+            "score": torch.tensor(scores + t_scores, dtype=torch.float32),
+            "n_test": len(t_scores),
+            "fingerprint": fingerprint([texts, scores, t_texts, t_scores]),
         }
 
     t = cached(cache_dir, key, build)
-    n = len(t["score"])
+    n_test = int(t["n_test"])
+    n = len(t["score"]) - n_test
     order = torch.from_numpy(np.random.default_rng(data.seed).permutation(n))
     n_val = max(1, round(n * data.val_fraction))
-    parts = [order[n_val:], order[:n_val]]
-    train, val = (
+    parts = [order[n_val:], order[:n_val], torch.arange(n, n + n_test)]
+    train, val, test = (
         TensorDataset(t["input_ids"][i], t["attention_mask"][i], t["score"][i]) for i in parts
     )
-    counts = torch.bincount(score_to_class(t["score"]), minlength=NUM_CLASSES).tolist()
+    counts = torch.bincount(score_to_class(t["score"][parts[0]]), minlength=NUM_CLASSES)
     info = {
         "fingerprint": t["fingerprint"],
         "n_train": n - n_val,
         "n_val": n_val,
-        "class_counts": counts,
+        "n_test": n_test,
+        "class_counts": counts.tolist(),
     }
-    return train, val, info
+    return Splits(train, val, test, info)
 
 
 def build_optimizers(model: torch.nn.Module, cfg: DAOConfig, total_steps: int) -> Optimizers:
@@ -101,10 +126,15 @@ def train_step(
     if dao.weighting is None:
         loss = (1.0 - cfg.w_c) * l_r + cfg.w_c * ce.mean()
     else:
-        loss, logs = dao_losses(dao.weighting, l_r, ce, z, h)
+        wrt = h if cfg.dao_grad_wrt == "H" else dao.shared_parameters()
+        loss, logs = dao_losses(dao.weighting, l_r, ce, z, wrt)
     opt.zero_grad()
     loss.backward()
     opt.step()
+    dao.steps += 1
+    if logs and (dao.steps == 1 or dao.steps % cfg.log_every == 0):
+        # A host read every log_every steps (not every step): the w_c / alpha / beta curve.
+        dao.trajectory.append({"step": dao.steps, **{k: float(v) for k, v in logs.items()}})
     out = {"loss": loss.detach(), "l_r": l_r.detach(), "l_c": ce.detach().mean()}
     out.update({f"dao/{k}": v.detach() for k, v in logs.items()})
     return out

@@ -9,6 +9,20 @@ adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and he
 from adaptune.method import Method, lazy
 from adaptune.methods.mad.config import METRICS, MADConfig
 
+# scikit-learn's first digit (a 0), 8x8 grey in [0, 1]: the served model's input example
+DIGIT_ZERO = [
+    [v / 16 for v in row]
+    for row in (
+        (0, 0, 5, 13, 9, 1, 0, 0),
+        (0, 0, 13, 15, 10, 15, 5, 0),
+        (0, 3, 15, 2, 0, 11, 8, 0),
+        (0, 4, 12, 0, 0, 8, 8, 0),
+        (0, 5, 8, 0, 0, 9, 8, 0),
+        (0, 4, 11, 0, 1, 12, 7, 0),
+        (0, 2, 14, 5, 10, 12, 0, 0),
+        (0, 0, 6, 13, 10, 0, 0, 0),
+    )
+]
 _HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
@@ -24,9 +38,13 @@ METHOD = Method(
     metric="val/acc",
     mode="max",
     metrics=METRICS,
+    input_example=[{"image": DIGIT_ZERO, "domain": "original"}],
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
+    data_sources=("digits-decathlon",),
+    data_options=("size", "pretrain", "per_class"),
     train_loader=lazy(f"{_HERE}.step:train_loader"),
     search_report=lazy(f"{_HERE}.report:search_report"),
+    job_report=lazy(f"{_HERE}.compare:job_report"),
 )
 
 __all__ = ["METHOD", "MADConfig"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 DOMAINS = ("original", "inverted", "rotated", "noisy", "blurred", "tinted")
-SOURCE = "original"  # the domain the shared base CNN is pretrained on
+SOURCE = "original"  # the domain the shared base CNN is pretrained on (used unchanged)
 
 METRICS = (
     "val/acc",
@@ -28,12 +28,16 @@ METRICS = (
 @dataclass(frozen=True)
 class MADConfig:
     # mad = modulation adapters; bn_head = domain BN + heads only; finetune = a full
-    # copy of every conv per domain. All keep BN and heads domain-specific.
-    mode: Literal["mad", "bn_head", "finetune"] = "mad"
+    # copy of every conv per domain; residual = Rebuffi et al.'s parallel 1x1 adapters
+    # (M x N per conv: the same added parameters as full MAD). All keep BN and heads
+    # domain-specific; the source domain uses the base unchanged (the Decathlon rule).
+    mode: Literal["mad", "bn_head", "finetune", "residual"] = "mad"
     rank: int = 0  # factorisation rank I of every alpha_d; 0 = full M x N (mad mode only)
-    # Std of beta in the residual factorised form alpha = 1 + beta gamma^T (gamma = 0,
-    # so alpha = 1 exactly at initialisation). Unused by the full form (alpha = 1 + 0).
-    init_noise: float = 0.1
+    # Rank I > 0 only. residual: alpha = 1 + beta gamma^T, a rank-I offset from the
+    # identity (gamma = 0, beta ~ N(0, init_noise)); product: the paper's alpha = beta
+    # gamma^T (rank <= I), both factors 1/sqrt(I) (1 + init_noise * N(0, 1)).
+    factor_form: Literal["residual", "product"] = "residual"
+    init_noise: float = 0.1  # unused by the full form (alpha = 1 + 0)
     # The ResNet-26-style base: conv 3->width, stages of 2, 4 and 8 x width (paper: 32).
     width: int = 16
     pretrain_epochs: int = 4  # of the base on the source domain, once, cached
@@ -46,8 +50,10 @@ class MADConfig:
     batch_size: int = 64  # every batch holds one domain
     epochs: int = 6
     seed: int = 0
-    # Per-domain validation errors (fractions, in DOMAINS order) of a bn_head run: the
-    # Decathlon score's E_max = 2 x these. Empty: val/score is NaN (not computable).
+    # Per-domain errors (fractions, in DOMAINS order) of the FINE-TUNING baseline: the
+    # Decathlon score's E_max = 2 x these (fine-tuning itself then scores 250 a domain).
+    # Empty: val/score is NaN. A comparison job scores every arm against its finetune
+    # arm's test errors instead (methods/mad/report.py).
     baseline_errors: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:

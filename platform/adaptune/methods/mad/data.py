@@ -74,3 +74,27 @@ def digits_decathlon(
     labels = y.repeat(len(DOMAINS))
     domains = torch.arange(len(DOMAINS)).repeat_interleave(len(x))
     return images, labels, domains
+
+
+def broad_source(x: torch.Tensor, seed: int = 0, copies: int = 4) -> torch.Tensor:
+    """The base's broad pretraining set: `x` and copies-1 randomly varied views of it
+    (rotation up to 15 degrees, shift up to 10 %, scale 0.85-1.15, thicker strokes in
+    half the images, ink contrast 0.6-1). None of them is a target domain's transform;
+    they stand in for the breadth of ImageNet behind the Decathlon's base."""
+    gen = torch.Generator().manual_seed(seed)
+    views = [x]
+    for _ in range(copies - 1):
+        n = len(x)
+        u = lambda lo, hi, n=n: lo + (hi - lo) * torch.rand(n, generator=gen)  # noqa: E731
+        angle, scale = u(-0.26, 0.26), u(0.85, 1.15)
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        theta = torch.stack(
+            [torch.stack([cos, -sin, u(-0.2, 0.2)], 1), torch.stack([sin, cos, u(-0.2, 0.2)], 1)],
+            1,
+        )
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        v = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+        thick = (torch.rand(n, generator=gen) < 0.5)[:, None, None, None]
+        v = torch.where(thick, F.max_pool2d(v, 3, 1, 1), v)
+        views.append((v * u(0.6, 1.0)[:, None, None, None]).clamp(0, 1))
+    return torch.cat(views)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from adaptune.methods.mad.adapters import adapt_model, adapter_params, bn_params, set_domain
-from adaptune.methods.mad.config import MADConfig
+from adaptune.methods.mad.config import SOURCE, MADConfig
 
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:
@@ -73,24 +73,41 @@ class ResNet26(nn.Module):
         return self.fc(self.features(x))
 
 
-class MADNet(nn.Module):
-    """A frozen shared base (adapted in place) with one head per domain."""
+def source_index(domains: list[str]) -> int | None:
+    """The pretraining domain's index: it uses the base unchanged (the Decathlon rule)."""
+    return domains.index(SOURCE) if SOURCE in domains else None
 
-    def __init__(self, base: ResNet26, num_domains: int, num_classes: int, cfg: MADConfig):
+
+class MADNet(nn.Module):
+    """A frozen shared base (adapted in place) with one head per domain. Domain `frozen`
+    (the source the base was pretrained on) keeps the base as it is: its convs, its
+    BatchNorm statistics and its classifier (the head is a frozen copy of base.fc)."""
+
+    def __init__(
+        self,
+        base: ResNet26,
+        num_domains: int,
+        num_classes: int,
+        cfg: MADConfig,
+        frozen: int | None = None,
+    ):
         super().__init__()
         rank = cfg.rank if cfg.mode == "mad" else 0
-        adapt_model(base, num_domains, cfg.mode, rank, cfg.init_noise)  # in place
-        self.base = base
+        adapt_model(base, num_domains, cfg.mode, rank, cfg.init_noise, cfg.factor_form, frozen)
+        self.base, self.frozen = base, frozen
         self.heads = nn.ModuleList(
             nn.Linear(base.features_dim, num_classes) for _ in range(num_domains)
         )
+        if frozen is not None:
+            self.heads[frozen].load_state_dict(base.fc.state_dict())
+            self.heads[frozen].requires_grad_(False)
 
     def forward(self, x: torch.Tensor, domain: int) -> torch.Tensor:
         set_domain(self.base, domain)
         return self.heads[domain](self.base.features(x))
 
     def params_per_domain(self) -> dict[str, int]:
-        """Parameters one domain adds: adapters (the paper's budget), BN, head."""
+        """Parameters one adapted domain adds: adapters (the paper's budget), BN, head."""
         head = sum(p.numel() for p in self.heads[0].parameters())
         return {"adapter": adapter_params(self.base), "bn": bn_params(self.base), "head": head}
 
@@ -131,4 +148,5 @@ def build_model(cfg: MADConfig, data_info: dict[str, Any]) -> MADNet:
     torch.manual_seed(cfg.seed)
     base = ResNet26(cfg.width, data_info["num_classes"])
     base.load_state_dict(data_info["base_state"])
-    return MADNet(base, len(data_info["domains"]), data_info["num_classes"], cfg)
+    domains = list(data_info["domains"])
+    return MADNet(base, len(domains), data_info["num_classes"], cfg, source_index(domains))

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from adaptune.methods.mad.config import MADConfig
-from adaptune.methods.mad.model import MADNet, ResNet26, unwrap
+from adaptune.methods.mad.model import MADNet, ResNet26, source_index, unwrap
 from adaptune.methods.mad.step import normalise
 
 
@@ -60,6 +60,8 @@ def to_tensor(image: Any, size: int) -> torch.Tensor:
 def _rows(inputs: Any) -> tuple[list[Any], list[Any]]:
     """(images, domains) from a DataFrame with 'image' (+ 'domain') or a list of images."""
     if isinstance(inputs, pd.DataFrame):
+        if "image" not in inputs.columns:
+            raise ValueError(f"expected an 'image' column, got columns {list(inputs.columns)}")
         images = list(inputs["image"])
         domains = list(inputs["domain"]) if "domain" in inputs.columns else [0] * len(images)
         return images, domains
@@ -75,7 +77,7 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     cfg = MADConfig(**{**raw, "baseline_errors": tuple(raw["baseline_errors"])})
     domains: list[str] = meta["domains"]
     base = ResNet26(cfg.width, meta["num_classes"])
-    model = MADNet(base, len(domains), meta["num_classes"], cfg)
+    model = MADNet(base, len(domains), meta["num_classes"], cfg, source_index(domains))
     model.load_state_dict(torch.load(root / "model.pt", weights_only=True, map_location="cpu"))
     model.eval()
 

@@ -1,6 +1,8 @@
-"""The accuracy-vs-added-parameters plot across ranks (the trade-off MAD's paper plots).
+"""MAD's result as a curve: accuracy against the parameters a domain adds, per search
+(search_report, on val) and per comparison arm on test with intervals and the Visual
+Decathlon score against the comparison's fine-tuning arm (job_report).
 
-    rows = [{"label": "I=4", "params": 2.1e4, "acc": 0.81},
+    rows = [{"label": "I=4", "params": 2.1e4, "acc": 0.81, "ci95": 0.01},
             {"label": "full", "params": 6.5e5, "acc": 0.86}, ...]
     accuracy_vs_params_plot(rows, "acc_vs_params.png")   # then log it as an artifact
 
@@ -26,13 +28,14 @@ def accuracy_vs_params_plot(rows: Sequence[dict[str, Any]], path: str | Path) ->
     points = sorted(rows, key=lambda r: float(r["params"]))
     xs = [max(1.0, float(r["params"])) for r in points]  # log axis: 0 params (bn_head) -> 1
     ys = [100.0 * float(r["acc"]) for r in points]
+    err = [100.0 * float(r.get("ci95") or 0.0) for r in points]
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(xs, ys, "o-", color="tab:blue")
+    ax.errorbar(xs, ys, yerr=err, fmt="o", color="tab:blue", capsize=3)
     for x, y, r in zip(xs, ys, points, strict=True):
         ax.annotate(str(r.get("label", "")), (x, y), textcoords="offset points", xytext=(4, 4))
     ax.set_xscale("log")
     ax.set_xlabel("parameters added per domain")
-    ax.set_ylabel("mean accuracy over domains (%)")
+    ax.set_ylabel("mean accuracy over domains (%)" + (" ± 95 % CI" if any(err) else ""))
     ax.set_title("MAD: accuracy vs added parameters")
     ax.grid(True, alpha=0.3)
     out = Path(path)

@@ -1,6 +1,6 @@
 """MAD data, single-domain batches, optimisers, one training step and evaluation.
 
-    train, val, info = build_data(MADConfig(), DataSpec(source="digits-decathlon"), cache)
+    train, val, test, info = build_data(MADConfig(), DataSpec(source="digits-decathlon"), cache)
     loader = train_loader(train, cfg, torch.Generator(), rank=0, world_size=1)
 
 Every batch holds one domain, so a step moves only that domain's adapters, BatchNorm
@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from adaptune.data import cached, fingerprint
+from adaptune.data.splits import carve
 from adaptune.job.spec import DataSpec
-from adaptune.method import Optimizers
+from adaptune.method import Optimizers, Splits
 from adaptune.methods.mad.config import DOMAINS, SOURCE, MADConfig
-from adaptune.methods.mad.data import digits_decathlon
+from adaptune.methods.mad.data import broad_source, digits_decathlon
 from adaptune.methods.mad.model import pretrain_base, unwrap
 
 NUM_CLASSES = 10
@@ -33,34 +34,68 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - 0.5) / 0.5
 
 
-def _split(n: int, data: DataSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """One split of the digit images, shared by every domain (val digits are never seen)."""
-    order = torch.from_numpy(np.random.default_rng(data.seed).permutation(n))
-    n_val = max(1, round(n * data.val_fraction))
-    return order[n_val:], order[:n_val]
+def _split(labels: torch.Tensor, data: DataSpec) -> tuple[torch.Tensor, ...]:
+    """(train, val, test) indices of the digit images, shared by every domain: val and
+    test digits are never trained on, in any domain. Test is a seeded share stratified
+    by class (the digits are a fixed set: nothing to draw a fresh sample from)."""
+    rest, test = carve(labels.tolist(), data.test_fraction, data.seed)
+    order = rest[np.random.default_rng(data.seed).permutation(len(rest))]
+    n_val = max(1, round(len(rest) * data.val_fraction))
+    return tuple(torch.from_numpy(i) for i in (order[n_val:], order[:n_val], test))
 
 
-def build_data(
-    cfg: MADConfig, data: DataSpec, cache_dir: str | None = None
-) -> tuple[TensorDataset, TensorDataset, dict[str, Any]]:
-    """(image, label, domain) tensors of every domain, and the source-pretrained base."""
+def _few_shot(
+    train_i: torch.Tensor, labels: torch.Tensor, per_class: int, seed: int
+) -> torch.Tensor:
+    """`per_class` training digits of each class (seeded): a small target domain."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in torch.unique(labels[train_i]).tolist():
+        idx = train_i[labels[train_i] == c].numpy()
+        keep.append(rng.permutation(idx)[:per_class])
+    return torch.from_numpy(np.sort(np.concatenate(keep)))
+
+
+def build_data(cfg: MADConfig, data: DataSpec, cache_dir: str | None = None) -> Splits:
+    """(image, label, domain) tensors of every domain, and the source-pretrained base.
+
+    Options: size (pixels), pretrain "source" (the source domain's train digits) or
+    "broad" (those and three randomly varied views of them, data.broad_source), and
+    per_class (each target domain trains on that many digits per class; default all).
+    The source domain is never trained on: it uses the base unchanged.
+    """
     if data.source != "digits-decathlon":
         raise ValueError(f"mad reads source 'digits-decathlon', got '{data.source}'")
     size = int(data.options.get("size", 32))
+    pretrain = str(data.options.get("pretrain", "source"))
+    per_class = data.options.get("per_class")
+    if pretrain not in ("source", "broad"):
+        raise ValueError(f"data.options.pretrain must be source or broad, got '{pretrain}'")
     x, y, d = digits_decathlon(size, data.n_train, data.seed)
     x = normalise(x)
     n = len(x) // len(DOMAINS)
-    train_i, val_i = _split(n, data)
+    train_i, val_i, test_i = _split(y[:n], data)
     src = DOMAINS.index(SOURCE) * n
-    recipe = [cfg.width, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, cfg.seed]
-    key = {"data": data.model_dump(), "base": recipe}
-    base = cached(
-        cache_dir,
-        key,  # the expensive part: pretraining the shared base, once per data and recipe
-        lambda: pretrain_base(x[src + train_i], y[src + train_i], cfg, NUM_CLASSES),
-    )
-    rows = [torch.cat([k * n + idx for k in range(len(DOMAINS))]) for idx in (train_i, val_i)]
-    train, val = (TensorDataset(x[r], y[r], d[r]) for r in rows)
+    recipe = [cfg.width, cfg.pretrain_epochs, cfg.pretrain_lr, cfg.batch_size, cfg.seed, pretrain]
+
+    def pretrain_set() -> dict[str, torch.Tensor]:
+        xs, ys = x[src + train_i], y[src + train_i]
+        if pretrain == "broad":
+            xs = normalise(broad_source(xs * 0.5 + 0.5, data.seed))
+            ys = ys.repeat(len(xs) // len(ys))
+        return pretrain_base(xs, ys, cfg, NUM_CLASSES)
+
+    # the expensive part: pretraining the shared base, once per data and recipe
+    base = cached(cache_dir, {"data": data.model_dump(), "base": recipe}, pretrain_set)
+    targets = [k for k, name in enumerate(DOMAINS) if name != SOURCE]
+    train_rows = [
+        k * n + (_few_shot(train_i, y[:n], int(per_class), data.seed + k) if per_class else train_i)
+        for k in targets
+    ]
+    rows = [torch.cat(train_rows)] + [
+        torch.cat([k * n + idx for k in range(len(DOMAINS))]) for idx in (val_i, test_i)
+    ]
+    train, val, test = (TensorDataset(x[r], y[r], d[r]) for r in rows)
     info = {
         "fingerprint": fingerprint([data.model_dump(), size, x.sum().item(), y.tolist()]),
         "domains": list(DOMAINS),
@@ -68,9 +103,10 @@ def build_data(
         "size": size,
         "n_train": len(rows[0]),
         "n_val": len(rows[1]),
+        "n_test": len(rows[2]),
         "base_state": base,
     }
-    return train, val, info
+    return Splits(train, val, test, info)
 
 
 def domain_batches(

@@ -53,8 +53,10 @@ def test_multi_hot_ignores_unknown_labels() -> None:
 
 def test_a_config_without_a_target_phase_is_rejected() -> None:
     with pytest.raises(ValueError, match="source_epochs"):
-        DALLMiConfig(epochs=2, source_epochs=2)
-    DALLMiConfig(epochs=2, source_epochs=2, mode="source_only")  # no target phase needed
+        DALLMiConfig(epochs=0, source_epochs=2)
+    with pytest.raises(ValueError, match="init_from"):
+        DALLMiConfig(init_from="some/model", source_epochs=1)
+    DALLMiConfig(epochs=2, source_epochs=2)  # epochs count the target phase alone
 
 
 def test_a_jsonl_file_splits_into_domains_with_list_or_piped_labels(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Label-balanced, phased batches: source epochs first, then target batches that hold
-positives of every label; ranks get disjoint shards."""
+"""Label-balanced target batches that hold positives of every label (the source phase is
+trained before the loop: source.py); source_only stays on the source for the same
+number of steps; ranks get disjoint shards."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def epochs(cfg: DALLMiConfig, rank: int = 0, world: int = 1) -> list[list[dict]]
 def test_every_target_batch_has_positives_of_every_label() -> None:
     cfg = DALLMiConfig(batch_size=8, pos_batch_size=2, epochs=3, source_epochs=1)
     ds = dataset()
-    for batch in [b for ep in epochs(cfg)[1:] for b in ep]:
+    for batch in [b for ep in epochs(cfg) for b in ep]:
         for label in range(LABELS):
             rows = batch["ids"][batch["role"] == label, 0]
             assert len(rows) == 2  # with replacement where the label has one positive
@@ -40,12 +41,18 @@ def test_every_target_batch_has_positives_of_every_label() -> None:
         assert len(pool) == 8 and (pool >= N_SOURCE).all()
 
 
-def test_source_epochs_come_first_and_hold_only_source_rows() -> None:
+def test_every_epoch_of_the_loop_is_the_target_phase() -> None:
     cfg = DALLMiConfig(batch_size=8, epochs=3, source_epochs=2)
     phases = [{int(r) for b in ep for r in b["role"].unique()} for ep in epochs(cfg)]
-    assert phases[0] == phases[1] == {SOURCE}
-    assert SOURCE not in phases[2]
-    assert all((b["ids"][:, 0] < N_SOURCE).all() for b in epochs(cfg)[0])
+    assert all(SOURCE not in phase for phase in phases)
+
+
+def test_every_mode_gets_the_same_number_of_target_phase_steps() -> None:
+    counts = {
+        mode: sum(len(ep) for ep in epochs(DALLMiConfig(batch_size=8, epochs=3, mode=mode)))
+        for mode in ("dallmi", "pu_bce", "oracle", "source_only")
+    }
+    assert len(set(counts.values())) == 1 and counts["dallmi"] == 3 * (N_SOURCE // 8)
 
 
 def test_source_only_mode_never_leaves_the_source() -> None:
@@ -57,7 +64,7 @@ def test_ranks_draw_their_pools_from_disjoint_shards() -> None:
     cfg = DALLMiConfig(batch_size=4, epochs=2, source_epochs=1)
     seen = []
     for rank in (0, 1):
-        ep = epochs(cfg, rank, world=2)[1]
+        ep = epochs(cfg, rank, world=2)[0]
         seen.append({int(i) for b in ep for i in b["ids"][b["role"] == POOL, 0]})
     assert seen[0] and seen[1] and not seen[0] & seen[1]
 

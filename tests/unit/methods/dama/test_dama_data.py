@@ -93,9 +93,10 @@ def test_a_csv_with_a_domain_column_becomes_dama_tensors(tmp_path: Path) -> None
         n_train=40,
         val_fraction=0.25,
     )
-    train, val, info = build_data(DAMAConfig(max_len=8), data, None)
+    train, val, test, info = build_data(DAMAConfig(max_len=8), data, None)
     assert info["domains"] == ["books", "cars"] and info["n_classes"] == 2
-    assert len(train) == 30 and len(val) == 10
+    # a stratified fifth is carved off for test first, then val is a quarter of the rest
+    assert len(test) == 8 and len(train) == 24 and len(val) == 8
     ids, label, domain = train[0]
     assert ids.shape == (8,) and int(label) in (0, 1) and int(domain) in (0, 1)
     assert len(info["fingerprint"]) == 64

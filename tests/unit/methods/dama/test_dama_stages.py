@@ -22,7 +22,7 @@ SMALL = {"embedding_dim": 16, "num_blocks": 2, "slstm_at": (1,), "max_len": 24, 
 def _train(cfg: DAMAConfig, out: Path) -> tuple[torch.nn.Module, dict[str, float]]:
     """What worker.py does, in-process: build, step every batch, evaluate, save."""
     torch.manual_seed(cfg.seed)
-    train, val, info = METHOD.build_data(cfg, DATA, None)
+    train, val, _test, info = METHOD.build_data(cfg, DATA, None)
     model = METHOD.build_model(cfg, info)
     loader = DataLoader(train, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
     opt = METHOD.build_optimizers(model, cfg, len(loader) * cfg.epochs)
@@ -55,7 +55,7 @@ def test_stage2_loads_stage1_weights_and_trains_only_lambda(
     path, _ = stage1
     saved = torch.load(path / "weights.pt", weights_only=True)
     cfg = DAMAConfig(stage=2, init_from=str(path), epochs=1, lambda_lr=5.0, **SMALL)  # type: ignore[arg-type]
-    train, _, info = METHOD.build_data(cfg, DATA, None)
+    train, _, _, info = METHOD.build_data(cfg, DATA, None)
     model = unwrap(METHOD.build_model(cfg, info))
     loaded = model.state_dict()
     assert all(

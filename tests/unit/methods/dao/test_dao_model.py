@@ -39,7 +39,7 @@ def test_constant_weighting_has_no_dao_module() -> None:
 def test_one_step_then_saved_model_predicts_raw_text(tmp_path: Path) -> None:
     method = get_method("dao")
     cfg = DAOConfig(max_len=24, batch_size=8, epochs=1, warmup_steps=0)
-    train, _val, info = method.build_data(
+    train, _val, _test, info = method.build_data(
         cfg, DataSpec(source="synthetic-finsent", n_train=40), str(tmp_path / "cache")
     )
     assert info["n_train"] == 36 and info["n_val"] == 4

@@ -49,17 +49,24 @@ def test_batches_hold_one_domain_and_cover_each_domain() -> None:
 
 def test_data_split_keeps_validation_digits_out_of_every_training_domain(tmp_path: Path) -> None:
     method = get_method("mad")
-    train, val, info = method.build_data(TINY, DATA, str(tmp_path))
-    assert info["n_train"] == 6 * 45 and info["n_val"] == 6 * 15
+    train, val, test, info = method.build_data(TINY, DATA, str(tmp_path))
+    # The source domain is never trained on (it uses the base unchanged): train rows
+    # cover the other domains only, val and test every domain.
+    n_tr = info["n_train"] // (len(DOMAINS) - 1)
+    n_va, n_te = (info[k] // len(DOMAINS) for k in ("n_val", "n_test"))
+    assert n_tr + n_va + n_te == 60 and n_te >= 10 and n_va == round((60 - n_te) * 0.25)
     assert len(info["fingerprint"]) == 64 and info["domains"] == list(DOMAINS)
-    for k in range(len(DOMAINS)):  # rows are grouped by domain, 45 / 15 digits each
-        train_x = {tuple(x.flatten().tolist()) for x in train.tensors[0][45 * k : 45 * (k + 1)]}
-        val_x = {tuple(x.flatten().tolist()) for x in val.tensors[0][15 * k : 15 * (k + 1)]}
-        assert len(train_x) == 45 and len(val_x) == 15 and not train_x & val_x
+    for k in range(1, len(DOMAINS)):  # rows are grouped by domain; splits share no digit
+        sets = [
+            {tuple(x.flatten().tolist()) for x in ds.tensors[0][n * j : n * (j + 1)]}
+            for ds, n, j in ((train, n_tr, k - 1), (val, n_va, k), (test, n_te, k))
+        ]
+        assert [len(x) for x in sets] == [n_tr, n_va, n_te]
+        assert not sets[0] & sets[1] and not sets[0] & sets[2] and not sets[1] & sets[2]
     # The pretrained base is cached: a second build reads it back unchanged.
     cached = list(tmp_path.glob("*.pt"))
     assert len(cached) == 1
-    _, _, again = method.build_data(TINY, DATA, str(tmp_path))
+    _, _, _, again = method.build_data(TINY, DATA, str(tmp_path))
     for k, v in info["base_state"].items():
         assert torch.equal(v, again["base_state"][k]), k
 
@@ -74,7 +81,7 @@ def test_decathlon_score_formula() -> None:
 def test_a_step_and_evaluation_report_every_metric(tmp_path: Path) -> None:
     method = get_method("mad")
     cfg = MADConfig(**{**TINY.__dict__, "rank": 4, "baseline_errors": (0.5,) * 6})
-    train, val, info = method.build_data(cfg, DATA, str(tmp_path))
+    train, val, _test, info = method.build_data(cfg, DATA, str(tmp_path))
     model = method.build_model(cfg, info)
     assert method.train_loader is not None
     loader = method.train_loader(train, cfg, torch.Generator().manual_seed(0), 0, 1)
@@ -89,14 +96,14 @@ def test_a_step_and_evaluation_report_every_metric(tmp_path: Path) -> None:
 
 def test_score_is_nan_without_baseline_errors(tmp_path: Path) -> None:
     method = get_method("mad")
-    _, val, info = method.build_data(TINY, DATA, str(tmp_path))
+    _, val, _, info = method.build_data(TINY, DATA, str(tmp_path))
     metrics = method.evaluate(method.build_model(TINY, info), DataLoader(val, batch_size=64), TINY)
     assert math.isnan(metrics["val/score"])
 
 
 def test_mixed_domain_batch_is_refused(tmp_path: Path) -> None:
     method = get_method("mad")
-    train, _, info = method.build_data(TINY, DATA, str(tmp_path))
+    train, _, _, info = method.build_data(TINY, DATA, str(tmp_path))
     model = method.build_model(TINY, info)
     opt = method.build_optimizers(model, TINY, 1)
     mixed = (train.tensors[0][[0, -1]], train.tensors[1][[0, -1]], train.tensors[2][[0, -1]])
@@ -106,7 +113,7 @@ def test_mixed_domain_batch_is_refused(tmp_path: Path) -> None:
 
 def test_saved_model_predicts_raw_images_per_domain(tmp_path: Path) -> None:
     method = get_method("mad")
-    _, _, info = method.build_data(TINY, DATA, str(tmp_path / "cache"))
+    _, _, _, info = method.build_data(TINY, DATA, str(tmp_path / "cache"))
     model = method.build_model(TINY, info).eval()
     method.save_model(model, TINY, info, str(tmp_path / "model"))
     predict = method.load_predictor(str(tmp_path / "model"))

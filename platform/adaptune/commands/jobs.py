@@ -1,0 +1,63 @@
+"""`adaptune submit|status|logs|stop`: a search as a Ray job on a cluster (cluster.py).
+
+adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
+adaptune logs raysubmit_XYZ --follow
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from adaptune.commands.output import Output
+
+__all__ = ["cmd_logs", "cmd_status", "cmd_stop", "cmd_submit"]
+
+EXIT_BAD_INPUT = 2
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    try:
+        sid = cluster.submit(
+            args.job,
+            args.address,
+            tracking_uri=args.tracking_uri,
+            storage_path=args.storage_path,
+            overrides=args.set,
+            submission_id=args.submission_id,
+            trust_remote_code=args.trust_remote_code,
+        )
+    except ValueError as e:  # e.g. a job file outside the project that would travel
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    with Output(args) as out:
+        out.json({"submission_id": sid, "address": args.address})
+        print(sid)
+    print(f"follow: adaptune logs {sid} --follow --address {args.address}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from adaptune import cluster
+
+    print(json.dumps(cluster.status(args.submission_id, args.address), indent=2, default=str))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    print(cluster.logs(args.submission_id, args.address, follow=args.follow), end="")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from adaptune import cluster
+
+    stopped = cluster.stop(args.submission_id, args.address)
+    print("stop requested" if stopped else "already finished")
+    return 0

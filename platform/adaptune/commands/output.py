@@ -1,0 +1,106 @@
+"""The CLI's output: JSON results, quiet libraries, next steps, opening a page.
+
+    with Output(args) as out:        # --json - : stdout carries the JSON alone
+        ...print(...)                # human lines (to stderr when stdout is JSON's)
+        out.json(result)
+
+Libraries' chatter is silenced unless -v: Ray's token-auth notice, MLflow's database
+creation lines, its type-hint warning per logged model and the registry's prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+__all__ = ["Output", "can_open_browser", "next_steps", "open_page", "quiet_libraries"]
+
+
+class Output:
+    """Where a command's human lines and its JSON result go (--json FILE | -)."""
+
+    def __init__(self, args: Any, *, stdout_taken: bool = False):
+        """`stdout_taken`: stdout carries something else (--events -), human lines go to
+        stderr as they do for --json -."""
+        self.target: str | None = getattr(args, "json", None)
+        self.quiet = bool(getattr(args, "quiet", False))
+        self.taken = stdout_taken or self.target == "-"
+        self._stdout: IO[str] | None = None
+
+    def __enter__(self) -> Output:
+        if self.taken:  # every other print goes to stderr meanwhile
+            self._stdout, sys.stdout = sys.stdout, sys.stderr
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._stdout is not None:
+            sys.stdout, self._stdout = self._stdout, None
+
+    def json(self, data: Any) -> None:
+        if not self.target:
+            return
+        text = json.dumps(data, indent=2, default=str)
+        if self.target == "-":
+            out = self._stdout or sys.stdout
+            out.write(text + "\n")
+            out.flush()
+        else:
+            Path(self.target).write_text(text + "\n")
+
+
+def quiet_libraries() -> None:
+    """Silence what Ray and MLflow print on their own (their warnings and errors stay)."""
+    import logging
+
+    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)  # token notice
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables"
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list[str]:
+    """What to do after a search: the UI, the champion, the report."""
+    from adaptune.report.links import DEFAULT_UI, search_url
+
+    lines = ["", "next:"]
+    served = summary.tracking_uri.startswith(("http://", "https://"))
+    if experiment_id is not None:
+        base = summary.tracking_uri if served else DEFAULT_UI
+        start = "" if served else "adaptune ui            # then "
+        lines.append(f"  {start}{search_url(base, experiment_id, summary.search)}")
+    p = summary.promotion
+    if p is not None and p.promoted:
+        uri = f"models:/{p.model_name}@{getattr(p, 'alias', None) or 'champion'}"
+        lines.append(f"  mlflow models serve -m {uri} --env-manager local -p 5001")
+        lines.append(f'  mlflow.pyfunc.load_model("{uri}")')
+    report = state_dir / "reports" / f"{summary.search}.html"
+    if report.exists():
+        lines.append(f"  adaptune report {summary.search} --open   # {report}")
+    lines.append(f"  adaptune show {summary.search}")
+    return lines
+
+
+def can_open_browser() -> bool:
+    """Whether a graphical browser can open here (no display on Linux: none can, and a
+    text browser would take the terminal over)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def open_page(url: str) -> bool:
+    """Open `url` in the user's browser if one can open here; True if it did."""
+    if not can_open_browser():
+        return False
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url))
+    except webbrowser.Error:
+        return False

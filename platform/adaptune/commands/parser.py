@@ -1,0 +1,211 @@
+"""The command line's grammar: every subcommand, its help with examples and exit codes.
+
+    args = build_parser().parse_args(["search", "jobs/quickstart.yaml", "-q"])
+    args.command    # "search"; cli.main dispatches on it
+
+The common flags (--state-dir, --tracking-uri, -q, -v, --json) are accepted before the
+subcommand and after it: each subcommand's copy defaults to "not given", so it never
+overrides a value given before the subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+__all__ = ["EXIT_CODES", "build_parser"]
+
+EXIT_CODES = """exit codes:
+  0    ok
+  1    the search or the command failed (see the message; MLflow holds the details)
+  2    bad input: nothing was started
+  130  interrupted"""
+
+SUMMARY = "Hyperparameter search on Ray for DAO, DAMA, MAD and DALLMi, tracked in MLflow."
+
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "methods": ("list the training methods", "adaptune methods\n  adaptune methods --json -"),
+    "validate": (
+        "check job specs without starting anything",
+        "adaptune validate jobs/quickstart.yaml\n"
+        "  adaptune validate jobs/*.yaml --set search.num_samples=4",
+    ),
+    "search": (
+        "run a search",
+        "adaptune search jobs/quickstart.yaml\n"
+        "  adaptune search jobs/quickstart.yaml --set search.num_samples=4 --set fixed.epochs=2\n"
+        "  adaptune search jobs/quickstart.yaml -q --json - > summary.json\n"
+        "  adaptune search jobs/quickstart.yaml --events events.jsonl",
+    ),
+    "resume": (
+        "continue a search (or multi-stage job) that was cut off",
+        "adaptune resume quickstart-20261124-101500-3f2a",
+    ),
+    "list": (
+        "past searches and jobs: status, best value, champion",
+        "adaptune list\n  adaptune list --json -",
+    ),
+    "show": (
+        "one search or job: settings, trials, best trial, champion, report, UI link",
+        "adaptune show quickstart-20261124-101500-3f2a",
+    ),
+    "promote": (
+        "re-run guarded promotion for a past search",
+        "adaptune promote quickstart-20261124-101500-3f2a --dry-run",
+    ),
+    "report": (
+        "build a search's report (plots, tables, one HTML page)",
+        "adaptune report quickstart-20261124-101500-3f2a --open",
+    ),
+    "ui": (
+        "serve the MLflow UI on the store and open its runs table",
+        "adaptune ui\n  adaptune ui quickstart-20261124-101500-3f2a --port 5001\n"
+        "  adaptune ui --server --port 5000      # a tracking server clusters log to",
+    ),
+    "submit": (
+        "submit a search to a Ray cluster (Ray Jobs)",
+        "adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265",
+    ),
+    "status": ("a submitted search's state", "adaptune status raysubmit_XYZ"),
+    "logs": ("a submitted search's output", "adaptune logs raysubmit_XYZ --follow"),
+    "stop": ("stop a submitted search", "adaptune stop raysubmit_XYZ"),
+}
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    """The flags every subcommand takes; `suppress`: absent ones leave the namespace alone."""
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("common options (before or after the subcommand)")
+    g.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        **d,
+        help="state folder (default: $ADAPTUNE_HOME or ./.adaptune)",
+    )
+    g.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        **d,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or SQLite in the state folder)",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", **d, help="print only results and errors")
+    g.add_argument(
+        "-v", "--verbose", action="store_true", **d, help="show Ray's and MLflow's own output"
+    )
+    g.add_argument(
+        "--json", metavar="FILE", **d, help="also write the result as JSON to FILE ('-': stdout)"
+    )
+    return p
+
+
+def _sub(sub: Any, name: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    text, examples = EXAMPLES[name]
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=text,
+        description=text[0].upper() + text[1:] + ".",
+        epilog=f"examples:\n  {examples}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common],
+    )
+    p.set_defaults(command=name)
+    return p
+
+
+def _overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. search.num_samples=4 or fixed.epochs=2 (repeatable)",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow `trust_remote_code: true` in the job: a model folder's own Python runs",
+    )
+
+
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local one)")
+    p.add_argument(
+        "--events", metavar="FILE", help="write a JSON-lines event stream to FILE ('-': stdout)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="adaptune",
+        description=SUMMARY,
+        epilog="`adaptune COMMAND --help` shows each command's examples.\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common(suppress=False)],
+    )
+    common = _common(suppress=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _sub(sub, "methods", common)
+    v = _sub(sub, "validate", common)
+    v.add_argument("jobs", nargs="+", metavar="JOB")
+    _overrides(v)
+
+    s = _sub(sub, "search", common)
+    s.add_argument("job", metavar="JOB")
+    _overrides(s)
+    _run_flags(s)
+
+    rs = _sub(sub, "resume", common)
+    rs.add_argument("search", help="the search's (or job's) name, as `adaptune list` shows it")
+    rs.add_argument("--trust-remote-code", action="store_true", help="as for `search`")
+    _run_flags(rs)
+
+    _sub(sub, "list", common).add_argument(
+        "--limit", type=int, default=50, help="the most recent N (default 50)"
+    )
+    _sub(sub, "show", common).add_argument("search", help="a search or job name, or a run id")
+
+    pr = _sub(sub, "promote", common)
+    pr.add_argument("search", help="search name (its MLflow run name) or run id")
+    pr.add_argument("--model-name", help="registered model (default: the job's)")
+    pr.add_argument("--alias", help="alias to move (default: the job's, e.g. champion)")
+    pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
+
+    rp = _sub(sub, "report", common)
+    rp.add_argument("search", help="search name (its MLflow run name) or run id, or a job run")
+    rp.add_argument("--open", action="store_true", help="also open the page in a browser")
+
+    u = _sub(sub, "ui", common)
+    u.add_argument("search", nargs="?", help="open this search's trials (default: the latest)")
+    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--no-open", action="store_true", help="print the URL, open no browser")
+    u.add_argument(
+        "--server",
+        action="store_true",
+        help="run an MLflow tracking server (clusters log to it), not just the UI",
+    )
+    u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
+    u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
+    _jobs(sub, common)
+    return p
+
+
+def _jobs(sub: Any, common: argparse.ArgumentParser) -> None:
+    address: dict[str, Any] = {
+        "default": os.environ.get("RAY_API_SERVER_ADDRESS", "http://127.0.0.1:8265"),
+        "help": "Ray dashboard address (default: $RAY_API_SERVER_ADDRESS or http://127.0.0.1:8265)",
+    }
+    sm = _sub(sub, "submit", common)
+    sm.add_argument("job", metavar="JOB")
+    sm.add_argument("--address", **address)
+    sm.add_argument("--storage-path", help="shared Tune/Train storage (NFS path, s3://, gs://)")
+    sm.add_argument("--submission-id")
+    _overrides(sm)
+    for name in ("status", "logs", "stop"):
+        p = _sub(sub, name, common)
+        p.add_argument("submission_id")
+        p.add_argument("--address", **address)
+        if name == "logs":
+            p.add_argument("--follow", action="store_true", help="stream until the job ends")

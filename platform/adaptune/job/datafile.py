@@ -1,0 +1,239 @@
+"""A data file a job names, opened and checked before anything starts.
+
+    rows = inspect_file(Path("news.csv"), {"text": "text", "score": "score"}, {}, 2000)
+    # -> the number of rows (counted up to 2000); DataFileError with one clear line else
+
+Checked: a regular file with a supported suffix, not empty, UTF-8 (CSV / JSON), a header
+or records with the columns the method reads (``columns`` maps our names to the file's),
+and a sample of rows whose values fit each column's kind (KINDS). Only the header and
+the first SAMPLE_ROWS rows are parsed, so a large file costs little; rows are counted
+(not parsed) up to what the job asks for. Reads with the standard library (Parquet: pyarrow).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KINDS", "SUFFIXES", "DataFileError", "inspect_file"]
+
+SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
+SAMPLE_ROWS = 200
+MAX_JSON_BYTES = 64 << 20  # a .json array is parsed whole: bigger ones must be JSON Lines
+KINDS = {
+    "text": "text",
+    "score": "a number in [-1, 1]",
+    "class": "a whole number >= 0",
+    "labels": "label names (a list, or one string 'a|b')",
+    "name": "a non-empty name",
+}
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used; the message is one line naming the file.
+    `column`: our name of the column at fault, when one is."""
+
+    def __init__(self, message: str, column: str | None = None):
+        super().__init__(message)
+        self.column = column
+
+
+def inspect_file(path: Path, kinds: dict[str, str], columns: dict[str, str], need_rows: int) -> int:
+    """Check `path` holds the columns `kinds` names (our name -> kind; `columns` maps our
+    names to the file's) with sane values; returns its rows, counted up to `need_rows`."""
+    _regular(path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        header, sample, rows = _parquet(path, need_rows)
+    elif suffix in (".csv", ".tsv"):
+        header, sample, rows = _csv(path, "\t" if suffix == ".tsv" else ",", need_rows)
+    else:
+        header, sample, rows = _json(path, need_rows)
+    for ours, kind in kinds.items():
+        column = columns.get(ours, ours)
+        if column not in header:
+            what = f"column '{column}' (for '{ours}')" if column != ours else f"column '{ours}'"
+            raise DataFileError(
+                f"{path.name}: {what} is not in the file; its columns: {', '.join(header)}",
+                ours,
+            )
+        values = [(where, row.get(column)) for where, row in sample]
+        try:
+            _check_column(path.name, column, kind, values)
+        except DataFileError as e:
+            raise DataFileError(str(e), ours) from None
+    if rows == 0:
+        raise DataFileError(f"{path.name}: no rows")
+    return rows
+
+
+def _regular(path: Path) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DataFileError(f"file not found: {path}" if e.errno == 2 else str(e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DataFileError(f"{path} is a directory, not a data file")
+    if not stat.S_ISREG(st.st_mode):
+        raise DataFileError(f"{path} is not a regular file")
+    if path.suffix.lower() not in SUFFIXES:
+        raise DataFileError(
+            f"{path.name}: unsupported file type '{path.suffix}' (use {', '.join(SUFFIXES)})"
+        )
+    if st.st_size == 0:
+        raise DataFileError(f"{path.name}: the file is empty")
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """The file's lines as UTF-8 text; binary or UTF-16 content is refused up front."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head:
+        what = "UTF-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary"
+        raise DataFileError(f"{path.name}: not UTF-8 text (looks {what})")
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        try:
+            yield from f
+        except UnicodeDecodeError as e:
+            raise DataFileError(f"{path.name}: not UTF-8 text ({e.reason})") from None
+
+
+Sample = list[tuple[str, dict[str, Any]]]  # (where, row)
+
+
+def _csv(path: Path, sep: str, need_rows: int) -> tuple[list[str], Sample, int]:
+    reader = csv.reader(_text_lines(path), delimiter=sep)
+    try:
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise DataFileError(f"{path.name}: no header line")
+        if len(header) == 1 and any(s in header[0] for s in (";", "\t", ",", "|")):
+            other = next(s for s in (";", "\t", ",", "|") if s in header[0])
+            raise DataFileError(
+                f"{path.name}: one column only ('{header[0][:40]}'): separated by "
+                f"{other!r}, not {sep!r}?"
+            )
+        sample: Sample = []
+        rows = 0
+        for row in reader:
+            if not row:
+                continue
+            rows += 1
+            if rows <= SAMPLE_ROWS:
+                if len(row) != len(header):
+                    raise DataFileError(
+                        f"{path.name}: line {reader.line_num} has {len(row)} fields, "
+                        f"the header {len(header)}"
+                    )
+                sample.append((f"line {reader.line_num}", dict(zip(header, row, strict=True))))
+            elif rows >= need_rows:
+                break
+    except csv.Error as e:
+        raise DataFileError(f"{path.name}: line {reader.line_num}: {e}") from None
+    return header, sample, rows
+
+
+def _json(path: Path, need_rows: int) -> tuple[list[str], Sample, int]:
+    """JSON Lines (one object a line), or a .json array of objects."""
+    lines = _text_lines(path)
+    sample: Sample = []
+    rows = 0
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if rows == 0 and line.lstrip().startswith("[") and path.suffix.lower() == ".json":
+            return _json_array(path, line + "".join(lines))
+        rows += 1
+        if rows <= SAMPLE_ROWS:
+            sample.append((f"line {n}", _record(path, line, n)))
+        elif rows >= need_rows:
+            break
+    return _header(sample), sample, rows
+
+
+def _record(path: Path, line: str, n: int) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataFileError(f"{path.name}: line {n} is not JSON ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise DataFileError(f"{path.name}: line {n} is not a JSON object")
+    return value
+
+
+def _json_array(path: Path, text: str) -> tuple[list[str], Sample, int]:
+    if len(text) > MAX_JSON_BYTES:
+        raise DataFileError(f"{path.name}: a JSON array over 64 MB; use JSON Lines (.jsonl)")
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataFileError(f"{path.name}: not JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataFileError(f"{path.name}: expected a list of JSON objects")
+    sample = [(f"record {i + 1}", r) for i, r in enumerate(records[:SAMPLE_ROWS])]
+    return _header(sample), sample, len(records)
+
+
+def _header(sample: Sample) -> list[str]:
+    return list(dict.fromkeys(k for _, row in sample for k in row))
+
+
+def _parquet(path: Path, need_rows: int) -> tuple[list[str], Sample, int]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        batch = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+    except (pa.ArrowException, OSError) as e:
+        raise DataFileError(f"{path.name}: not a readable Parquet file ({e})") from None
+    rows = batch.to_pylist() if batch is not None else []
+    sample = [(f"row {i + 1}", r) for i, r in enumerate(rows)]
+    return list(pf.schema_arrow.names), sample, int(pf.metadata.num_rows)
+
+
+def _check_column(file: str, column: str, kind: str, values: list[tuple[str, Any]]) -> None:
+    numbers = 0
+    for where, value in values:
+        problem = _value_problem(kind, value)
+        if problem is not None:
+            raise DataFileError(f"{file}: {where}: column '{column}': {problem}")
+        numbers += kind == "text" and _number(value) is not None
+    if kind == "text" and values and numbers == len(values):
+        raise DataFileError(f"{file}: column '{column}' holds numbers, not text")
+
+
+def _value_problem(kind: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip() and kind != "labels"):
+        return "empty"
+    if kind == "score":
+        x = _number(value)
+        if x is None or not math.isfinite(x):
+            return f"{value!r} is not a finite number"
+        return None if -1.0 <= x <= 1.0 else f"{x:g} is outside [-1, 1]"
+    if kind == "class":
+        x = _number(value)
+        if x is None or not math.isfinite(x) or x != int(x) or x < 0:
+            return f"{value!r} is not a class number (a whole number >= 0)"
+    if kind == "labels" and not isinstance(value, str | list):
+        return f"{value!r} is not {KINDS['labels']}"
+    if kind == "text" and not isinstance(value, str | int | float):
+        return f"{type(value).__name__} is not text"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None

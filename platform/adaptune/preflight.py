@@ -1,0 +1,275 @@
+"""Everything outside the job file that a job names, opened and checked before Ray starts.
+
+    checked = check_external(job, method, space, space_file, space_lines)
+    checked.problems        # [] or SpecProblems naming file, line and key
+    checked.fixed           # the fixed values with local model paths made absolute
+    checked.remote_code     # what --trust-remote-code lets run, or None
+
+plan.py calls this once the fixed values are typed (job/values.py). It checks: the data
+source is one the method reads, with options it knows; a data file is a regular,
+readable file with the method's columns and sane values in a sample of rows
+(job/datafile.py); the train split holds at least one batch; a backbone is a model
+folder (or a Hugging Face name) and an ``init_from`` a saved model of this method; no
+model code runs unless the command line confirms it; the scheduler's numbers agree.
+Standard library only: ``validate`` answers in about a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+from adaptune.job.datafile import DataFileError, inspect_file
+from adaptune.job.spec import JobSpec, SpecProblem
+from adaptune.method import MODEL_METADATA, Method
+
+__all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "schedule_problems"]
+
+PREVIOUS_STAGE = "<previous stage's best model>"  # stage k+1's init_from, known at run time
+REMOTE_CODE = "trust_remote_code"
+# A Hugging Face hub id: "name" or "owner/name" (it cannot be checked offline).
+HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?$")
+
+
+@dataclass
+class Checked:
+    problems: list[SpecProblem] = field(default_factory=list)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    remote_code: str | None = None
+
+
+def check_external(
+    job: JobSpec,
+    method: Method,
+    space: dict[str, BaseDistribution],
+    space_file: str,
+    space_lines: dict[str, int],
+    *,
+    trust_remote_code: bool = False,
+) -> Checked:
+    out = Checked(fixed=dict(job.fixed))
+    out.problems = _source_problems(job, method)
+    if out.problems:
+        return out
+    rows, out.problems = _file_problems(job, method)
+    if out.problems:
+        return out
+    _model_checks(job, method, space, space_file, space_lines, out)
+    if REMOTE_CODE in space:
+        out.problems.append(
+            SpecProblem(
+                space_file,
+                space_lines.get(REMOTE_CODE),
+                REMOTE_CODE,
+                "never searched: it lets a model folder run its own Python code; set it in "
+                "fixed and confirm with --trust-remote-code",
+            )
+        )
+    if out.fixed.get(REMOTE_CODE) is True:
+        where = out.fixed.get("backbone") or "the backbone"
+        out.remote_code = f"the Python code shipped with {where}, in the driver and every trial"
+        if not trust_remote_code:
+            out.problems.append(
+                job.problem(
+                    f"fixed.{REMOTE_CODE}",
+                    f"true runs {out.remote_code}; confirm with --trust-remote-code",
+                )
+            )
+    if not out.problems:
+        out.problems += _split_problems(job, method, out.fixed, space, rows)
+    return out
+
+
+def _source_problems(job: JobSpec, method: Method) -> list[SpecProblem]:
+    d = job.data
+    if method.data_sources and d.source not in method.data_sources:
+        close = difflib.get_close_matches(d.source, method.data_sources, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return [
+            job.problem(
+                "data.source",
+                f"'{d.source}' is not a {method.name} data source{hint}; "
+                f"valid: {', '.join(method.data_sources)}",
+            )
+        ]
+    if REMOTE_CODE in d.options:
+        return [
+            job.problem(
+                f"data.options.{REMOTE_CODE}",
+                "not allowed: it would run a dataset's own Python code; use a data file",
+            )
+        ]
+    if d.source != "hf":  # an hf source hands other options to datasets.load_dataset
+        for key in d.options:
+            if key not in method.data_options:
+                valid = ", ".join(method.data_options) or "none"
+                return [
+                    job.problem(
+                        f"data.options.{key}",
+                        f"not an option of {method.name}'s data (source '{d.source}'); "
+                        f"valid: {valid}",
+                    )
+                ]
+    columns = dict(method.data_columns)
+    for ours in d.columns:
+        if ours not in columns:
+            valid = ", ".join(columns) or "none"
+            return [
+                job.problem(
+                    f"data.columns.{ours}", f"not a column {method.name} reads; valid: {valid}"
+                )
+            ]
+    if d.source in ("file", "hf") and not d.path:
+        what = "a local file" if d.source == "file" else "a dataset name"
+        return [job.problem("data", f"source '{d.source}' needs 'path' ({what})")]
+    return []
+
+
+def _local(job: JobSpec, key: str, rel: str) -> tuple[Path, SpecProblem | None]:
+    """The path a spec names; a relative one may not climb out of the project."""
+    path = job.resolve_path(rel)
+    if ".." in Path(rel).parts and not Path(rel).expanduser().is_absolute():
+        here = Path(job.source_file).resolve().parent if job.source_file else Path.cwd()
+        if not any(path.is_relative_to(r) for r in (here, here.parent, Path.cwd())):
+            message = f"'{rel}' climbs out of the project to {path}; give an absolute path"
+            return path, job.problem(key, message)
+    return path, None
+
+
+def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecProblem]]:
+    """The data files' rows (None: not a file source), or the first problem."""
+    d = job.data
+    if d.source == "fdu-mtl" and d.path:
+        path, problem = _local(job, "data.path", d.path)
+        if problem is None and not path.is_dir():
+            problem = job.problem("data.path", f"not a folder of FDU-MTL files: {path}")
+        return None, [problem] if problem else []
+    if d.source != "file":
+        return None, []
+    rows = None
+    for key in ("path", "test_path"):
+        rel = getattr(d, key)
+        if rel is None:
+            continue
+        path, problem = _local(job, f"data.{key}", rel)
+        if problem is not None:
+            return None, [problem]
+        try:
+            n = inspect_file(path, dict(method.data_columns), d.columns, d.n_train)
+        except DataFileError as e:
+            at = f"data.columns.{e.column}" if e.column in d.columns else f"data.{key}"
+            return None, [job.problem(at, str(e))]
+        rows = n if key == "path" else rows
+    return rows, []
+
+
+def _model_checks(
+    job: JobSpec,
+    method: Method,
+    space: dict[str, BaseDistribution],
+    space_file: str,
+    space_lines: dict[str, int],
+    out: Checked,
+) -> None:
+    """backbone: a model folder or hub name; init_from: a saved model of this method.
+    Local folders become absolute paths (a trial runs in its own folder)."""
+    names = {f.name for f in dataclasses.fields(method.config_cls)}
+    for name in ("backbone", "init_from"):
+        if name not in names:
+            continue
+        value = out.fixed.get(name)
+        if isinstance(value, str) and value != PREVIOUS_STAGE:
+            path, problem = _model_path(job, method, name, value)
+            if problem is not None:
+                out.problems.append(job.problem(f"fixed.{name}", problem))
+            elif path is not None:
+                out.fixed[name] = str(path)
+        dist = space.get(name)
+        for choice in dist.choices if isinstance(dist, CategoricalDistribution) else ():
+            if isinstance(choice, str):
+                _, problem = _model_path(job, method, name, choice)
+                if problem is not None:
+                    line = space_lines.get(name)
+                    out.problems.append(SpecProblem(space_file, line, name, problem))
+
+
+def _model_path(
+    job: JobSpec, method: Method, name: str, value: str
+) -> tuple[Path | None, str | None]:
+    """(the local folder, None), (None, None) for a hub name, or (None, the problem)."""
+    local = value.startswith(("/", "./", "../", "~")) or job.resolve_path(value).exists()
+    if name == "backbone" and not local:
+        if HUB_NAME.match(value):
+            return None, None
+        return None, f"'{value}' is neither a local folder nor a Hugging Face model name"
+    path = job.resolve_path(value)
+    if not path.is_dir():
+        return None, f"no model folder at {path}"
+    if name == "backbone":
+        if not (path / "config.json").is_file():
+            return None, f"{path} has no config.json: not a Hugging Face model folder"
+        return path, None
+    try:
+        saved = json.loads((path / MODEL_METADATA).read_text(encoding="utf-8"))["method"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, f"{path} is not a saved model (no readable {MODEL_METADATA})"
+    if saved != method.name:
+        return None, f"{path} is a saved {saved} model, not a {method.name} one"
+    return path, None
+
+
+def _split_problems(
+    job: JobSpec,
+    method: Method,
+    fixed: dict[str, Any],
+    space: dict[str, BaseDistribution],
+    rows: int | None,
+) -> list[SpecProblem]:
+    """The train split must hold one batch: a dropped last batch is every batch."""
+    defaults = {f.name: f.default for f in dataclasses.fields(method.config_cls)}
+    if "batch_size" not in defaults:
+        return []
+    batch = fixed.get("batch_size", defaults["batch_size"])
+    dist = space.get("batch_size")
+    if dist is not None:
+        high = getattr(dist, "high", None)
+        batch = high if high is not None else max(getattr(dist, "choices", [batch]))
+    d = job.data
+    n = d.n_train if rows is None else min(rows, d.n_train)
+    carved = 0
+    if d.source in ("file", "hf") and not (d.test_path or d.test_split):
+        carved = round(n * d.test_fraction)  # the test share comes off first
+    val = max(1, round((n - carved) * d.val_fraction))
+    train = n - carved - val
+    if train >= int(batch):
+        return []
+    test = f", {carved} for test" if carved else ""
+    return [
+        job.problem(
+            "data.n_train",
+            f"the train split has {train} examples ({n} rows: {val} for validation{test}), "
+            f"fewer than one batch of {batch}: every batch would be dropped and nothing "
+            "trained; give more rows or a smaller batch_size",
+        )
+    ]
+
+
+def schedule_problems(job: JobSpec, max_t: int) -> list[SpecProblem]:
+    """ASHA refuses a grace period beyond max_t, after the search run has started."""
+    s = job.the_search.scheduler
+    if s.type == "asha" and s.grace_period > max_t:
+        return [
+            job.problem(
+                "search.scheduler.grace_period",
+                f"{s.grace_period} is more than max_t ({max_t} epochs): no trial could "
+                "reach its first rung; lower grace_period or raise max_t",
+            )
+        ]
+    return []

@@ -1,0 +1,181 @@
+"""What a search prints while it runs, and its JSON-lines event stream.
+
+    console.configure(quiet=False, events="events.jsonl")   # the CLI does this
+    CONSOLE.say("ab12 started: lr=0.001")                   # "[00:03] ab12 started: ..."
+    CONSOLE.progress(Progress(total=8, max_t=4, ...))       # a live line on a terminal
+    CONSOLE.emit("trial_finished", trial="ab12", status="stopped")
+
+On a terminal the progress line stays at the bottom and is redrawn in place (every other
+print goes above it); in a log it is printed as a line when a trial ends. ``quiet``
+prints nothing; events go to their file either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+__all__ = ["CONSOLE", "Console", "Progress", "configure"]
+
+
+@dataclass
+class Progress:
+    """Trials by state, and a rough ETA: wall time per trial-epoch so far, times the
+    trial-epochs still expected (running trials to the mean length of finished ones,
+    else to max_t; pending trials likewise)."""
+
+    total: int
+    max_t: int
+    metric: str = ""
+    epochs: dict[str, int] = field(default_factory=dict)  # trial id -> epochs reported
+    ended: dict[str, str] = field(default_factory=dict)  # trial id -> outcome
+    best: float | None = None
+
+    def counts(self) -> dict[str, int]:
+        done = {s: sum(v == s for v in self.ended.values()) for s in ("completed", "stopped")}
+        running = len(set(self.epochs) - set(self.ended))
+        return {
+            "done": len(self.ended),
+            **done,
+            "errored": len(self.ended) - sum(done.values()),
+            "running": running,
+            "pending": max(0, self.total - len(self.epochs | self.ended)),
+        }
+
+    def eta_s(self, elapsed_s: float) -> float | None:
+        spent = sum(self.epochs.values())
+        if not spent:
+            return None
+        lengths = [self.epochs.get(t, 0) for t in self.ended]
+        typical = sum(lengths) / len(lengths) if lengths else float(self.max_t)
+        left = sum(max(0.0, typical - e) for t, e in self.epochs.items() if t not in self.ended)
+        left += self.counts()["pending"] * typical
+        return elapsed_s / spent * left
+
+    def line(self, elapsed_s: float) -> str:
+        c = self.counts()
+        parts = [
+            f"{c['done']}/{self.total} done ({c['completed']} completed, {c['stopped']} stopped"
+            + (f", {c['errored']} errored" if c["errored"] else "")
+            + f"), {c['running']} running, {c['pending']} pending",
+        ]
+        if self.best is not None:
+            parts.append(f"best {self.metric} {self.best:.4g}")
+        parts.append(f"elapsed {clock(elapsed_s)}")
+        eta = self.eta_s(elapsed_s)
+        if eta is not None and c["done"] < self.total:
+            parts.append(f"ETA ~{clock(eta)}")
+        return " · ".join(parts)
+
+
+def clock(seconds: float) -> str:
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class _Live:
+    """stdout with a status line kept under everything else printed."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream, self.status = stream, ""
+
+    def write(self, text: str) -> int:
+        if self.status:
+            self.stream.write("\r\033[K")
+        n = self.stream.write(text)
+        if self.status and (text.endswith("\n") or not text):
+            self.stream.write(self.status)
+        self.stream.flush()
+        return n
+
+    def show(self, status: str) -> None:
+        self.stream.write("\r\033[K" + status)
+        self.stream.flush()
+        self.status = status
+
+    def clear(self) -> None:
+        if self.status:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+        self.status = ""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class Console:
+    def __init__(self) -> None:
+        self.quiet = False
+        self.start = time.monotonic()
+        self.events: IO[str] | None = None
+        self._owned = False  # the events file is ours to close
+        self.live: _Live | None = None
+        self.configured = False  # by the CLI; else each search restarts the clock
+        self._drawn = 0.0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            e = self.elapsed()
+            print(f"[{int(e // 60):02d}:{int(e % 60):02d}] {text}", flush=True)
+
+    def progress(self, progress: Progress, *, ended: bool = False) -> None:
+        """Redraw the live line (a terminal: at most once a second unless a trial ended);
+        elsewhere print it when a trial ends."""
+        if self.quiet:
+            return
+        now = time.monotonic()
+        if self.live is not None and (ended or now - self._drawn >= 1.0):
+            self._drawn = now
+            self.live.show(progress.line(self.elapsed()))
+        elif self.live is None and ended:
+            self.say(progress.line(self.elapsed()))
+
+    def emit(self, event: str, **fields: Any) -> None:
+        if self.events is None:
+            return
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+        record = {"event": event, "time": stamp, "elapsed_s": round(self.elapsed(), 3), **fields}
+        self.events.write(json.dumps(record, default=str) + "\n")
+        self.events.flush()
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.clear()
+            sys.stdout = self.live.stream
+            self.live = None
+        if self.events is not None and self._owned:
+            self.events.close()
+        self.events, self.quiet, self.configured, self._owned = None, False, False, False
+
+
+CONSOLE = Console()
+
+
+def configure(
+    *, quiet: bool = False, events: str | None = None, live: bool | None = None
+) -> Console:
+    """Set the search's output up (the CLI, once): `events` a file to write JSON lines to
+    ("-": stdout, as it is now); `live` defaults to whether stdout is a terminal.
+    Returns the console; ``CONSOLE.close()`` undoes it."""
+    CONSOLE.close()
+    CONSOLE.quiet, CONSOLE.start = quiet, time.monotonic()
+    if events == "-":
+        CONSOLE.events = sys.stdout
+    elif events:
+        CONSOLE.events, CONSOLE._owned = open(events, "w", encoding="utf-8"), True  # noqa: SIM115
+    CONSOLE.configured = True
+    if live is None:
+        live = sys.stdout.isatty()
+    if live and not quiet:
+        CONSOLE.live = _Live(sys.stdout)
+        sys.stdout = CONSOLE.live
+    return CONSOLE

@@ -1,0 +1,87 @@
+"""The search's OptunaSearch: every objective, its constraints, a conditional space as
+define-by-run, and the warm start's first trials.
+
+    searcher = make_searcher(plan, sampler, warm=WarmStart(points=[...], rewards=None))
+
+- A list of objectives gives Optuna a multi-objective study (OptunaSearch takes `metric`
+  and `mode` lists); schedulers stop trials on the first objective only.
+- Constraints (``search.constraints``: ``"val/params_adapter <= 250000"``) are set on each
+  Optuna trial as it is told its result, with ``Trial.set_constraint`` (Optuna 5.0's
+  replacement for the deprecated ``constraints_func``): TPE, GP and NSGA-II then prefer
+  feasible trials. A trial that never reported the metric counts as infeasible.
+- A space with ``when`` conditions is Optuna define-by-run (job/conditions.py).
+- Warm start: ``points_to_evaluate`` are enqueued as the first trials; with
+  ``evaluated_rewards`` (an earlier search over the same space and objective) they are
+  told to the sampler as finished trials instead, and not re-trained.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ray.tune.search.optuna import OptunaSearch
+
+from adaptune.job.algorithms import Bound, parse_bound
+from adaptune.job.conditions import DefineByRun
+from adaptune.plan import Plan
+
+__all__ = ["ConstrainedOptunaSearch", "WarmStart", "make_searcher"]
+
+INFEASIBLE = 1.0e12  # the constraint value of a trial that never reported its metric
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """The first trials of a search: configs, and their values when they can be told."""
+
+    source: str  # what they came from, for the progress line
+    points: list[dict[str, Any]] = field(default_factory=list)
+    rewards: list[float] | None = None  # same space and objective: told, not re-trained
+
+
+class ConstrainedOptunaSearch(OptunaSearch):
+    """OptunaSearch that sets each trial's constraint values before telling its result."""
+
+    def __init__(self, *args: Any, bounds: tuple[Bound, ...] = (), **kwargs: Any):
+        self._bounds = bounds
+        super().__init__(*args, **kwargs)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        ot_trial = self._ot_trials.get(trial_id)
+        if self._bounds and ot_trial is not None and trial_id not in self._completed_trials:
+            for bound in self._bounds:
+                ot_trial.set_constraint(str(bound), _violation(bound, result or {}))
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _violation(bound: Bound, result: dict[str, Any]) -> float:
+    value = result.get(bound.metric)
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return INFEASIBLE
+    return bound.violation(float(value))
+
+
+def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> OptunaSearch:
+    objectives = plan.objectives or ((plan.metric, plan.mode),)
+    metric: str | list[str] = [m for m, _ in objectives]
+    mode: str | list[str] = [d for _, d in objectives]
+    if len(objectives) == 1:
+        metric, mode = metric[0], mode[0]
+    space: Any = DefineByRun(plan.space, plan.conditions) if plan.conditions else plan.space
+    points, rewards = (warm.points, warm.rewards) if warm else ([], None)
+    if warm and plan.conditions:  # define-by-run: only the parameters active in each point
+        points = [space.sample_all(p) for p in points]
+    bounds = tuple(parse_bound(text) for text in plan.job.the_search.constraints)
+    return ConstrainedOptunaSearch(
+        space=space,
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
+        points_to_evaluate=points or None,
+        evaluated_rewards=rewards if points and rewards else None,
+        bounds=bounds,
+    )

@@ -1,0 +1,97 @@
+"""A comparison job end to end on the embedded data (tiny budget): two arms at equal
+budget, each arm's best config re-trained with fresh seeds and scored on test, and the
+job run's comparison report. Real Ray, real MLflow."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+import ray
+from tests.conftest import write
+
+from adaptune.cli import main
+
+pytestmark = pytest.mark.integration
+
+JOB = """\
+name: cmp
+method: dao
+data: {source: synthetic-finsent, n_train: 64, seed: 2}
+fixed: {epochs: 1, max_len: 16, batch_size: 8, warmup_steps: 0, lora_rank: 4}
+search:
+  space: space.yaml
+  sampler: random
+  num_samples: 1
+  metric: val/mse
+  mode: min
+  scheduler: {type: fifo}
+  seed: 0
+arms:
+  - {name: constant, fixed: {weighting: constant, w_c: 0.25}}
+  - {name: dao, fixed: {weighting: dao}}
+final: {seeds: 2}
+resources: {workers_per_trial: 1, cpus_per_worker: 1}
+promote: {model_name: cmp-dao, rule: significant}
+"""
+SPACE = "lr: {type: float, low: 1.0e-4, high: 3.0e-4, log: true}\n"
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("compare")
+    write(root / "space.yaml", SPACE)
+    job = write(root / "job.yaml", JOB)
+    out = root / "s.json"
+    try:
+        code = main(["--state-dir", str(root / "state"), "search", str(job), "--json", str(out)])
+    finally:
+        ray.shutdown()
+    yield {"code": code, "arms": json.loads(out.read_text()), "root": root}
+
+
+def test_every_arm_gets_the_same_budget_and_seeded_reruns(comparison: dict[str, Any]) -> None:
+    assert comparison["code"] == 0
+    arms = comparison["arms"]
+    assert [a["trials"] for a in arms] == [1, 1]  # re-runs are not search trials
+    for arm in arms:
+        assert [r["seed"] for r in arm["reruns"]] == [r["seed"] for r in arms[0]["reruns"]]
+        assert len(arm["reruns"]) == 2
+        agg = arm["final"]["test/mse"]
+        assert agg["n"] == 2 and agg["ci95"] > 0 and agg["std"] > 0
+        assert "test/mse" in arm["test"]
+
+
+def test_reruns_are_tagged_nested_runs_and_the_job_run_holds_the_comparison(
+    comparison: dict[str, Any],
+) -> None:
+    arm = comparison["arms"][0]
+    client = mlflow.MlflowClient(arm["tracking_uri"])
+    search_run = client.get_run(arm["parent_run_id"])
+    children = client.search_runs(
+        [search_run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{arm['parent_run_id']}'",
+    )
+    kinds = sorted(r.data.tags["adaptune.kind"] for r in children)
+    assert kinds == ["rerun", "rerun", "trial"]
+    for run in children:
+        if run.data.tags["adaptune.kind"] == "rerun":
+            assert "test/mse" in run.data.metrics and "adaptune.model_uri" not in run.data.tags
+    metrics = search_run.data.metrics
+    assert {"test/mse", "test/mse_mean", "test/mse_std", "test/mse_ci95"} <= set(metrics)
+    files = {a.path for a in client.list_artifacts(arm["parent_run_id"], "report")}
+    assert "report/reruns.csv" in files
+    job_run = client.get_run(search_run.data.tags["mlflow.parentRunId"])
+    assert job_run.data.tags["adaptune.kind"] == "job"
+    files = {a.path for a in client.list_artifacts(job_run.info.run_id, "report")}
+    assert {"report/comparison.csv", "report/comparison.md", "report/comparison.png"} <= files
+    folder = Path(client.download_artifacts(job_run.info.run_id, "report", str(comparison["root"])))
+    rows = list(csv.DictReader((folder / "comparison.csv").read_text().splitlines()))
+    assert [r["arm"] for r in rows] == ["constant", "dao"]
+    text = (folder / "comparison.md").read_text()
+    assert "constant vs dao:" in text and ("no significant difference" in text or "p =" in text)

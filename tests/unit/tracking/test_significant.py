@@ -1,0 +1,90 @@
+"""Evidence-gated promotion on a real SQLite MLflow store: the alias compares held-out
+test scores; under ``rule: significant`` a candidate whose gain is inside the noise of
+its seeded re-runs is refused, one far outside it is promoted, and the champion version
+carries its test metrics and per-seed scores as tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from adaptune import tracking
+from adaptune.tracking.names import Kind, Status, Tag
+
+METRIC = "val/acc"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("significant") / "state"
+    client = tracking.setup(tracking.resolve_uri(None, state))
+    exp = tracking.ensure_experiment(client, "significant", state)
+    yield {"client": client, "exp": exp, "state": state, "n": [0]}
+
+
+def search_with_reruns(store: dict[str, Any], scores: list[float]) -> Any:
+    """A finished search whose chosen trial has a model, and whose re-runs scored `scores`
+    on test (what search/final.py records)."""
+    client: MlflowClient = store["client"]
+    store["n"][0] += 1
+    name = f"sig{store['n'][0]}"
+    tags = {Tag.KIND: Kind.SEARCH, Tag.SEARCH: name, Tag.DATA_FINGERPRINT: "same-data"}
+    parent = client.create_run(store["exp"], run_name=name, tags=tags).info.run_id
+    trial = client.create_run(
+        store["exp"],
+        run_name="t1",
+        tags={"mlflow.parentRunId": parent, Tag.TRIAL_ID: "t1", Tag.STATUS: Status.COMPLETED},
+    ).info.run_id
+    folder = store["state"] / "models" / name
+    folder.mkdir(parents=True)
+    (folder / "weights.txt").write_text(name)
+    client.log_artifact(trial, str(folder / "weights.txt"), "model")
+    client.set_tag(trial, Tag.MODEL_URI, client.get_run(trial).info.artifact_uri + "/model")
+    client.log_metric(trial, METRIC, 0.9)  # val: the same for every search here
+    client.log_metric(trial, "test/acc", scores[0])
+    mean = sum(scores) / len(scores)
+    for key, value in (("test/acc", scores[0]), ("test/acc_mean", mean)):
+        client.log_metric(parent, key, value)
+    client.set_tag(parent, Tag.TEST_SCORES, ",".join(repr(s) for s in scores))
+    client.set_tag(parent, Tag.BEST_TRIAL, "t1")
+    return client.get_run(parent)
+
+
+def promote(store: dict[str, Any], run: Any, model: str) -> Any:
+    return tracking.promote(
+        store["client"], run, model, "champion", METRIC, "max", rule="significant"
+    )
+
+
+def test_a_gain_inside_the_noise_is_refused_and_one_far_outside_it_promoted(
+    store: dict[str, Any],
+) -> None:
+    first = promote(store, search_with_reruns(store, [0.80, 0.84, 0.76]), "sig")
+    assert first.promoted  # nothing to beat yet
+    noisy = promote(store, search_with_reruns(store, [0.83, 0.77, 0.85]), "sig")
+    assert not noisy.promoted and "inside the noise" in noisy.reason, noisy.reason
+    clear = promote(store, search_with_reruns(store, [0.95, 0.96, 0.955]), "sig")
+    assert clear.promoted, clear.reason
+    mv = store["client"].get_model_version_by_alias("sig", "champion")
+    assert str(mv.version) == clear.version
+    assert mv.tags[Tag.VALUE_KIND] == "test mean of 3 seeds"
+    assert float(mv.tags[Tag.TEST_PREFIX + "acc_mean"]) == pytest.approx(0.955)
+    assert mv.tags[Tag.TEST_SCORES].count(",") == 2
+
+
+def test_significant_needs_seeds_on_both_sides(store: dict[str, Any]) -> None:
+    assert promote(store, search_with_reruns(store, [0.70]), "single").promoted
+    again = promote(store, search_with_reruns(store, [0.99]), "single")
+    assert not again.promoted and "needs final.seeds >= 2" in again.reason
+
+
+def test_better_compares_test_scores_not_the_selection_value(store: dict[str, Any]) -> None:
+    client = store["client"]
+    low = search_with_reruns(store, [0.70, 0.71])
+    assert tracking.promote(client, low, "better", "champion", METRIC, "max").promoted
+    high = search_with_reruns(store, [0.72, 0.73])  # same val (0.9): test decides
+    result = tracking.promote(client, high, "better", "champion", METRIC, "max")
+    assert result.promoted and result.value == pytest.approx(0.725)
