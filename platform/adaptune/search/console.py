@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class Progress:
     epochs: dict[str, int] = field(default_factory=dict)  # trial id -> epochs reported
     ended: dict[str, str] = field(default_factory=dict)  # trial id -> outcome
     best: float | None = None
+    reported_s: float = 0.0  # elapsed when the last epoch was reported
 
     def counts(self) -> dict[str, int]:
         done = {s: sum(v == s for v in self.ended.values()) for s in ("completed", "stopped")}
@@ -54,7 +56,8 @@ class Progress:
         typical = sum(lengths) / len(lengths) if lengths else float(self.max_t)
         left = sum(max(0.0, typical - e) for t, e in self.epochs.items() if t not in self.ended)
         left += self.counts()["pending"] * typical
-        return elapsed_s / spent * left
+        at = self.reported_s or elapsed_s  # the rate as of the last report, counted down
+        return max(0.0, at / spent * left - (elapsed_s - at))
 
     def line(self, elapsed_s: float) -> str:
         c = self.counts()
@@ -79,31 +82,48 @@ def clock(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def _columns(stream: IO[str]) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 100
+
+
 class _Live:
-    """stdout with a status line kept under everything else printed."""
+    """stdout with a status line kept under everything else printed: a write erases it,
+    and it is drawn again once the line written is complete."""
 
     def __init__(self, stream: IO[str]):
         self.stream, self.status = stream, ""
+        self.shown = False  # the status line is what the cursor's line holds
+        self.midline = False  # a line is being written (print writes text, then "\n")
 
     def write(self, text: str) -> int:
-        if self.status:
+        if self.shown:
             self.stream.write("\r\033[K")
+            self.shown = False
         n = self.stream.write(text)
-        if self.status and (text.endswith("\n") or not text):
+        if text:
+            self.midline = not text.endswith("\n")
+        if self.status and not self.midline:
             self.stream.write(self.status)
+            self.shown = True
         self.stream.flush()
         return n
 
     def show(self, status: str) -> None:
-        self.stream.write("\r\033[K" + status)
-        self.stream.flush()
-        self.status = status
+        # one screen row: a wrapped line would leave its first row behind at each redraw
+        self.status = status[: max(20, _columns(self.stream) - 1)]
+        if not self.midline:  # else it is drawn when that line is done
+            self.stream.write("\r\033[K" + self.status)
+            self.stream.flush()
+            self.shown = True
 
     def clear(self) -> None:
-        if self.status:
+        if self.shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
-        self.status = ""
+        self.status, self.shown = "", False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)

@@ -244,6 +244,7 @@ class Presentation:
         """The metrics to log for a Tune result; remembers the objective and the rung."""
         epoch, value = int(result.get("epoch", 0)), result.get(self.metric)
         self.progress.epochs[trial_id] = max(epoch, self.progress.epochs.get(trial_id, 0))
+        self.progress.reported_s = self.console.elapsed()
         if isinstance(value, int | float):
             self.history.setdefault(trial_id, {})[epoch] = float(value)
             self.progress.best = _better(self.progress.best, {epoch: float(value)}, self.mode)

@@ -141,10 +141,26 @@ def test_the_live_line_stays_under_everything_printed() -> None:
     screen = io.StringIO()
     live = _Live(screen)
     live.show("1/8 done")
-    live.write("[00:03] ab12 started\n")
+    print("[00:03] ab12 started", file=live)  # print writes the text, then "\n"
     live.show("2/8 done")
+    live.write("[00:05] ab12 epoch 1/3\n")
     live.clear()
-    # each print erases the status line, writes, and puts the status back under it
+    # a print erases the status line, writes its line whole, and puts the status under it
     assert screen.getvalue() == (
-        "\r\033[K1/8 done" + "\r\033[K[00:03] ab12 started\n1/8 done" + "\r\033[K2/8 done\r\033[K"
+        "\r\033[K1/8 done"
+        + "\r\033[K[00:03] ab12 started"
+        + "\n1/8 done"
+        + "\r\033[K2/8 done"
+        + "\r\033[K[00:05] ab12 epoch 1/3\n2/8 done"
+        + "\r\033[K"
     )
+
+
+def test_the_live_line_fits_one_screen_row() -> None:
+    import io
+
+    from adaptune.search.console import _Live
+
+    screen = io.StringIO()  # no terminal: 100 columns assumed
+    _Live(screen).show("x" * 300)
+    assert screen.getvalue() == "\r\033[K" + "x" * 99
