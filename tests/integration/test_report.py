@@ -145,8 +145,8 @@ def test_the_page_opens_in_headless_chromium(search: dict[str, Any]) -> None:
     checked = search["root"] / "checked.html"
     checked.write_text(page.read_text().replace("</body>", CHECK))
     out = _chromium("--dump-dom", checked.as_uri())
-    assert "<title>images 6 broken 0</title>" in out.stdout  # curve, importance, parallel,
-    # two slices, rungs: every one decoded
+    assert "<title>images 7 broken 0</title>" in out.stdout  # curve, learning curves,
+    # importance, parallel, two slices, rungs: every one decoded
     errors = [ln for ln in out.stderr.splitlines() if "CONSOLE" in ln or "Failed to load" in ln]
     assert not errors, errors
     shot = Path(os.environ.get("ADAPTUNE_REPORT_SCREENSHOT", search["root"] / "report.png"))

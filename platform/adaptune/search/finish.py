@@ -109,10 +109,12 @@ def _promote_and_report(
                     best_trial=summary.best_trial,
                     rule=job.promote.rule,
                 )
-        except Exception as e:
-            if not outbox.is_transient(e):
-                raise
-            reason = f"skipped: MLflow unreachable ({type(e).__name__}); {later}"
+        except Exception as e:  # the summary, the report and the run's end still happen
+            if outbox.is_transient(e):
+                reason = f"skipped: MLflow unreachable ({type(e).__name__}); {later}"
+            else:
+                first = (str(e).strip().splitlines() or [""])[0][:300]
+                reason = f"failed: {type(e).__name__}: {first}"
             summary.promotion = tracking.Promotion(name, None, False, reason)
     if caught_up:
         from adaptune.report import report_quietly

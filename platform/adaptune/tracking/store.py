@@ -213,18 +213,21 @@ def signature_of(example: Any) -> tuple[Any, Any]:
     A list of values (texts) becomes one unnamed column, so JSON arrays (``{"inputs":
     [...]}``), lists and Series are accepted as they are and a one-column frame by its
     name; a list of records becomes named columns, the first required and the rest
-    optional (DAMA's ``domain``: guessed when absent)."""
+    optional (DAMA's ``domain``: guessed when absent); array columns accept any shape."""
     if example is None:
         return None, None
     import pandas as pd
     from mlflow.models import ModelSignature, infer_signature
     from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType, Array
 
     if isinstance(example, list) and example and isinstance(example[0], dict):
         frame = pd.DataFrame(example)
         inferred = infer_signature(frame).inputs.inputs
+        # An array column (MAD's image) takes any shape: 8x8 grey or 3xHxW colour.
         columns: list[Any] = [
-            ColSpec(c.type, c.name, required=i == 0) for i, c in enumerate(inferred)
+            ColSpec(AnyType() if isinstance(c.type, Array) else c.type, c.name, required=i == 0)
+            for i, c in enumerate(inferred)
         ]
         return ModelSignature(inputs=Schema(columns)), frame
     return infer_signature(list(example)), list(example)
