@@ -133,8 +133,12 @@ def _quiet(verbose: bool) -> None:
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our progress lines replace Tune's
     import optuna
+    from ray.tune.utils.util import warn_if_slow
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Tune warns when a callback takes over 0.5 s ("may be a performance bottleneck"): on a
+    # loaded 2-core machine an MLflow write does, and the lines break the progress output.
+    warn_if_slow.DEFAULT_THRESHOLD = max(warn_if_slow.DEFAULT_THRESHOLD, 30.0)
 
 
 def prepare_data(plan: Plan, state_dir: Path) -> tuple[DataSpec, Path, dict[str, Any]]:
