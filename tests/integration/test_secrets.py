@@ -72,7 +72,8 @@ def test_planted_secret_is_in_the_trial_error_but_nowhere_in_mlflow(
     state, out = tmp_path / "state", tmp_path / "s.json"
     ray.shutdown()
     try:
-        code = main(["--state-dir", str(state), "search", str(job), "--json", str(out)])
+        args = ["search", str(job), "--json", str(out), "--trust-remote-code"]  # leaky.py
+        code = main(["--state-dir", str(state), *args])
     finally:
         ray.shutdown()
     summary = json.loads(out.read_text())
