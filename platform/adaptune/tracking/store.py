@@ -39,6 +39,7 @@ __all__ = [
     "log_trial_model",
     "metric_batch",
     "resolve_uri",
+    "seeded_metrics",
     "setup",
     "trial_runs",
 ]
@@ -308,3 +309,22 @@ def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:
             max_results=10000,
         )
     )
+
+
+def seeded_metrics(client: MlflowClient, best_run_id: str, keep: str) -> list[dict[str, float]]:
+    """The metrics of the seeded re-runs (kind ``rerun``) of the search that holds run
+    `best_run_id`, in seed order, those reporting a metric starting with `keep`; with
+    none, the best run's own metrics (one row). What method comparisons average."""
+    best = client.get_run(best_run_id)
+    parent = best.data.tags.get("mlflow.parentRunId")
+    found: list[Any] = []
+    if parent:
+        found = client.search_runs(
+            [best.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{Tag.KIND}` = "
+            f"'{Kind.RERUN}'",
+            max_results=1000,
+        )
+        found = [r for r in found if any(k.startswith(keep) for k in r.data.metrics)]
+        found.sort(key=lambda r: int(r.data.params.get("seed", 0)))
+    return [dict(r.data.metrics) for r in (found or [best])]

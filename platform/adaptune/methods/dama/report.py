@@ -144,22 +144,10 @@ def domain_bar_plot(arms: list[ArmScores], title: str = "DAMA per-domain test ac
 def _test_rows(client: Any, best_run_id: str) -> list[dict[str, float]]:
     """The seeded re-runs' test metrics of the best run's search, in seed order; else the
     best run's own test metrics (one row)."""
-    from adaptune.tracking.names import Kind, Tag
+    from adaptune.tracking.store import seeded_metrics
 
-    best = client.get_run(best_run_id)
-    parent = best.data.tags.get("mlflow.parentRunId")
-    reruns = []
-    if parent:
-        found = client.search_runs(
-            [best.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{Tag.KIND}` = "
-            f"'{Kind.RERUN}'",
-            max_results=1000,
-        )
-        done = [r for r in found if any(k.startswith(ACC) for k in r.data.metrics)]
-        reruns = sorted(done, key=lambda r: int(r.data.params.get("seed", 0)))
-    runs = reruns or [best]
-    return [{k: v for k, v in r.data.metrics.items() if k.startswith("test/")} for r in runs]
+    rows = seeded_metrics(client, best_run_id, keep=ACC)
+    return [{k: v for k, v in row.items() if k.startswith("test/")} for row in rows]
 
 
 def _modulating(params: dict[str, str]) -> bool:

@@ -21,23 +21,11 @@ __all__ = ["arm_rows", "job_report"]
 
 
 def _test_rows(client: Any, best_run_id: str) -> list[dict[str, float]]:
-    """The seeded re-runs' test metrics of the best run's search (seed order); else the
-    best run's own (one row)."""
-    from adaptune.tracking.names import Kind, Tag
+    """The seeded re-runs' metrics of the best run's search (seed order); else the best
+    run's own (one row)."""
+    from adaptune.tracking.store import seeded_metrics
 
-    best = client.get_run(best_run_id)
-    parent = best.data.tags.get("mlflow.parentRunId")
-    found = []
-    if parent:
-        found = client.search_runs(
-            [best.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{Tag.KIND}` = "
-            f"'{Kind.RERUN}'",
-            max_results=1000,
-        )
-        found = [r for r in found if "test/acc" in r.data.metrics]
-        found.sort(key=lambda r: int(r.data.params.get("seed", 0)))
-    return [dict(r.data.metrics) for r in (found or [best])]
+    return seeded_metrics(client, best_run_id, keep="test/acc")
 
 
 def _ci(values: list[float]) -> tuple[float, float]:
