@@ -103,17 +103,30 @@ def generate_multidomain(
         phrases = [str(w) for w in rng.choice(fitting, size=2, replace=False)]
         if rng.random() >= ambiguous_share:
             phrases[1] = str(rng.choice(POSITIVE if label else NEGATIVE))
-        words = TOPIC[domain].split()
         size = int(rng.integers(length[0], length[1] + 1))
-        body = [str(rng.choice(words if rng.random() < 0.5 else FILLER)) for _ in range(size)]
-        for phrase in phrases:
-            body.insert(int(rng.integers(0, len(body) + 1)), phrase)
+        text = review(rng, TOPIC[domain].split(), FILLER, size, phrases, topic_share=0.5)
         if rng.random() < label_noise:
             label = 1 - label
-        texts.append(" ".join(body))
+        texts.append(text)
         labels.append(label)
         doms.append(domain)
     return texts, labels, doms
+
+
+def review(
+    rng: np.random.Generator,
+    topic: list[str],
+    filler: list[str],
+    size: int,
+    phrases: list[str],
+    topic_share: float,
+) -> str:
+    """A review: `size` words, each a topic word with probability `topic_share` else
+    filler, with the sentiment `phrases` inserted at random places."""
+    body = [str(rng.choice(topic if rng.random() < topic_share else filler)) for _ in range(size)]
+    for phrase in phrases:
+        body.insert(int(rng.integers(0, len(body) + 1)), phrase)
+    return " ".join(body)
 
 
 def domain_names(domains: int | list[str] | None) -> list[str]:

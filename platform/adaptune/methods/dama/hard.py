@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adaptune.methods.dama.data import FDU_DOMAINS, TOPIC
+from adaptune.methods.dama.data import FDU_DOMAINS, TOPIC, review
 
 DESIGN_SEED = 2505  # the language: cue polarities per domain; never the sampling seed
 OPINION = [
@@ -147,15 +147,10 @@ def generate_hard(
             if brand and rng.random() < (spurious_strength if label else 1 - spurious_strength):
                 phrases.append(brand)
             size = int(rng.integers(length[0], length[1] + 1))
-            body = [
-                str(rng.choice(topic if rng.random() < topic_share else FILLER))
-                for _ in range(size)
-            ]
-            for phrase in phrases:
-                body.insert(int(rng.integers(0, len(body) + 1)), phrase)
+            text = review(rng, topic, FILLER, size, phrases, topic_share)
             if rng.random() < label_noise:
                 label = 1 - label
-            texts.append(" ".join(body))
+            texts.append(text)
             labels.append(label)
             doms.append(domain)
     order = rng.permutation(len(texts))
