@@ -20,8 +20,12 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 @pytest.fixture(autouse=True)
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADAPTUNE_HOME", str(tmp_path / "state"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # mlflow.set_tracking_uri / set_registry_uri export these; set first so that monkeypatch
+    # records them and restores the value from before the test, whatever the test exported
+    # (a leaked MLFLOW_REGISTRY_URI sent later tests' subprocesses to another store).
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "RAY_ADDRESS"):
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
 
 
 def write(path: Path, text: str) -> Path:
