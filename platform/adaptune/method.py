@@ -70,6 +70,9 @@ class Method:
     metric: str  # default objective, e.g. "val/mse"
     mode: str  # "min" | "max"
     metrics: Sequence[str] = ()  # every metric evaluate() reports, for validation
+    # The "val/<name>" metrics a comparison job tables on test beside the objective (each
+    # with its interval and paired tests): the ones a method's claims are read from.
+    compare_metrics: Sequence[str] = ()
     description: str = ""
     # What build_data reads, checked by `validate` before anything starts (adaptune.preflight):
     # its data.source values ("file" and "hf" go through data/loaders.py); the data.options

@@ -56,46 +56,56 @@ def run_arms(
     return summaries
 
 
+def _keys(plan: Plan) -> list[str]:
+    """The test metrics a comparison tables: the objective's, then the method's others."""
+    keys = [test_name(plan.metric)]
+    keys += [test_name(m) for m in plan.method.compare_metrics if test_name(m) not in keys]
+    return keys
+
+
 def comparison_rows(
     plans: list[Plan], summaries: list[SearchSummary]
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per arm (val best, test mean ± ci95 over the re-runs) and one verdict per
-    pair of arms (paired t-test over the shared seeds) on the objective's test metric."""
-    key = test_name(plans[0].metric)
-    rows, scores = [], {}
+    """One row per arm (val best, test mean ± ci95 over the re-runs, for the objective and
+    each of the method's ``compare_metrics``) and one verdict per pair of arms and metric
+    (paired t-test over the shared seeds)."""
+    keys = _keys(plans[0])
+    rows: list[dict[str, Any]] = []
+    scores: dict[str, dict[str, list[float]]] = {k: {} for k in keys}
     for plan, s in zip(plans, summaries, strict=True):
-        values = [r[key] for r in sorted(s.reruns, key=lambda r: r["seed"]) if key in r]
-        scores[plan.job.arm] = values
-        agg = summarize(values) if values else None
-        rows.append(
-            {
-                "arm": plan.job.arm,
-                "search": s.search,
-                "val_best": s.best_value,
-                f"{key}_mean": agg.mean if agg else None,
-                f"{key}_std": agg.std if agg else None,
-                f"{key}_ci95": agg.ci95 if agg else None,
-                "seeds": len(values),
-            }
-        )
+        row: dict[str, Any] = {"arm": plan.job.arm, "search": s.search, "val_best": s.best_value}
+        for key in keys:
+            values = [r[key] for r in sorted(s.reruns, key=lambda r: r["seed"]) if key in r]
+            scores[key][plan.job.arm] = values
+            agg = summarize(values) if values else None
+            row[f"{key}_mean"] = agg.mean if agg else None
+            row[f"{key}_std"] = agg.std if agg else None
+            row[f"{key}_ci95"] = agg.ci95 if agg else None
+        row["seeds"] = len(scores[keys[0]][plan.job.arm])
+        rows.append(row)
     verdicts = []
-    for a, b in itertools.combinations(scores, 2):
-        n = min(len(scores[a]), len(scores[b]))
-        verdicts.append(paired(scores[a][:n], scores[b][:n]).verdict(a, b))
+    for key in keys:
+        for a, b in itertools.combinations(scores[key], 2):
+            n = min(len(scores[key][a]), len(scores[key][b]))
+            verdict = paired(scores[key][a][:n], scores[key][b][:n]).verdict(a, b)
+            verdicts.append(verdict if len(keys) == 1 else f"{key}: {verdict}")
     return rows, verdicts
 
 
 def _markdown(plan: Plan, rows: list[dict[str, Any]], verdicts: list[str]) -> list[str]:
-    key = test_name(plan.metric)
+    keys = _keys(plan)
+    head = " | ".join(f"{k} mean ± 95 % CI" for k in keys)
     out = [
-        f"| arm | best {plan.metric} (selection) | {key} mean ± 95 % CI | seeds |",
-        "|---|---|---|---|",
+        f"| arm | best {plan.metric} (selection) | {head} | seeds |",
+        "|---|---|" + "---|" * len(keys) + "---|",
     ]
     for r in rows:
-        mean, ci = r[f"{key}_mean"], r[f"{key}_ci95"]
-        shown = "—" if mean is None else f"{mean:.4g} ± {ci:.2g}"
+        cells = []
+        for key in keys:
+            mean, ci = r[f"{key}_mean"], r[f"{key}_ci95"]
+            cells.append("—" if mean is None else f"{mean:.4g} ± {ci:.2g}")
         val = "—" if r["val_best"] is None else f"{r['val_best']:.4g}"
-        out.append(f"| {r['arm']} | {val} | {shown} | {r['seeds']} |")
+        out.append(f"| {r['arm']} | {val} | {' | '.join(cells)} | {r['seeds']} |")
     return [*out, "", *(f"- {v}" for v in verdicts)]
 
 
@@ -112,10 +122,10 @@ def _log_report(
         Path(tmp, "comparison.md").write_text("\n".join(_markdown(plan, rows, verdicts)) + "\n")
         _plot(plan, rows).savefig(Path(tmp, "comparison.png"), dpi=110)
         client.log_artifacts(run_id, tmp, artifact_path="report")
-    key = test_name(plan.metric)
     for r in rows:
-        if r[f"{key}_mean"] is not None:
-            client.log_metric(run_id, f"{r['arm']}/{key}_mean", r[f"{key}_mean"])
+        for key in _keys(plan):
+            if r[f"{key}_mean"] is not None:
+                client.log_metric(run_id, f"{r['arm']}/{key}_mean", r[f"{key}_mean"])
 
 
 def _plot(plan: Plan, rows: list[dict[str, Any]]) -> Any:

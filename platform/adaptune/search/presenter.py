@@ -192,7 +192,14 @@ class Presentation:
     (replayed; a resumed search has no cutoffs, its early results are not here), the
     progress counts. The recorder asks it what to write and say; it emits the events."""
 
-    def __init__(self, plan: Any, search: str, scheduler: str, resumed: bool = False):
+    def __init__(
+        self,
+        plan: Any,
+        search: str,
+        scheduler: str,
+        resumed: bool = False,
+        total: int | None = None,
+    ):
         from adaptune.search.console import Progress
         from adaptune.search.rungs import AshaRungs
 
@@ -209,7 +216,8 @@ class Presentation:
         )
         self.history: dict[str, dict[int, float]] = {}
         self.config: dict[str, dict[str, Any]] = {}
-        self.progress = Progress(total=plan.num_samples, max_t=plan.max_t, metric=plan.metric)
+        total = plan.num_samples if total is None else total
+        self.progress = Progress(total=total, max_t=plan.max_t, metric=plan.metric)
 
     @property
     def console(self) -> Any:

@@ -70,7 +70,8 @@ class SearchRecorder(Callback):
         self.test_metrics: dict[str, dict[str, float]] = {}  # trial id -> test/<metric>
         self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
-        self.show = Presentation(plan, search, self.scheduler, resumed=bool(known))
+        total = plan.job.final.seeds if self.kind == Kind.RERUN else None  # one trial a seed
+        self.show = Presentation(plan, search, self.scheduler, resumed=bool(known), total=total)
         if self.kind == Kind.TRIAL:  # MLflow UI's saved view of this search's trials
             view = json.dumps(shared_view(search, plan.metric, plan.mode, plan.space))
             key = SHARED_VIEW_PREFIX + search

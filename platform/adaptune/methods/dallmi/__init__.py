@@ -31,6 +31,7 @@ METHOD = Method(
     metric="val/map",
     mode="max",
     metrics=METRICS,
+    compare_metrics=("val/map", "val/map_binarised", "val/macro_f1"),
     input_example=["MRI of the brain shows a small lesion; follow-up scan advised."],
     description="multi-label domain adaptation: variational PU loss, MixUp, balanced batches",
     data_sources=("synthetic-multilabel", "file", "hf"),

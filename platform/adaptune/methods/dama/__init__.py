@@ -26,6 +26,7 @@ METHOD = Method(
     metric="val/acc",
     mode="max",
     metrics=METRICS,
+    compare_metrics=("val/acc", "val/domain_acc"),
     input_example=[{"text": "long battery life and a sharp screen", "domain": "electronics"}],
     description="multi-domain sentiment, xLSTM base, per-domain input modulation (2 stages)",
     data_sources=("synthetic-multidomain", "fdu-mtl", "file", "hf"),

@@ -22,6 +22,7 @@ METHOD = Method(
     metric="val/mse",
     mode="min",
     metrics=METRICS,
+    compare_metrics=("val/mse", "val/r2", "val/acc", "val/f1"),
     input_example=["The euro rallied after the ECB signalled more rate hikes."],
     description="multi-task financial sentiment, LoRA encoder, learned loss weighting",
     data_sources=("synthetic-finsent", "file", "hf"),
