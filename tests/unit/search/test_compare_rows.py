@@ -3,12 +3,13 @@ interval and paired tests (DALLMi: continuous and binarised mAP and macro-F1).""
 
 from __future__ import annotations
 
+from tests.conftest import ROOT
+
 from adaptune.job.spec import load_job
 from adaptune.methods import NAMES, get_method
 from adaptune.plan import make_plans
 from adaptune.search.compare import _markdown, comparison_rows
 from adaptune.search.results import SearchSummary
-from tests.conftest import ROOT
 
 
 def _summary(arm: str, maps: list[float], binarised: list[float]) -> SearchSummary:
