@@ -97,6 +97,10 @@ class Method:
     # "trial_id", "outcome" (completed | stopped | errored), "config" and last "metrics";
     # files written to the directory are logged to the search run under report/.
     search_report: Callable[[list[dict[str, Any]], str], None] | None = None
+    # Optional: (model) -> {name: [(optimiser step, value), ...]}, the per-step values the
+    # model recorded since the last call; sent with each epoch's report and logged to the
+    # trial run as "step/<name>" series (DAO's w_c, alpha, beta: a collapse is a curve).
+    step_series: Callable[[nn.Module], dict[str, list[tuple[int, float]]]] | None = None
     # Optional: (MLflow client, job run id, best run id of each stage) -> None, after a
     # multi-stage job: the method's comparison of its stages, logged to the job run.
     job_report: Callable[[Any, str, list[str]], None] | None = None

@@ -25,7 +25,7 @@ JOB = """\
 name: tiny
 method: dao
 data: {source: synthetic-finsent, n_train: 96, seed: 1}
-fixed: {epochs: 3, max_len: 16, batch_size: 8, warmup_steps: 2, lora_rank: 4}
+fixed: {epochs: 3, max_len: 16, batch_size: 8, warmup_steps: 2, lora_rank: 4, log_every: 2}
 search:
   space: space.yaml
   sampler: tpe
@@ -109,6 +109,9 @@ def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
         assert run.data.params["epochs"] == "3" and "lr" in run.data.params  # full config
         history = client.get_metric_history(run.info.run_id, "val/mse")
         assert [m.step for m in history] == list(range(1, len(history) + 1))
+        # DAO's weight w_c per optimiser step (log_every 2 here), not only per epoch
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "step/dao/w_c")]
+        assert len(steps) > len(history) and steps == sorted(set(steps)) and steps[0] == 1
         assert ("adaptune.model_uri" in run.data.tags) == (
             run.data.tags["adaptune.status"] == "completed"
         )

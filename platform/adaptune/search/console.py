@@ -36,6 +36,7 @@ class Progress:
     ended: dict[str, str] = field(default_factory=dict)  # trial id -> outcome
     best: float | None = None
     reported_s: float = 0.0  # elapsed when the last epoch was reported
+    started_s: float = 0.0  # elapsed when these trials began (re-runs start after the search)
 
     def counts(self) -> dict[str, int]:
         done = {s: sum(v == s for v in self.ended.values()) for s in ("completed", "stopped")}
@@ -57,7 +58,7 @@ class Progress:
         left = sum(max(0.0, typical - e) for t, e in self.epochs.items() if t not in self.ended)
         left += self.counts()["pending"] * typical
         at = self.reported_s or elapsed_s  # the rate as of the last report, counted down
-        return max(0.0, at / spent * left - (elapsed_s - at))
+        return max(0.0, (at - self.started_s) / spent * left - (elapsed_s - at))
 
     def line(self, elapsed_s: float) -> str:
         c = self.counts()

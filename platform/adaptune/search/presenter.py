@@ -217,7 +217,9 @@ class Presentation:
         self.history: dict[str, dict[int, float]] = {}
         self.config: dict[str, dict[str, Any]] = {}
         total = plan.num_samples if total is None else total
-        self.progress = Progress(total=total, max_t=plan.max_t, metric=plan.metric)
+        self.progress = Progress(
+            total=total, max_t=plan.max_t, metric=plan.metric, started_s=self.console.elapsed()
+        )
 
     @property
     def console(self) -> Any:

@@ -24,10 +24,10 @@ from adaptune.plan import Plan
 from adaptune.search.console import CONSOLE
 from adaptune.search.presenter import Presentation, run_name, search_note, shared_view
 from adaptune.search.results import outcome_of
-from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub
+from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
 from adaptune.tracking.names import SHARED_VIEW_PREFIX, Kind, Status, Tag
 from adaptune.tracking.outbox import Outbox
-from adaptune.train.worker import TEST_PREFIX
+from adaptune.train.worker import STEP_SERIES, TEST_PREFIX
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
 
@@ -141,6 +141,11 @@ class SearchRecorder(Callback):
             if self.kind == Kind.TRIAL:
                 result = {k: v for k, v in result.items() if k not in scored}
         metrics = self.show.result(trial.trial_id, result)  # without Ray's bookkeeping
+        series = series_batch(result.get(STEP_SERIES) or {})
+        if series and self.box.has(trial.trial_id):
+            self.box.write(
+                trial.trial_id, "step series", lambda r: self.client.log_batch(r, metrics=series)
+            )
         if self.box.has(trial.trial_id):
             batch = metric_batch(metrics, step=epoch)  # stamped now, whenever it is written
             self.box.write(

@@ -19,6 +19,7 @@ from adaptune.tracking.store import (
     log_trial_model,
     metric_batch,
     resolve_uri,
+    series_batch,
     setup,
     trial_runs,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "resolve_uri",
     "scrub",
     "secret_values",
+    "series_batch",
     "setup",
     "trial_runs",
 ]

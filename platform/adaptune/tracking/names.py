@@ -182,6 +182,9 @@ class TrialMetric:
     bookkeeping, pid, timestamp, time_*, training_iteration, ..., is not forwarded)."""
 
     WALL_S = "wall_s"  # the trial's wall time so far, worker start included (Tune's time_total_s)
+    # + a method's per-step series name ("step/dao/w_c"): one point per logged optimiser
+    # step (MLflow step = the step), beside the per-epoch means (step = epoch)
+    STEP_PREFIX = "step/"
 
 
 # An experiment tag MLflow's UI reads as a saved view of its runs table (its "share view":

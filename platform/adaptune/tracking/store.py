@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
-from adaptune.tracking.names import Kind, Tag
+from adaptune.tracking.names import Kind, Tag, TrialMetric
 from adaptune.tracking.reach import bounded_http, check_reachable, store_lock
 from adaptune.tracking.scrub import ScrubbingClient, scrub, scrubbed_copy, secret_values
 
@@ -40,6 +40,7 @@ __all__ = [
     "metric_batch",
     "resolve_uri",
     "seeded_metrics",
+    "series_batch",
     "setup",
     "trial_runs",
 ]
@@ -144,6 +145,17 @@ def metric_batch(metrics: dict[str, Any], step: int) -> list[Metric]:
         Metric(k, float(v), now, step)
         for k, v in metrics.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
+    ]
+
+
+def series_batch(series: dict[str, Any]) -> list[Metric]:
+    """A method's per-step series ({name: [(step, value), ...]}) as MLflow metrics
+    "step/<name>" at their optimiser steps (TrialMetric.STEP_PREFIX), stamped now."""
+    now = int(time.time() * 1000)
+    return [
+        Metric(TrialMetric.STEP_PREFIX + name, float(v), now, int(step))
+        for name, points in series.items()
+        for step, v in points
     ]
 
 

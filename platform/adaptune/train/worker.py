@@ -68,6 +68,7 @@ def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dic
 
 
 TEST_PREFIX = "test/"
+STEP_SERIES = "step_series"  # report key: the method's per-step values (Method.step_series)
 
 
 def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, float]:
@@ -158,6 +159,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             world_size=world,
             node_id=ray.get_runtime_context().get_node_id(),
         )
+        if method.step_series is not None:
+            report[STEP_SERIES] = method.step_series(model)
         # Every epoch ends in a checkpoint (rank 0 writes it): the training state to go on
         # from after a failure, or after the last epoch the model itself.
         with tempfile.TemporaryDirectory() as tmp:

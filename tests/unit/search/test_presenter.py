@@ -120,6 +120,14 @@ def test_progress_counts_and_eta() -> None:
     assert "ETA ~2:10" in p.line(70.0)
 
 
+def test_eta_of_reruns_counts_from_their_own_start() -> None:
+    # seeded re-runs begin 600 s into the search: their rate is 10 s a trial-epoch, not 610
+    p = Progress(total=4, max_t=2, metric="val/mse", started_s=600.0)
+    p.epochs.update({"a": 1})
+    p.reported_s = 610.0
+    assert p.eta_s(610.0) == 70.0  # a: 1 epoch to go, 3 pending seeds: 2 each
+
+
 def test_events_are_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     con = console.configure(quiet=True, events=str(path), live=False)

@@ -23,6 +23,7 @@ METHOD = Method(
     mode="min",
     metrics=METRICS,
     compare_metrics=("val/mse", "val/r2", "val/acc", "val/f1"),
+    step_series=lazy(f"{_HERE}.step:step_series"),
     input_example=["The euro rallied after the ECB signalled more rate hikes."],
     description="multi-task financial sentiment, LoRA encoder, learned loss weighting",
     data_sources=("synthetic-finsent", "file", "hf"),

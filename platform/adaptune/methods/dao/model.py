@@ -73,6 +73,7 @@ class DAOModel(nn.Module):
         # The DAO step's log every cfg.log_every steps (step.py); save_model writes it.
         self.steps = 0
         self.trajectory: list[dict[str, float]] = []
+        self.sent = 0  # trajectory rows already handed to step_series (sent to MLflow)
 
     weighting: DAOWeighting | None
 

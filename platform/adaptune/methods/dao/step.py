@@ -140,6 +140,21 @@ def train_step(
     return out
 
 
+SERIES = ("w_c", "alpha", "beta")  # the trajectory's values logged as per-step series
+
+
+def step_series(model: torch.nn.Module) -> dict[str, list[tuple[int, float]]]:
+    """The trajectory rows recorded since the last call, as "dao/<name>" series (w_c,
+    alpha, beta at their optimiser steps): the worker sends them with each epoch."""
+    dao = unwrap(model)
+    rows, dao.sent = dao.trajectory[dao.sent :], len(dao.trajectory)
+    return {
+        f"dao/{k}": [(int(r["step"]), r[k]) for r in rows if k in r]
+        for k in SERIES
+        if any(k in r for r in rows)
+    }
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: Any, cfg: DAOConfig) -> dict[str, float]:
     from sklearn import metrics as skm

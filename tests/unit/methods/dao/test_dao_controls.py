@@ -129,3 +129,18 @@ def test_constant_weighting_saves_no_trajectory(tmp_path: Path) -> None:
     out = tmp_path / "saved"
     get_method("dao").save_model(model, cfg, {}, str(out))  # type: ignore[arg-type]
     assert not (out / "dao_trajectory.csv").exists()
+
+
+def test_step_series_hands_each_logged_step_once_as_mlflow_metrics(tmp_path: Path) -> None:
+    from adaptune.tracking import series_batch
+
+    model, _ = _trained(tmp_path, steps=4, log_every=2)
+    step_series = get_method("dao").step_series
+    assert step_series is not None
+    series = step_series(model)
+    assert set(series) == {"dao/w_c", "dao/alpha", "dao/beta"}
+    assert [s for s, _ in series["dao/w_c"]] == [1, 2, 4]  # step 1, then every log_every
+    assert step_series(model) == {}  # sent once: the next epoch sends only new steps
+    batch = series_batch(series)
+    assert {(m.key, m.step) for m in batch} >= {("step/dao/w_c", 4), ("step/dao/beta", 1)}
+    assert all(0.0 <= m.value <= 1.0 for m in batch if m.key == "step/dao/w_c")
