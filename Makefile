@@ -41,12 +41,14 @@ bench: $(STAMP)
 	mkdir -p $(RESULTS)
 	$(BIN)/python benchmarks/searcher_scale.py > $(RESULTS)/searcher_scale.json
 	$(BIN)/python benchmarks/trial_overhead.py --trials 10 > $(RESULTS)/trial_overhead.json
+	$(BIN)/python benchmarks/search_fixed_cost.py --runs 3 > $(RESULTS)/search_fixed_cost.json
 	$(BIN)/python benchmarks/search_efficiency.py --seeds 10 \
 		--curves $(RESULTS)/grid_curves.json > $(RESULTS)/search_efficiency.json
 	@if $(BIN)/python -c "import sys, torch; sys.exit(not torch.cuda.is_available())"; then \
 		$(BIN)/python benchmarks/gpu_throughput.py --ray --compile --out $(RESULTS)/gpu_throughput.json; \
 		$(BIN)/python benchmarks/dama_step.py --backend cuda > $(RESULTS)/dama_step_cuda.json; \
-	else echo "no GPU: gpu_throughput.py and dama_step.py --backend cuda skipped"; fi
+		$(BIN)/python benchmarks/gpu_pack.py --out $(RESULTS)/gpu_pack.json; \
+	else echo "no GPU: gpu_throughput.py, dama_step.py --backend cuda and gpu_pack.py skipped"; fi
 
 clean:
 	rm -rf .adaptune .pytest_cache .mypy_cache .ruff_cache

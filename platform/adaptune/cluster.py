@@ -5,7 +5,8 @@
     status(sid, address); print(logs(sid, address)); stop(sid, address)
 
 The job is validated here first (a bad spec never reaches the cluster). The project
-travels as the job's ``working_dir`` (venvs, state and VCS folders excluded) and the
+travels as the job's ``working_dir`` (venvs, state, caches and VCS folders excluded, and
+whatever ``excludes`` adds; measured first, and refused over Ray's limit) and the
 package as a ``py_module`` so that every trial actor and Train worker can import it;
 the tracking URI and storage path travel as environment variables.
 """
@@ -19,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from adaptune.workdir import check_size
 
 __all__ = ["logs", "project_root", "status", "stop", "submit"]
 
@@ -63,9 +66,12 @@ def submit(
     overrides: list[str] | None = None,
     submission_id: str | None = None,
     trust_remote_code: bool = False,
+    excludes: list[str] | None = None,
 ) -> str:
     """Submit `adaptune search JOB` as a Ray job; returns the submission id. Raises
-    ValueError for a job file outside its project folder (the folder is what travels)."""
+    ValueError for a job file outside its project folder (the folder is what travels)
+    or a working_dir over Ray's size limit (workdir.py; `excludes`, gitignore patterns,
+    add to EXCLUDES)."""
     import adaptune
     from adaptune.job.spec import load_job, parse_override
     from adaptune.plan import make_plans
@@ -81,6 +87,8 @@ def submit(
             f"{job_file}: outside the project folder {root}, which is what travels to the "
             "cluster; move the job (and its search space) into the project"
         ) from None
+    skipped = [*EXCLUDES, *(e for e in excludes or [] if e not in EXCLUDES)]
+    check_size(root, skipped)  # before the upload, naming what is large
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
@@ -93,7 +101,7 @@ def submit(
         args.append("--trust-remote-code")
     runtime_env = {
         "working_dir": str(root),
-        "excludes": EXCLUDES,
+        "excludes": skipped,
         "py_modules": [str(Path(adaptune.__file__).parent)],
         "env_vars": env,
     }

@@ -13,6 +13,7 @@ the typed fixed values (``plan.job.fixed``): what trials receive.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,17 @@ def trial_resources(job: JobSpec, use_gpu: bool) -> dict[str, float]:
     out = {"CPU": r.workers_per_trial * r.cpus_per_worker}
     if use_gpu:
         out["GPU"] = r.workers_per_trial * r.gpus_per_worker
+    if r.accelerator_type:  # Ray's own convention: a sliver of the node's accelerator resource
+        out[accelerator_resource(r.accelerator_type)] = r.workers_per_trial * ACCELERATOR_SHARE
     return out
+
+
+ACCELERATOR_SHARE = 0.001  # what one worker asks of `accelerator_type:<name>` (as Ray Train)
+
+
+def accelerator_resource(name: str) -> str:
+    """Ray's resource on every node with that accelerator, e.g. accelerator_type:A10G."""
+    return f"accelerator_type:{name}"
 
 
 def _check_values(
@@ -131,6 +142,8 @@ def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spec
 
             gpus = float(torch.cuda.device_count())
         cluster = {"CPU": float(os.cpu_count() or 1), "GPU": gpus}
+        if job.resources.accelerator_type:  # the cluster's nodes have it or not (place)
+            cluster[accelerator_resource(job.resources.accelerator_type)] = math.inf
     use_gpu = job.resources.use_gpu
     problems = []
     if use_gpu is True and cluster.get("GPU", 0) == 0:

@@ -90,3 +90,20 @@ def test_trial_overhead_measures_both_loops(tmp_path: Path) -> None:
     assert optuna["trials"] == ours["trials"] == 2
     assert optuna["median_overhead_s"] is not None
     assert ours["median_overhead_run_s"] is not None and len(ours["overhead_cycle_s"]) == 2
+
+
+def test_search_fixed_cost_breaks_a_search_down_beside_the_plain_loop(tmp_path: Path) -> None:
+    out = _run(
+        "search_fixed_cost.py",
+        *("--runs", "1", "--cli-runs", "1", "--n-train", "24", "--max-len", "16"),
+        *("--fresh-only",),
+        cwd=tmp_path,
+    )
+    results = out["results"]
+    assert set(results["cli"]) == {"methods", "validate"}
+    ours, plain = results["adaptune"], results["optuna"]
+    assert ours["fixed_s"] == pytest.approx(ours["to_first_trial_s"] + ours["after_last_trial_s"])
+    for phase in ("startup", "ray_start", "mlflow_store", "data", "report", "summary_and_exit"):
+        assert phase in ours["phases"]
+    assert plain["fixed_s"] > 0 and plain["first_trial_setup_s"] > 0
+    assert len(out["load_average"]["before"]) == 3

@@ -54,3 +54,20 @@ def test_dama_step_smoke_times_both_stages(tmp_path: Path) -> None:
     )
     assert out["benchmark"] == "dama_step"
     assert out["stage1"]["step_ms"] > 0 and out["stage2"]["step_ms"] > 0
+
+
+def test_gpu_pack_plans_k_trials_per_gpu_and_skips_without_one(tmp_path: Path) -> None:
+    script = str(ROOT / "benchmarks" / "gpu_pack.py")
+    out = _run(script, "--plan-only", cwd=tmp_path)
+    assert out["benchmark"] == "gpu_pack"
+    for method in ("dao", "dama"):
+        for k in (1, 2, 4, 8):
+            plan = out["plans"][f"{method} x{k}"]
+            assert plan["per_trial"]["GPU"] == pytest.approx(1 / k, rel=1e-3)
+            assert plan["max_concurrent"] == k
+    import torch
+
+    if not torch.cuda.is_available():  # a clean skip, said on stderr, exit 0
+        skipped = _run(script, "--per-gpu", "1", cwd=tmp_path)
+        assert skipped == {"benchmark": "gpu_pack", "skipped": skipped["skipped"]}
+        assert "no CUDA" in skipped["skipped"]

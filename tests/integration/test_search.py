@@ -18,6 +18,8 @@ import ray
 from tests.conftest import write
 
 from adaptune.cli import main
+from adaptune.job.pricing import DEFAULT_USD_PER_CPU_HOUR
+from adaptune.tracking.names import Cost
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +117,23 @@ def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
         assert ("adaptune.model_uri" in run.data.tags) == (
             run.data.tags["adaptune.status"] == "completed"
         )
+
+
+def test_the_cost_ledger_prices_every_trial_and_the_search(search: dict[str, Any]) -> None:
+    """Default pricing on the embedded cluster: a CPU-hour price, node type "local"."""
+    runs = _trial_runs(search)
+    for run in runs:
+        assert run.data.tags[Cost.NODE_TYPE] == "local"
+        hours, usd = run.data.metrics[Cost.HOURS], run.data.metrics[Cost.USD]
+        assert hours > 0 and usd == pytest.approx(hours * DEFAULT_USD_PER_CPU_HOUR)
+    client = mlflow.MlflowClient(search["tracking_uri"])
+    totals = client.get_run(search["parent_run_id"]).data.metrics
+    assert totals[Cost.USD] == pytest.approx(sum(r.data.metrics[Cost.USD] for r in runs))
+    assert totals[Cost.CPU_HOURS] == pytest.approx(sum(r.data.metrics[Cost.HOURS] for r in runs))
+    assert totals[Cost.GPU_HOURS] == 0.0
+    assert totals[Cost.USD_SAVED] > 0  # ASHA stopped trials
+    assert search["cost_usd"] == pytest.approx(totals[Cost.USD])  # --json
+    assert search["usd_saved"] == pytest.approx(totals[Cost.USD_SAVED])
 
 
 def test_the_chosen_trial_alone_is_scored_on_test(search: dict[str, Any]) -> None:

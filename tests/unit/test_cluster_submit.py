@@ -46,6 +46,7 @@ def test_submit_ships_project_package_and_settings(
         tracking_uri="http://mlflow:5000",
         storage_path="/shared/tune",
         overrides=["search.num_samples=2", "fixed.epochs=1"],
+        excludes=["data/raw/", ".git/"],
     )
     assert sid == "raysubmit_test"
     (call,) = fake.calls
@@ -55,7 +56,8 @@ def test_submit_ships_project_package_and_settings(
     ]  # fmt: skip
     env = call["runtime_env"]
     assert env["working_dir"] == str(ROOT)
-    assert {".venv/", ".adaptune/", ".git/"} <= set(env["excludes"])
+    assert {".venv/", ".adaptune/", ".git/", "data/raw/"} <= set(env["excludes"])
+    assert len(env["excludes"]) == len(set(env["excludes"]))  # merged, not repeated
     assert env["py_modules"] == [str(ROOT / "platform" / "adaptune")]
     assert env["env_vars"] == {
         "MLFLOW_TRACKING_URI": "http://mlflow:5000",

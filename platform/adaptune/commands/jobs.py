@@ -28,8 +28,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
             overrides=args.set,
             submission_id=args.submission_id,
             trust_remote_code=args.trust_remote_code,
+            excludes=args.exclude,
         )
-    except ValueError as e:  # e.g. a job file outside the project that would travel
+    except ValueError as e:  # a job file outside the project, a working_dir too large
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     with Output(args) as out:

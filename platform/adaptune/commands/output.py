@@ -62,6 +62,9 @@ def quiet_libraries() -> None:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables"
     logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # transformers' "Loading weights" bar (a backbone loaded in the driver while preparing
+    # data, e.g. DALLMi's shared source checkpoint): read when transformers is imported
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list[str]:

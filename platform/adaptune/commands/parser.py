@@ -70,6 +70,11 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "status": ("a submitted search's state", "adaptune status raysubmit_XYZ"),
     "logs": ("a submitted search's output", "adaptune logs raysubmit_XYZ --follow"),
     "stop": ("stop a submitted search", "adaptune stop raysubmit_XYZ"),
+    "cluster": (
+        "rehearse cluster.yaml's autoscaling on this machine (Ray's fake multi-node provider)",
+        "adaptune cluster local-autoscale\n"
+        "  adaptune cluster local-autoscale --idle-s 10 --write-config fake.yaml",
+    ),
 }
 
 
@@ -189,7 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
     _jobs(sub, common)
+    _cluster(sub, common)
     return p
+
+
+def _cluster(sub: Any, common: argparse.ArgumentParser) -> None:
+    c = _sub(sub, "cluster", common)
+    c.add_argument("action", choices=["local-autoscale"])
+    c.add_argument("--config", default="cluster.yaml", help="Ray cluster config (cluster.yaml)")
+    c.add_argument("--idle-s", type=float, default=10.0, help="idle timeout of a worker, seconds")
+    c.add_argument("--cpus-per-node", type=float, default=1.0, help="CPUs of each fake node")
+    c.add_argument("--dir", help="its temp dir, config and logs (default: a new one in /tmp)")
+    c.add_argument("--write-config", metavar="FILE", help="only write the fake provider's config")
 
 
 def _jobs(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -202,6 +218,14 @@ def _jobs(sub: Any, common: argparse.ArgumentParser) -> None:
     sm.add_argument("--address", **address)
     sm.add_argument("--storage-path", help="shared Tune/Train storage (NFS path, s3://, gs://)")
     sm.add_argument("--submission-id")
+    sm.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave files out of the uploaded project (gitignore syntax, repeatable); "
+        ".git, .venv, .adaptune, .gpu and caches always are",
+    )
     _overrides(sm)
     for name in ("status", "logs", "stop"):
         p = _sub(sub, name, common)

@@ -28,6 +28,7 @@ from adaptune.tracking import trial_runs
 from adaptune.tracking.names import (
     SEARCHED_PARAM_PREFIX,
     SPACE_ARTIFACT,
+    Cost,
     Kind,
     Param,
     Status,
@@ -57,6 +58,8 @@ class Trial:
     train_s: float  # sum of epoch_time_s: time inside the epoch loop
     node_id: str = ""
     start_ms: int = 0
+    node_type: str = ""  # the cost ledger's (Cost.NODE_TYPE); "" before it existed
+    usd: float | None = None
 
 
 @dataclass
@@ -162,6 +165,8 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
             wall_s=float(metrics.get(TrialMetric.WALL_S, metrics.get("time_total_s", 0.0))),
             train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
             node_id=tags.get(Tag.NODE_ID, ""),
+            node_type=tags.get(Cost.NODE_TYPE, ""),
+            usd=metrics.get(Cost.USD),
             start_ms=int(run.info.start_time or 0),
         )
         old = kept.get(trial.trial_id)

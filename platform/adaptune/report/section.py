@@ -14,6 +14,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from adaptune.job.pricing import dollars
 from adaptune.report import plots
 from adaptune.report.champion import champion_info
 from adaptune.report.data import Search, load_search
@@ -21,7 +22,7 @@ from adaptune.report.html import esc, fmt, heading, image, link, paragraph, tabl
 from adaptune.report.importance import importances
 from adaptune.report.links import RunLinks
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
-from adaptune.tracking.names import Param, SearchMetric, Tag
+from adaptune.tracking.names import Cost, Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
 
@@ -100,17 +101,38 @@ def _overview(search: Search) -> str:
     ]
     for res, amount in search.per_trial.items():
         used = sum(t.wall_s for t in search.trials) * amount / 3600
-        saved = search.metrics.get(SearchMetric.hours_saved(res))
+        saved = search.metrics.get(
+            SearchMetric.hours_saved(res), search.metrics.get(SearchMetric.legacy_hours_saved(res))
+        )
         extra = ""
         if saved is not None:  # the share of running every trial to the end
             share = 100 * saved / (used + saved) if used + saved > 0 else 0.0
             extra = f" (saved by early stopping {saved:.3f}, {share:.0f}% of the full cost)"
         rows.append((f"{res}-hours used", f"{used:.3f}{extra}"))
+    rows.extend(_cost(search))
     rows.append(("MLflow search run", search.run_id))
     body = "".join(
         f"<tr><th class=text>{esc(k)}</th><td class=text>{esc(fmt(v))}</td></tr>" for k, v in rows
     )
     return f"<table>{body}</table>"
+
+
+def _cost(search: Search) -> list[tuple[str, Any]]:
+    """The cost ledger's rows: USD spent (by node type) and saved by early stopping."""
+    usd = search.metrics.get(Cost.USD)
+    if usd is None:  # recorded before the ledger existed
+        return []
+    by_type: dict[str, float] = {}
+    for t in search.trials:
+        by_type[t.node_type or "?"] = by_type.get(t.node_type or "?", 0.0) + (t.usd or 0.0)
+    where = ", ".join(
+        f"{k} {dollars(v)}" if len(by_type) > 1 else k for k, v in sorted(by_type.items())
+    )
+    saved = search.metrics.get(Cost.USD_SAVED, 0.0)
+    return [
+        ("cost", f"{dollars(usd)} ({where})" if where else dollars(usd)),
+        ("cost saved by early stopping", dollars(saved)),
+    ]
 
 
 def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -225,6 +247,8 @@ def _trials(search: Search, rows: list[dict[str, Any]], level: int, links: RunLi
         "best_epoch",
         "wall_s",
         *(f"{r.lower()}_hours" for r in search.per_trial),
+        "usd",
+        "node_type",
         "node_id",
     ]
     best = (best_row(search, rows) or {}).get("trial_id")

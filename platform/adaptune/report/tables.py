@@ -71,6 +71,7 @@ def trial_rows(search: Search) -> list[dict[str, Any]]:
         }
         for res, column in hours.items():
             row[column] = t.wall_s * search.per_trial[res] / 3600
+        row["usd"], row["node_type"] = t.usd, t.node_type
         row["node_id"], row["run_id"] = t.node_id, t.run_id
         for name, dist in search.space.items():
             row[name] = parse_value(t.params.get(name, ""), dist)

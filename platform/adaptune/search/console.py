@@ -4,6 +4,7 @@
     CONSOLE.say("ab12 started: lr=0.001")                   # "[00:03] ab12 started: ..."
     CONSOLE.progress(Progress(total=8, max_t=4, ...))       # a live line on a terminal
     CONSOLE.emit("trial_finished", trial="ab12", status="stopped")
+    with CONSOLE.phase("ray_start"): ...                    # {"event": "phase", "s": ...}
 
 On a terminal the progress line stays at the bottom and is redrawn in place (every other
 print goes above it); in a log it is printed as a line when a trial ends. ``quiet``
@@ -12,11 +13,13 @@ prints nothing; events go to their file either way.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -167,6 +170,16 @@ class Console:
         record = {"event": event, "time": stamp, "elapsed_s": round(self.elapsed(), 3), **fields}
         self.events.write(json.dumps(record, default=str) + "\n")
         self.events.flush()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """A step of the search's fixed cost, timed into the event stream (a "phase" event
+        with its seconds; benchmarks/search_fixed_cost.py reads them)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.emit("phase", phase=name, s=round(time.monotonic() - started, 3))
 
     def close(self) -> None:
         if self.live is not None:

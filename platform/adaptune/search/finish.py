@@ -17,10 +17,11 @@ from typing import Any
 from adaptune import tracking
 from adaptune.plan import Plan
 from adaptune.search import final, pareto
+from adaptune.search.console import CONSOLE
 from adaptune.search.recorder import SEARCH_RUN, SearchRecorder
 from adaptune.search.results import SearchSummary
 from adaptune.tracking import outbox
-from adaptune.tracking.names import SearchMetric, Status, Tag
+from adaptune.tracking.names import Cost, SearchMetric, Status, Tag
 
 __all__ = ["finish"]
 
@@ -42,8 +43,11 @@ def finish(
         SearchMetric.STOPPED: len(summary.stopped),
         SearchMetric.ERRORED: len(summary.errored),
         SearchMetric.WALL_S: summary.wall_s,
-        **{SearchMetric.hours(k): v for k, v in summary.resource_hours.items()},
+        Cost.CPU_HOURS: summary.resource_hours.get("CPU", 0.0),
+        Cost.GPU_HOURS: summary.resource_hours.get("GPU", 0.0),
         **{SearchMetric.hours_saved(k): v for k, v in summary.saved_hours.items()},
+        Cost.USD: summary.cost_usd,
+        Cost.USD_SAVED: summary.usd_saved,
     }
     if summary.best_value is not None:
         metrics[SearchMetric.best(plan.metric)] = summary.best_value
@@ -67,7 +71,8 @@ def finish(
                 "method report",
                 lambda r: client.log_artifacts(r, tmp, artifact_path="report"),
             )
-        caught_up = box.drain(outbox.catch_up_seconds())
+        with CONSOLE.phase("mlflow_drain"):
+            caught_up = box.drain(outbox.catch_up_seconds())
         skipped = _promote_and_report(plan, client, summary, state_dir, caught_up, promote)
         report = state_dir / "reports" / f"{summary.search}.html"
         recorder.describe(summary, plan.job.promote.alias, report)  # note, best run's name
@@ -98,7 +103,7 @@ def _promote_and_report(
         summary.promotion = tracking.Promotion(name, None, False, f"skipped: {down}; {later}")
     elif job.promote.enabled and promote:
         try:
-            with tracking.fail_fast():
+            with tracking.fail_fast(), CONSOLE.phase("promotion"):
                 summary.promotion = tracking.promote(
                     client,
                     client.get_run(parent_id),
@@ -119,7 +124,7 @@ def _promote_and_report(
     if caught_up:
         from adaptune.report import report_quietly
 
-        with tracking.fail_fast():
+        with tracking.fail_fast(), CONSOLE.phase("report"):
             report_quietly(client, parent_id, state_dir)  # a failed report only warns
         return []
     later = f"`adaptune report {summary.search}` builds it later"

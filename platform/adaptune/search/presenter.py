@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from adaptune.search.results import cost_line
 from adaptune.search.rungs import Cut
 from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Status, Tag, TrialMetric
 
@@ -170,6 +171,9 @@ def search_note(
                 f"\n{scheduler} stopped {len(s.stopped)} trials early: {res}-hours used "
                 f"{used:.3f}, saved {saved:.3f} ({share:.0f}% of running every trial to the end)."
             )
+    if s.resource_hours:
+        cost = cost_line(s)
+        lines.append(f"\n{cost[0].upper()}{cost[1:]}.")
     p = s.promotion
     if p is not None:
         ver = f" v{p.version}" if p.version else ""

@@ -22,10 +22,11 @@ from ray.tune import Callback
 
 from adaptune.plan import Plan
 from adaptune.search.console import CONSOLE
+from adaptune.search.cost import Pricer, TrialCost
 from adaptune.search.presenter import Presentation, run_name, search_note, shared_view
 from adaptune.search.results import outcome_of
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
-from adaptune.tracking.names import SHARED_VIEW_PREFIX, Kind, Status, Tag
+from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Status, Tag
 from adaptune.tracking.outbox import Outbox
 from adaptune.train.worker import STEP_SERIES, TEST_PREFIX
 
@@ -46,6 +47,7 @@ class SearchRecorder(Callback):
         search: str,
         known: dict[str, str] | None = None,
         kind: str = Kind.TRIAL,
+        pricer: Pricer | None = None,
     ):
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
@@ -68,6 +70,9 @@ class SearchRecorder(Callback):
         self.outcome: dict[str, Status] = {}  # trial id -> its outcome, once it ended
         self.model_uris: dict[str, str] = {}  # trial id -> its logged model
         self.test_metrics: dict[str, dict[str, float]] = {}  # trial id -> test/<metric>
+        self.nodes: dict[str, list[str]] = {}  # trial id -> the nodes it ran on, in order
+        self.pricer = pricer  # each ended trial's cost (search/cost.py), if given
+        self.costs: dict[str, TrialCost] = {}
         self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
         total = plan.job.final.seeds if self.kind == Kind.RERUN else None  # one trial a seed
@@ -159,6 +164,7 @@ class SearchRecorder(Callback):
                 self.box.write(
                     trial.trial_id, "node_id tag", lambda r: self._tag(r, Tag.NODE_ID, node)
                 )
+            self._node(trial.trial_id, str(result.get("node_id") or ""))
         value = result.get(self.plan.metric)
         if isinstance(value, float) and (
             self.best is None
@@ -200,10 +206,33 @@ class SearchRecorder(Callback):
             box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
             if error:
                 box.write(trial_id, "error tag", lambda r: self._tag(r, Tag.ERROR, error))
+            self._cost(trial, status, epoch)
             box.write(trial_id, "run name", lambda r: self.client.update_run(r, name=name))
             box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
         self._say(f"{trial_id} {words}")
         self.show.show_progress(ended=True)
+
+    def _cost(self, trial: Any, status: Status, epoch: int | None) -> None:
+        """The trial's cost ledger entry: its node type tag, hours and USD metrics."""
+        if self.pricer is None:
+            return
+        spent = self.pricer.cost(trial.last_result or {}, status is Status.STOPPED)
+        self.costs[trial.trial_id] = spent
+        batch = metric_batch({Cost.HOURS: spent.hours, Cost.USD: spent.usd}, step=epoch or 0)
+        kind = spent.node_type
+        self.box.write(trial.trial_id, "cost tag", lambda r: self._tag(r, Cost.NODE_TYPE, kind))
+        self.box.write(trial.trial_id, "cost", lambda r: self.client.log_batch(r, metrics=batch))
+
+    def _node(self, trial_id: str, node: str) -> None:
+        """Once a restart moved the trial (its node died: a spot reclaim), tag every node
+        it ran on, in order; one node is the node_id tag's alone."""
+        seen = self.nodes.setdefault(trial_id, [])
+        if node and (not seen or seen[-1] != node):
+            seen.append(node)
+            if len(seen) > 1:
+                text = ",".join(seen)
+                write = lambda r: self._tag(r, Tag.NODE_IDS, text)  # noqa: E731
+                self.box.write(trial_id, "node_ids tag", write)
 
     def mark_best(self, trial_id: str | None) -> None:
         """Name the best trial's run so it stands out in the runs table."""

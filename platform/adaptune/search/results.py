@@ -1,7 +1,8 @@
-"""A search's results, decided once: each trial's outcome, the best trial, the compute.
+"""A search's results, decided once: each trial's outcome and the best trial.
 
     status = outcome_of(trial)                      # the recorder's word for a trial
-    summary = decide(plan, trials, recorder, placement, search, run_id, uri)
+    decide(summary, trials, outcomes, runs, model_uris)
+    cost.ledger(summary, trials, pricer)            # compute and USD (search/cost.py)
 
 The summary printed, the champion promoted and the report all read this decision: the
 best trial is tagged on the search run (``Tag.BEST_TRIAL``), and promotion promotes that
@@ -15,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adaptune.job.pricing import dollars
 from adaptune.tracking.names import Mode, Status
 
-__all__ = ["SearchSummary", "decide", "outcome_of", "summary_dict"]
+__all__ = ["SearchSummary", "cost_line", "decide", "outcome_of", "summary_dict"]
 
 
 def outcome_of(trial: Any, errored: bool = False) -> Status:
@@ -50,6 +52,9 @@ class SearchSummary:
     wall_s: float = 0.0
     resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
     saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
+    cost_usd: float = 0.0  # the cost ledger (search/cost.py)
+    usd_saved: float = 0.0  # what the stopped trials would have cost to max_t
+    node_usd: dict[str, float] = field(default_factory=dict)  # node type -> USD
     promotion: Any = None
     # What could not be written to MLflow by the end (it was down): one line per run.
     unrecorded: list[str] = field(default_factory=list)
@@ -94,6 +99,8 @@ class SearchSummary:
                 f"{res}-hours used {used:.3f}, saved by early stopping "
                 f"{self.saved_hours.get(res, 0.0):.3f}"
             )
+        if self.resource_hours:
+            out.append(self.cost_line())
         if self.errored:
             out.append(f"errored: {', '.join(self.errored)} (see their MLflow runs)")
         if self.promotion is not None:
@@ -114,6 +121,9 @@ class SearchSummary:
         out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
         return out
 
+    def cost_line(self) -> str:
+        return cost_line(self)
+
     def _honest_lines(self) -> list[str]:
         """Val (what chose the winner) beside test (what it is worth), and the re-runs."""
         test_key = test_name(self.metric)
@@ -132,6 +142,18 @@ class SearchSummary:
         return out
 
 
+def cost_line(s: Any) -> str:
+    """'cost $0.0251 (local); saved by early stopping $0.0079', of a SearchSummary."""
+    where = ", ".join(
+        f"{kind} {dollars(usd)}" if len(s.node_usd) > 1 else kind
+        for kind, usd in sorted(s.node_usd.items())
+    )
+    return (
+        f"cost {dollars(s.cost_usd)}{f' ({where})' if where else ''}; "
+        f"saved by early stopping {dollars(s.usd_saved)}"
+    )
+
+
 def test_name(metric: str) -> str:
     """The test split's name for a val metric: val/mse -> test/mse."""
     return "test/" + metric.removeprefix("val/")
@@ -141,13 +163,12 @@ def decide(
     summary: SearchSummary,
     trials: list[Any],
     outcomes: dict[str, Status],
-    per_trial: dict[str, float],
     runs: dict[str, str],
     model_uris: dict[str, str],
     eligible: Callable[[list[Any]], list[Any]] | None = None,
 ) -> None:
     """Fill `summary` from the search's Tune trials: outcomes (those the recorder saw,
-    else from the trial's state), the best completed trial, the compute used and saved.
+    else from the trial's state) and the best completed trial.
     `eligible` narrows the completed trials the best is taken from (search/pareto.py:
     the feasible Pareto front and promote.pick's bound)."""
     for t in trials:
@@ -175,22 +196,6 @@ def decide(
         summary.best_params = dict(best.config)
         summary.best_run_id = runs.get(best.trial_id)
         summary.best_model_uri = model_uris.get(best.trial_id)
-    _compute(summary, trials, per_trial)
-
-
-def _compute(summary: SearchSummary, trials: list[Any], per_trial: dict[str, float]) -> None:
-    """Resource-hours used, and saved by early stopping (a stopped trial's remaining
-    epochs at its own mean epoch time)."""
-    for res in per_trial:
-        summary.resource_hours[res] = 0.0
-        summary.saved_hours[res] = 0.0
-    for t in trials:
-        r = t.last_result or {}
-        seconds, epoch, epochs = r.get("time_total_s", 0.0), r.get("epoch", 0), r.get("epochs", 0)
-        for res, amount in per_trial.items():
-            summary.resource_hours[res] += seconds * amount / 3600
-            if t.trial_id in summary.stopped and epoch:
-                summary.saved_hours[res] += (epochs - epoch) * seconds / epoch * amount / 3600
 
 
 def summary_dict(summary: SearchSummary) -> dict[str, Any]:

@@ -20,13 +20,22 @@ from typing import Any
 from adaptune import tracking
 from adaptune.job.spec import DataSpec
 from adaptune.plan import Plan
-from adaptune.search import final, pareto, warmstart
+from adaptune.search import cost, final, pareto, warmstart
 from adaptune.search import resume as resume_lib
+from adaptune.search.background import in_background, warm_report_imports
+from adaptune.search.console import CONSOLE
 from adaptune.search.finish import finish
 from adaptune.search.recorder import SearchRecorder
 from adaptune.search.results import SearchSummary, decide
-from adaptune.search.tuner import Placement, init_ray, make_tuner, place, storage_location
+from adaptune.search.tuner import (
+    Placement,
+    init_ray,
+    make_tuner,
+    place,
+    storage_location,
+)
 from adaptune.tracking.names import Kind, Param, Tag
+from adaptune.tracking.reach import check_reachable
 from adaptune.train.trial import TrialSetup, run_trial
 
 __all__ = ["SearchSummary", "run_search"]
@@ -61,21 +70,33 @@ def run_search(
     `adaptune resume` can rebuild the plan; `resume` (such a record) continues that
     search's Tune experiment and MLflow runs instead of starting a new one."""
     started = time.monotonic()
-    _quiet(verbose)
+    with CONSOLE.phase("imports"):
+        _quiet(verbose)
     uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
-    client = tracking.setup(uri)  # an unreachable server fails here, before Ray starts
-    init_ray(address, verbose)
-    placement = place(plan)
-    data, cache_dir, info = prepare_data(plan, state_dir)
+    check_reachable(uri)  # an unreachable server fails here, before Ray starts
+    # The data is built and tokenised (torch, the tokenizer) and MLflow's store is opened
+    # (a new one creates its tables) while Ray starts: the driver mostly waits on Ray's
+    # processes meanwhile.
+    data_ready = in_background(prepare_data, plan, state_dir)
+    client_ready = in_background(tracking.setup, uri)
+    with CONSOLE.phase("ray_start"):
+        init_ray(address, verbose)
+        placement = place(plan)
+    with CONSOLE.phase("mlflow_store"):  # what is left of each once Ray is up
+        client = client_ready()
+    with CONSOLE.phase("data"):
+        data, cache_dir, info = data_ready()
+    in_background(warm_report_imports)  # while the trials train, not after the last one
     if resume is not None and not restorable(resume):  # died before Tune saved anything
         _abandon(client, state_dir, resume)
         resume = None
-    warm = None if resume else warmstart.gather(plan, client, info["fingerprint"])
-    if resume is not None:
-        opened = _reopen(client, resume)
-    else:
-        opened = _open(plan, client, state_dir, placement, info, parent_run_id)
-        resume_lib.save(state_dir, _record(opened, uri, origin or {}))
+    with CONSOLE.phase("search_run"):
+        warm = None if resume else warmstart.gather(plan, client, info["fingerprint"])
+        if resume is not None:
+            opened = _reopen(client, resume)
+        else:
+            opened = _open(plan, client, state_dir, placement, info, parent_run_id)
+            resume_lib.save(state_dir, _record(opened, uri, origin or {}))
     setup = TrialSetup(
         method=plan.method.name,
         fixed=dict(plan.job.fixed),
@@ -89,41 +110,57 @@ def run_search(
         cpus_per_worker=plan.job.resources.cpus_per_worker,
         gpus_per_worker=plan.job.resources.gpus_per_worker,
         retries=plan.job.resources.trial_retries,
+        worker_resources={
+            k: v / plan.job.resources.workers_per_trial
+            for k, v in placement.per_trial.items()
+            if k not in ("CPU", "GPU")
+        },
+        compile_cache=str(compile_cache_dir(state_dir, opened.search)),
     )
+    pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
     recorder = SearchRecorder(
-        plan, client, opened.experiment_id, opened.run_id, opened.search, opened.known
+        plan,
+        client,
+        opened.experiment_id,
+        opened.run_id,
+        opened.search,
+        opened.known,
+        pricer=pricer,
     )
     trainable = functools.partial(run_trial, setup=setup)
-    tuner = make_tuner(
-        plan,
-        placement,
-        trainable,
-        recorder,
-        opened.search,
-        opened.storage,
-        restore=bool(resume),
-        warm=warm,
-    )
+    with CONSOLE.phase("tuner"):
+        tuner = make_tuner(
+            plan,
+            placement,
+            trainable,
+            recorder,
+            opened.search,
+            opened.storage,
+            restore=bool(resume),
+            warm=warm,
+        )
     _announce(plan, placement, opened.search)
-    grid = tuner.fit()
+    with CONSOLE.phase("fit"):
+        grid = tuner.fit()
     # Every trial of the experiment, those finished before a resume included.
     everyone = {t.trial_id: t for t in grid._experiment_analysis.trials}
     trials = list({**everyone, **recorder.trials}.values())
     summary = SearchSummary(opened.search, opened.run_id, uri, plan.metric, plan.mode)
-    outcomes, per_trial = recorder.outcome, placement.per_trial
     decide(
         summary,
         trials,
-        outcomes,
-        per_trial,
+        recorder.outcome,
         recorder.runs,
         recorder.model_uris,
         eligible=pareto.eligible(plan),  # several objectives or constraints: the front
     )
+    cost.ledger(summary, trials, pricer, known=recorder.costs)
     summary.test = recorder.test_metrics.get(summary.best_trial or "", {})
-    final.rerun_best(plan, placement, setup, summary, client, opened.experiment_id)
+    with CONSOLE.phase("reruns"):
+        final.rerun_best(plan, placement, setup, summary, client, opened.experiment_id)
     summary.wall_s = time.monotonic() - started
-    finish(plan, client, recorder, summary, trials, state_dir, promote=promote)
+    with CONSOLE.phase("finish"):
+        finish(plan, client, recorder, summary, trials, state_dir, promote=promote)
     resume_lib.update(state_dir, opened.search, finished=True)
     return summary
 
@@ -155,6 +192,12 @@ def prepare_data(plan: Plan, state_dir: Path) -> tuple[DataSpec, Path, dict[str,
     cfg = make_config(plan.method, dict(job.fixed))
     info = plan.method.build_data(cfg, data, str(cache_dir)).info
     return data, cache_dir, info
+
+
+def compile_cache_dir(state_dir: Path, search: str) -> Path:
+    """The search's compile cache on each node (a `compile: true` model's kernels):
+    every trial of the search reads what its first trial of the shape compiled."""
+    return state_dir.resolve() / "compile" / search
 
 
 def new_name(base: str) -> str:

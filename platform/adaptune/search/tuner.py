@@ -23,7 +23,15 @@ from adaptune.plan import Plan, check_resources, trial_resources
 if TYPE_CHECKING:
     from adaptune.search.searcher import WarmStart
 
-__all__ = ["Placement", "init_ray", "make_sampler", "make_scheduler", "make_tuner", "place"]
+__all__ = [
+    "Placement",
+    "init_ray",
+    "make_sampler",
+    "make_scheduler",
+    "make_tuner",
+    "place",
+    "placement_for",
+]
 
 # A worker-group trial's driver only waits on its TorchTrainer: it holds no CPU, so the
 # workers get them all. Tune needs a non-empty bundle, hence a token amount of memory.
@@ -45,7 +53,11 @@ def init_ray(address: str | None, verbose: bool) -> None:
     kwargs: dict[str, Any] = {"log_to_driver": verbose, "configure_logging": verbose}
     if address:
         check_ray_address(address)
-        ray.init(address=address, **kwargs)
+        # Ray dials a 127.0.0.1 cluster address at the LAN address unless its cluster flag
+        # is off (see _loopback_node): a loopback cluster is then reached where it listens.
+        host = address.removeprefix("ray://").rpartition(":")[0]
+        with _loopback_node() if host == LOOPBACK else contextlib.nullcontext():
+            ray.init(address=address, **kwargs)
         return
     # Inherited by the raylet, agents and workers (each imports Ray afresh): their node
     # address is then loopback too (see _loopback_node).
@@ -125,7 +137,8 @@ class Placement:
     def actor_resources(self) -> dict[str, float]:
         """The trial actor's bundle: the whole trial in-actor, a token for a driver."""
         if self.in_actor:
-            return {k.lower(): v for k, v in self.per_trial.items()}
+            # Tune's names for the built-in ones; custom resources keep their case
+            return {k.lower() if k in ("CPU", "GPU") else k: v for k, v in self.per_trial.items()}
         return dict(DRIVER_RESOURCES)
 
 
@@ -134,8 +147,27 @@ def place(plan: Plan) -> Placement:
     choice and how many trials run at once."""
     import ray
 
-    job = plan.job
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
+    if autoscaling():  # nodes come as trials ask: one trial's needs are not here yet
+        need = trial_resources(plan.job, plan.job.resources.use_gpu is True)
+        cluster = {**cluster, **{k: max(v, cluster.get(k, 0.0)) for k, v in need.items()}}
+    return placement_for(plan, cluster)
+
+
+def autoscaling() -> bool:
+    """Whether Ray's autoscaler runs on the connected cluster: its monitor publishes its
+    status in the GCS (what `ray status` reads), under this key."""
+    from ray._private import ray_constants
+    from ray.experimental.internal_kv import _internal_kv_get
+
+    return bool(_internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS))
+
+
+def placement_for(plan: Plan, cluster: dict[str, float]) -> Placement:
+    """`place` against the cluster's resources given. A fraction of a GPU per trial packs
+    several trials on each GPU (Ray's fractional scheduling), so `max_concurrent: auto`
+    is trials per GPU times GPUs, or fewer when the CPUs run out first."""
+    job = plan.job
     problems = check_resources(job, cluster)
     if problems:  # refused before anything starts
         raise SpecError(problems)
@@ -143,6 +175,10 @@ def place(plan: Plan) -> Placement:
         job.resources.use_gpu == "auto" and cluster.get("GPU", 0) > 0
     )
     need = trial_resources(job, use_gpu)
+    if need.get("GPU", 0.0) > cluster.get("GPU", 0.0):  # use_gpu auto: fewer GPUs than a trial's
+        have = cluster.get("GPU", 0.0)
+        message = f"one trial needs {need['GPU']:g} GPU, the cluster has {have:g}"
+        raise SpecError([job.problem("resources", message)])
     if job.the_search.max_concurrent != "auto":
         concurrent = int(job.the_search.max_concurrent)
     else:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 __all__ = [
+    "Cost",
     "Kind",
     "Mode",
     "Param",
@@ -52,7 +53,8 @@ class Tag:
     STATUS_TEXT = PREFIX + "status_text"  # the status in words ("stopped by ASHA at epoch 2")
     STOPPED_AT = PREFIX + "stopped_at"  # epoch a scheduler stopped the trial at
     ERROR = PREFIX + "error"
-    NODE_ID = PREFIX + "node_id"
+    NODE_ID = PREFIX + "node_id"  # the node rank 0 ran on first
+    NODE_IDS = PREFIX + "node_ids"  # every node it ran on, in order, once a restart moved it
     MODEL_URI = PREFIX + "model_uri"
     SEED = PREFIX + "seed"  # on a seeded re-run of the best config
     # on a multi-objective search's trial runs: "true" when on the Pareto front (a
@@ -170,11 +172,28 @@ class SearchMetric:
 
     @staticmethod
     def hours(resource: str) -> str:
-        return f"{resource.lower()}_hours"
+        return f"cost/{resource.lower()}_hours"  # Cost.CPU_HOURS, Cost.GPU_HOURS
 
     @staticmethod
     def hours_saved(resource: str) -> str:
+        return f"cost/{resource.lower()}_hours_saved_by_early_stopping"
+
+    @staticmethod
+    def legacy_hours_saved(resource: str) -> str:
+        """The name searches recorded before the cost ledger used (read by reports)."""
         return f"{resource.lower()}_hours_saved"
+
+
+class Cost:
+    """The cost ledger (search/cost.py): on trial runs a tag and two metrics, on search
+    runs the totals. Prices: job/pricing.py."""
+
+    NODE_TYPE = "cost/node_type"  # trial-run tag: cluster.yaml's node type, or "local"
+    HOURS = "cost/hours"  # trial-run metric: the trial's wall hours
+    USD = "cost/usd"  # trial and search runs
+    CPU_HOURS = "cost/cpu_hours"  # search run (= SearchMetric.hours("CPU"))
+    GPU_HOURS = "cost/gpu_hours"
+    USD_SAVED = "cost/usd_saved_by_early_stopping"  # search run
 
 
 class TrialMetric:

@@ -32,6 +32,12 @@ class TrialSetup:
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
     retries: int = 1  # restarts of a worker group from its last checkpoint
+    # custom resources each worker asks for: an accelerator's sliver (resources.accelerator_type)
+    worker_resources: dict[str, float] = field(default_factory=dict)
+    # Inductor's and Triton's on-disk caches, one folder per search on each node: a
+    # `compile: true` model is compiled by the search's first trial of each shape, and
+    # later trials load the kernels (train/worker.py, use_compile_cache). "" = torch's own.
+    compile_cache: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # seeded re-runs: {"seed": k}
 
     def loop_config(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +47,7 @@ class TrialSetup:
             "params": {**self.fixed, **params, **self.extra},
             "data": self.data,
             "cache_dir": self.cache_dir,
+            "compile_cache": self.compile_cache,
             "threads": max(1, int(self.cpus_per_worker)),
         }
 
@@ -71,7 +78,7 @@ def run_trial(params: dict[str, Any], *, setup: TrialSetup) -> None:
     # The controller polls its workers for reports and for the end of training every 2 s
     # by default: up to 2 s late per epoch and per trial. A poll is one cheap actor call.
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25")
-    per_worker = {"CPU": setup.cpus_per_worker}
+    per_worker = {"CPU": setup.cpus_per_worker, **setup.worker_resources}
     if setup.use_gpu:
         per_worker["GPU"] = setup.gpus_per_worker
     trainer = TorchTrainer(

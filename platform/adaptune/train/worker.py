@@ -9,6 +9,7 @@ Heavy imports stay inside the function: this module is imported by trial actors 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,17 @@ def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, floa
     return {TEST_PREFIX + k.removeprefix("val/"): float(v) for k, v in out.items()}
 
 
+def use_compile_cache(folder: str | None) -> None:
+    """Point Inductor's caches (FX graphs, AOTAutograd, kernels) and Triton's at the
+    search's folder, before anything compiles: every trial of the search on this node,
+    in this process or another, reads what the first one compiled. Set on each trial, not
+    once: Tune reuses a trial actor, and torch fills in its own default when unset."""
+    if not folder:
+        return
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    os.environ["TRITON_CACHE_DIR"] = os.path.join(folder, "triton")
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     import random
     import tempfile
@@ -94,6 +106,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from adaptune.train.checkpoint import STATE_FILE, load_state, save_state
     from adaptune.train.local_trial import train_api
 
+    use_compile_cache(config.get("compile_cache"))
     method = get_method(config["method"])
     cfg = make_config(method, config["params"])
     train = train_api(config)  # ray.train, or its stand-in in a Tune trial actor

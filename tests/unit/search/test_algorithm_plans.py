@@ -183,7 +183,7 @@ def test_the_winner_is_picked_on_the_feasible_front(tmp_path: Path) -> None:
     ]
     outcomes: dict[str, Status] = {}
     summary = SearchSummary("s", "r", "u", plan.metric, plan.mode)
-    decide(summary, trials, outcomes, {"CPU": 1}, {}, {}, eligible=pareto.eligible(plan))
+    decide(summary, trials, outcomes, {}, {}, eligible=pareto.eligible(plan))
     assert summary.best_trial == "b" and summary.best_value == 0.8
     rows = {r["trial_id"]: r for r in pareto.front_rows(plan, trials, outcomes)}
     assert {k for k, r in rows.items() if r["on_front"]} == {"a", "b", "c"}

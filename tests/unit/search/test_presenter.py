@@ -90,6 +90,9 @@ def test_the_search_note_gives_best_savings_champion_and_report() -> None:
         best_params={"lr": 0.000566},
         resource_hours={"CPU": 0.017},
         saved_hours={"CPU": 0.012},
+        cost_usd=0.000816,
+        usd_saved=0.000576,
+        node_usd={"local": 0.000816},
         promotion=SimpleNamespace(
             model_name="tiny", version="1", promoted=True, reason="champion -> v1"
         ),
@@ -97,6 +100,7 @@ def test_the_search_note_gives_best_savings_champion_and_report() -> None:
     note = search_note(summary, method="dao", scheduler="ASHA", experiment_id="7", report="/r.html")
     assert "**Best trial d**: val/mse = 0.0789 (min) ([its run](#/experiments/7/runs/r123?" in note
     assert "saved 0.012 (41% of running every trial to the end)" in note
+    assert "Cost $0.0008 (local); saved by early stopping $0.0006." in note
     assert "mlflow models serve -m models:/tiny@champion" in note
     assert "`/r.html`" in note
 

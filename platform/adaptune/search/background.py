@@ -1,0 +1,53 @@
+"""What the search driver does while it waits on Ray: work started in a thread, joined later.
+
+    data_ready = in_background(prepare_data, plan, state_dir)   # starts now
+    init_ray(...)                                                # meanwhile
+    data, cache_dir, info = data_ready()                         # waits, or raises its error
+
+The driver spends Ray's start mostly waiting on Ray's processes, and the trials mostly
+waiting on the trial actors: data tokenising, MLflow's store and the report's imports go
+there instead of before or after them (benchmarks/search_fixed_cost.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["in_background", "warm_report_imports"]
+
+T = TypeVar("T")
+
+
+def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Start fn(*args) in a daemon thread (one a failed search does not wait for); the
+    call returned waits for it and returns its result or raises its exception."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as e:  # handed to the waiting caller
+            box["error"] = e
+
+    thread = threading.Thread(target=target, name=f"adaptune-{fn.__name__}", daemon=True)
+    thread.start()
+
+    def wait() -> T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return wait
+
+
+def warm_report_imports() -> None:
+    """What the search report imports (matplotlib, Optuna's fANOVA, the report modules:
+    ~1.5 s on a 2-core machine), loaded while the driver waits on the trials."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.lines
+    import matplotlib.ticker
