@@ -100,7 +100,10 @@ class Pricer:
     """The driver's: each trial's cost, its node looked up once in Ray's node table."""
 
     def __init__(self, pricing: PricingSpec, per_trial: Mapping[str, float], max_t: int):
-        self.pricing, self.per_trial, self.max_t = pricing, dict(per_trial), max_t
+        self.pricing, self.max_t = pricing, max_t
+        # CPU and GPU only: a custom resource (accelerator_type:A10G) is a placement
+        # constraint, not hours anyone bills
+        self.per_trial = {k: v for k, v in per_trial.items() if k in ("CPU", "GPU")}
         self.nodes: dict[str, Node] = {}
         self.warned: set[str] = set()
 

@@ -140,3 +140,9 @@ def test_a_bad_price_label_names_its_node_type_and_label(text: str) -> None:
         label_price({NODE_PRICE_LABEL: text}, "gpu_a10g")
     assert label_price({}, "gpu_a10g") is None
     assert label_price({NODE_PRICE_LABEL: "0"}) == 0.0
+
+
+def test_a_custom_resource_is_placement_not_billed_hours() -> None:
+    # an accelerator_type request (the local autoscaling rehearsal) is not an hour to bill
+    pricer = Pricer(PRICES, {"CPU": 1.0, "accelerator_type:A10G": 0.001}, max_t=4)
+    assert pricer.per_trial == {"CPU": 1.0}
