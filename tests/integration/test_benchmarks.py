@@ -102,7 +102,8 @@ def test_search_fixed_cost_breaks_a_search_down_beside_the_plain_loop(tmp_path: 
     results = out["results"]
     assert set(results["cli"]) == {"methods", "validate"}
     ours, plain = results["adaptune"], results["optuna"]
-    assert ours["fixed_s"] == pytest.approx(ours["to_first_trial_s"] + ours["after_last_trial_s"])
+    total = ours["to_first_trial_s"] + ours["after_last_trial_s"]
+    assert ours["fixed_s"] == pytest.approx(total, abs=0.015)  # each rounded to 0.01 s
     for phase in ("startup", "ray_start", "mlflow_store", "data", "report", "summary_and_exit"):
         assert phase in ours["phases"]
     assert plain["fixed_s"] > 0 and plain["first_trial_setup_s"] > 0
