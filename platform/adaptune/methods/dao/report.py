@@ -63,10 +63,14 @@ def plot_trajectories(
         ax.set_xlabel("optimiser step")
         ax.set_title(key)
         ax.grid(True, alpha=0.3)
-    if any(runs):
-        axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    if any(labels):  # beside the panels: over them it hides the curves
+        fig.legend(handles, labels, loc="center right", fontsize=7)
+        fig.set_figwidth(12.0)
+        fig.tight_layout(rect=(0.0, 0.0, 0.8, 1.0))
+    else:
+        fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
