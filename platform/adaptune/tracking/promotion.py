@@ -161,13 +161,19 @@ def _settle(
     client: MlflowClient, name: str, alias: str, metric: str, mode: str, family: str | None = None
 ) -> str:
     """Move `alias` to the best candidate until reading it back agrees; returns its holder."""
+    last = ""
     for _ in range(50):
         holder = _champion(client, name, alias)
         best = _best_candidate(client, name, alias, metric, mode, holder, family)
         if holder is not None and str(holder.version) == best:
             return best
-        client.set_registered_model_alias(name, alias, best)
-    raise RuntimeError(f"{name}@{alias} kept moving while promoting; run promote again")
+        try:
+            client.set_registered_model_alias(name, alias, best)
+        except MlflowException as e:
+            # another promoter wrote the alias at the same moment: a SQL store's
+            # read-then-insert fails its UNIQUE constraint. Read it again and decide anew.
+            last = f" (last: {str(e).splitlines()[0][:200]})"
+    raise RuntimeError(f"{name}@{alias} kept moving while promoting; run promote again{last}")
 
 
 def _best_candidate(
