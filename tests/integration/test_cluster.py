@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import mlflow
 import pytest
 from tests.conftest import ROOT
 
+from adaptune.autoscale import free_ports
 from adaptune.cli import main
 
 pytestmark = pytest.mark.integration
@@ -46,20 +46,6 @@ JOB = str(ROOT / "jobs" / "quickstart.yaml")
 # Ray maps 127.0.0.1 to the LAN address for node IPs; 127.0.0.2 is loopback and kept.
 NODE_IP = "127.0.0.2"
 MARK = "ADAPTUNE_TEST_CLUSTER"  # in the environment of every process the cluster starts
-
-
-def _ports(n: int) -> list[int]:
-    """n distinct ports free on every address: each node's agents bind the node IP and
-    127.0.0.1, where a local Ray of another test may already hold Ray's default ports
-    (an agent that cannot bind serves no jobs: "No available agent to submit job")."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("", 0))
-        return [int(s.getsockname()[1]) for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _wait_http(url: str, timeout: float = 120.0) -> None:
@@ -123,7 +109,7 @@ def two_nodes() -> Iterator[dict[str, str]]:
     # runtime_resources/, and one node's runtime-env agent then deletes the job's
     # working_dir (an env it no longer uses) under the other node's job driver.
     head_dir, node_dir, state = base + "head", base + "node", Path(base + "state")
-    (mlf,) = _ports(1)
+    (mlf,) = free_ports(1)
     marker = f"{os.getpid()}-{time.time_ns()}"
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "token"}
     env[MARK] = marker
@@ -135,7 +121,7 @@ def two_nodes() -> Iterator[dict[str, str]]:
         and others, would collide); again if it failed, after stopping what that try left:
         on a loaded 2-core machine a raylet can miss Ray's fixed 30 s registration wait."""
         for attempt in (1, 2, 3):
-            http, grpc, metrics = _ports(3)
+            http, grpc, metrics = free_ports(3)
             done = subprocess.run(
                 [
                     ray_bin,
@@ -162,7 +148,7 @@ def two_nodes() -> Iterator[dict[str, str]]:
 
     def head() -> list[str]:
         nonlocal gcs, dash
-        gcs, dash, client = _ports(3)
+        gcs, dash, client = free_ports(3)
         return [
             "--head",
             f"--port={gcs}",
