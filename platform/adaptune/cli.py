@@ -202,12 +202,14 @@ def _searches(
     from adaptune.search.console import CONSOLE
     from adaptune.search.results import summary_dict
     from adaptune.search.run import run_search
+    from adaptune.search.tuner import needs_dashboard
 
     common = {
         "address": args.address,
         "tracking_uri": args.tracking_uri,
         "verbose": args.verbose,
         "origin": origin,
+        "dashboard": args.ray_dashboard or needs_dashboard(plans),
     }
     hush = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
     with hush:  # -q: the search's own lines too ("preparing data", "report: ...")
@@ -356,11 +358,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _before_exit() -> None:
-    """The interpreter's last garbage collection walks every object torch, Ray and MLflow
+    """Ray's exit hook waits 0.5 s for log lines before it stops the cluster this process
+    started; the summary is printed and nothing of Ray's is shown, so it is stopped now.
+    The interpreter's last garbage collection walks every object torch, Ray and MLflow
     made (2-8 s on a loaded 2-core machine, after the summary is printed): frozen, they
-    are left to the operating system. Files, atexit hooks and Ray's shutdown run as usual."""
+    are left to the operating system. Files and the other atexit hooks run as usual."""
     import gc
 
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
     gc.freeze()
 
 

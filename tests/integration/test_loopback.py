@@ -1,7 +1,8 @@
 """A plain local search listens on loopback only: every listening socket of every process
-it starts (the GCS, raylet, dashboard and its agents, the runtime-env agent, both
-Prometheus metrics exporters, workers and trial actors) is bound to 127.0.0.1 or ::1,
-sampled the whole time the search runs. (The MLflow UI's own test: test_security.py.)"""
+it starts (the GCS, raylet, dashboard agent, the runtime-env agent, both Prometheus
+metrics exporters, workers and trial actors; and Ray's dashboard with --ray-dashboard) is
+bound to 127.0.0.1 or ::1, sampled the whole time the search runs. (The MLflow UI's own
+test: test_security.py.)"""
 
 from __future__ import annotations
 
@@ -65,14 +66,17 @@ def _listening(root: int) -> set[Socket]:
     return out
 
 
-def test_a_running_search_listens_on_loopback_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flags", [[], ["--ray-dashboard"]], ids=["plain", "dashboard"])
+def test_a_running_search_listens_on_loopback_only(tmp_path: Path, flags: list[str]) -> None:
     job = write(tmp_path / "job.yaml", JOB)
     write(tmp_path / "space.yaml", SPACE)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "platform")}
+    out = tmp_path / "out.txt"
+    state = str(tmp_path / "st")
     driver = subprocess.Popen(
-        [sys.executable, "-m", "adaptune", "--state-dir", str(tmp_path / "st"), "search", str(job)],
+        [sys.executable, "-m", "adaptune", "--state-dir", state, "search", str(job), *flags],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=out.open("w"),
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
@@ -97,3 +101,7 @@ def test_a_running_search_listens_on_loopback_only(tmp_path: Path) -> None:
     assert any(n.startswith("ray::") for n in names), names
     exposed = sorted(s for s in seen if not _loopback(s[1]))
     assert exposed == [], f"listening beyond loopback: {exposed}"
+    # the dashboard (its own process and agents) only when asked: trials in their actor
+    # need none of it, and it costs ~2 s of a search's start
+    announced = "Ray dashboard: http://127.0.0.1:" in out.read_text()
+    assert announced == bool(flags), out.read_text()[-2000:]

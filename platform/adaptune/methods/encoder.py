@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peft import LoraConfig, get_peft_model
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
@@ -45,6 +44,10 @@ def load_encoder(
         encoder.pooler = None
     if lora_rank == 0:
         return encoder
+    # PEFT imports ~3 s of transformers' modelling code: only where a model is built, not
+    # in the search's driver, which loads this module for the tokenizer
+    from peft import LoraConfig, get_peft_model
+
     lora = LoraConfig(
         r=lora_rank,
         lora_alpha=int(lora_alpha if lora_alpha is not None else lora_rank),

@@ -31,6 +31,7 @@ from adaptune.search.tuner import (
     Placement,
     init_ray,
     make_tuner,
+    needs_dashboard,
     place,
     storage_location,
 )
@@ -63,12 +64,14 @@ def run_search(
     promote: bool = True,
     origin: dict[str, Any] | None = None,
     resume: resume_lib.Record | None = None,
+    dashboard: bool | None = None,
 ) -> SearchSummary:
     """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given.
 
     `origin` (the job file, overrides, and for a stage its job and index) is recorded so
     `adaptune resume` can rebuild the plan; `resume` (such a record) continues that
-    search's Tune experiment and MLflow runs instead of starting a new one."""
+    search's Tune experiment and MLflow runs instead of starting a new one. A local
+    cluster gets Ray's dashboard if `dashboard`, by default when its trials need it."""
     started = time.monotonic()
     with CONSOLE.phase("imports"):
         _quiet(verbose)
@@ -80,7 +83,11 @@ def run_search(
     data_ready = in_background(prepare_data, plan, state_dir)
     client_ready = in_background(tracking.setup, uri)
     with CONSOLE.phase("ray_start"):
-        init_ray(address, verbose)
+        if dashboard is None:
+            dashboard = needs_dashboard([plan])
+        url = init_ray(address, verbose, dashboard)
+        if url:
+            CONSOLE.say(f"Ray dashboard: {url}")
         placement = place(plan)
     with CONSOLE.phase("mlflow_store"):  # what is left of each once Ray is up
         client = client_ready()

@@ -1,6 +1,7 @@
 """Ray and the Tuner's parts: the cluster, where trials go, the sampler and the scheduler.
 
     init_ray(address=None, verbose=False)     # a private local cluster, loopback only
+    needs_dashboard([plan])                   # worker-group trials need Ray's dashboard
     placement = place(plan)                   # resolved once: GPU or not, concurrency
     tuner = make_tuner(plan, placement, trainable, callback, search, storage)
 
@@ -21,6 +22,7 @@ from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan, check_resources, trial_resources
 
 if TYPE_CHECKING:
+    from adaptune.job.spec import JobSpec
     from adaptune.search.searcher import WarmStart
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "make_sampler",
     "make_scheduler",
     "make_tuner",
+    "needs_dashboard",
     "place",
     "placement_for",
 ]
@@ -41,14 +44,15 @@ DRIVER_RESOURCES: dict[str, float] = {"cpu": 0, "memory": 64 * 1024**2}
 LOOPBACK = "127.0.0.1"
 
 
-def init_ray(address: str | None, verbose: bool) -> None:
+def init_ray(address: str | None, verbose: bool, dashboard: bool = True) -> str | None:
     """Connect to the cluster at `address` (checked to answer first: a dead one fails in
     seconds, not after Ray's endless retries), else start a private local cluster with
-    every service listening on 127.0.0.1 only."""
+    every service listening on 127.0.0.1 only, with Ray's dashboard if `dashboard`.
+    Returns the dashboard's URL when this call started one."""
     import ray
 
     if ray.is_initialized():
-        return
+        return None
     address = address or os.environ.get("RAY_ADDRESS")
     kwargs: dict[str, Any] = {"log_to_driver": verbose, "configure_logging": verbose}
     if address:
@@ -58,26 +62,46 @@ def init_ray(address: str | None, verbose: bool) -> None:
         host = address.removeprefix("ray://").rpartition(":")[0]
         with _loopback_node() if host == LOOPBACK else contextlib.nullcontext():
             ray.init(address=address, **kwargs)
-        return
+        return None
     # Inherited by the raylet, agents and workers (each imports Ray afresh): their node
     # address is then loopback too (see _loopback_node).
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     # Worker groups queue behind each other's CPUs on a small machine: wait, don't fail.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "900")
+    if not dashboard:
+        with _loopback_node():
+            ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, **kwargs)
+        return None
     # Train V2 frees a stopped trial's placement group from an actor that asks the
     # State API whether the controller died; with no address it guesses, and fails when
     # a second Ray instance runs on the machine ("multiple active Ray instances"), which
     # leaks the CPUs. Pin the dashboard port and hand its URL to every worker.
     port = _free_port()
+    url = f"http://{LOOPBACK}:{port}"
     with _loopback_node():
         ray.init(
             _node_ip_address=LOOPBACK,
             include_dashboard=True,
             dashboard_host=LOOPBACK,
             dashboard_port=port,
-            runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": f"http://{LOOPBACK}:{port}"}},
+            runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": url}},
             **kwargs,
         )
+    return url
+
+
+def needs_dashboard(plans: list[Plan]) -> bool:
+    """Whether a local cluster for these searches needs Ray's dashboard: worker-group
+    trials do (Train V2 frees a stopped trial's placement group through the State API,
+    which the dashboard serves); trials that train in their own actor do not, and a
+    cluster without it starts ~2 s sooner on a 2-core machine (docs/benchmarks.md)."""
+    return not all(trains_in_actor(plan.job) for plan in plans)
+
+
+def trains_in_actor(job: JobSpec) -> bool:
+    """A one-worker trial trains in its Tune trial actor, not in a Ray Train worker group
+    (unless the job asks for worker groups always)."""
+    return job.resources.workers_per_trial == 1 and job.resources.worker_group == "auto"
 
 
 @contextlib.contextmanager
@@ -184,8 +208,7 @@ def placement_for(plan: Plan, cluster: dict[str, float]) -> Placement:
     else:
         fits = min(math.floor(cluster.get(k, 0.0) / v + 1e-9) for k, v in need.items() if v > 0)
         concurrent = max(1, min(fits, plan.num_samples))
-    in_actor = job.resources.workers_per_trial == 1 and job.resources.worker_group == "auto"
-    return Placement(use_gpu, concurrent, in_actor, need)
+    return Placement(use_gpu, concurrent, trains_in_actor(job), need)
 
 
 # A search of at most this many trials: TPE models after 3 random trials, not Optuna's 10

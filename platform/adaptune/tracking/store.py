@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from adaptune.tracking import template
 from adaptune.tracking.names import Kind, Tag, TrialMetric
 from adaptune.tracking.reach import bounded_http, check_reachable, store_lock
 from adaptune.tracking.scrub import ScrubbingClient, scrub, scrubbed_copy, secret_values
@@ -110,9 +111,13 @@ def setup(uri: str) -> MlflowClient:
         else:
             os.environ[key] = value
     with store_lock(uri):  # opening a new SQLite store creates its tables: one at a time
+        new = uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists()
+        seeded = new and template.seed_store(uri)  # a copy of an empty store (template.py)
         client = ScrubbingClient(uri, registry_uri=uri)
         if uri.startswith("sqlite:"):  # the registry's store opens lazily: now
             client.search_registered_models(max_results=1)
+        if new and not seeded:
+            template.keep_template(uri)
     return client
 
 

@@ -13,7 +13,7 @@ from tests.conftest import write
 from adaptune.job.spec import load_job
 from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan, make_plan
-from adaptune.search.tuner import placement_for
+from adaptune.search.tuner import needs_dashboard, placement_for
 
 JOB = """\
 name: t
@@ -126,3 +126,22 @@ def test_gpu_shares_ray_would_refuse_are_one_line_errors(
     (problem,) = caught.value.problems
     assert problem.key == "resources.gpus_per_worker" and problem.line == 9
     assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    ("resources", "needed"),
+    [
+        ("workers_per_trial: 1, cpus_per_worker: 1", False),  # the trial actor trains
+        ("workers_per_trial: 1, cpus_per_worker: 1, worker_group: always", True),
+        ("workers_per_trial: 2, cpus_per_worker: 1", True),
+    ],
+)
+def test_the_dashboard_only_for_worker_group_trials(
+    tmp_path: Path, resources: str, needed: bool
+) -> None:
+    cluster = {"CPU": 4.0}
+    plan = plan_of(tmp_path, resources, cluster)
+    assert needs_dashboard([plan]) is needed
+    assert placement_for(plan, cluster).in_actor is not needed
+    in_actor = plan_of(tmp_path / "other", "workers_per_trial: 1", cluster)
+    assert needs_dashboard([in_actor, plan]) is needed  # a job: any of its searches

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import get_linear_schedule_with_warmup
 
 from adaptune.data import fingerprint
 from adaptune.methods.dallmi.config import DALLMiConfig
@@ -59,6 +58,8 @@ def source_key(cfg: DALLMiConfig, data_fingerprint: str) -> str:
 
 def train_source(cfg: DALLMiConfig, ds: DomainDataset, labels: list[str]) -> DALLMiModel:
     """cfg.source_epochs of BCE on the source rows, seeded by cfg.seed alone."""
+    from transformers import get_linear_schedule_with_warmup  # ~2 s: only when step 1 trains
+
     torch.manual_seed(cfg.seed)
     model = DALLMiModel(load_encoder(cfg), cfg, len(labels), labels)
     ns, bs = ds.n_source, cfg.batch_size

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
-from transformers import get_linear_schedule_with_warmup
 
 from adaptune.data import cached, fingerprint
 from adaptune.data.splits import carve, test_seed, test_size, test_source
@@ -134,6 +133,8 @@ def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) 
 def build_optimizers(model: torch.nn.Module, cfg: DALLMiConfig, total_steps: int) -> Optimizers:
     """Step 2's own AdamW and linear schedule (warmup_steps, then down to 0 over the
     target phase's total_steps); step 1 had its own (source.py)."""
+    from transformers import get_linear_schedule_with_warmup  # ~2 s of imports: not in the driver
+
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return Optimizers([opt], [get_linear_schedule_with_warmup(opt, cfg.warmup_steps, total_steps)])

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
-from transformers import get_cosine_schedule_with_warmup
 
 from adaptune.data import cached, fingerprint, load_records
 from adaptune.data.splits import carve, test_seed, test_size, test_source
@@ -90,6 +89,8 @@ def build_data(cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None) -> 
 
 
 def build_optimizers(model: torch.nn.Module, cfg: DAOConfig, total_steps: int) -> Optimizers:
+    from transformers import get_cosine_schedule_with_warmup  # ~2 s of imports: not in the driver
+
     dao = unwrap(model)
     backbone = [
         p
