@@ -12,6 +12,7 @@ there instead of before or after them (benchmarks/search_fixed_cost.py).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,10 +53,13 @@ def in_background(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
     return wait
 
 
-def warm_report_imports() -> None:
+def warm_report_imports(ready: Callable[[], bool] | None = None) -> None:
     """What the end of a search imports (the report: matplotlib, Optuna's fANOVA, the
     report modules; MLflow's pyfunc flavour, which logs each trial's model), ~3 s on a
-    2-core machine, loaded while the driver waits on the trials instead of after them."""
+    2-core machine, loaded while the driver waits on the trials instead of after them:
+    from when `ready()` (the first trial started), so they do not slow the first trial's."""
+    while ready is not None and not ready():
+        time.sleep(0.2)
     import importlib
 
     import matplotlib

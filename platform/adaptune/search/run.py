@@ -93,7 +93,6 @@ def run_search(
         client = client_ready()
     with CONSOLE.phase("data"):
         data, cache_dir, info = data_ready()
-    in_background(warm_report_imports)  # while the trials train, not after the last one
     if resume is not None and not restorable(resume):  # died before Tune saved anything
         _abandon(client, state_dir, resume)
         resume = None
@@ -134,6 +133,7 @@ def run_search(
         opened.known,
         pricer=pricer,
     )
+    in_background(warm_report_imports, lambda: bool(recorder.trials))  # once a trial runs
     trainable = functools.partial(run_trial, setup=setup)
     with CONSOLE.phase("tuner"):
         tuner = make_tuner(
