@@ -137,10 +137,16 @@ promote: {enabled: false}
 """
 
 
-def _stage_two_started(state: Path) -> bool:
-    return any(
-        json.loads(p.read_text()).get("stage") == 1 for p in (state / "searches").glob("*.json")
-    )
+def _stage_two_saved(state: Path) -> bool:
+    """Stage 2 runs and Tune has saved its experiment state: a resume continues it. (Killed
+    before that save, a stage starts again as a new search: search/run.py's `restorable`,
+    tests/unit/search/test_resume_record.py.)"""
+    for p in (state / "searches").glob("*.json"):
+        record = json.loads(p.read_text())
+        if record.get("stage") == 1:
+            tune_dir = Path(record["storage"]) / record["search"]
+            return any(tune_dir.glob("experiment_state-*.json"))
+    return False
 
 
 def test_resume_multi_stage_job_at_the_stage_it_stopped(tmp_path: Path) -> None:
@@ -151,8 +157,8 @@ def test_resume_multi_stage_job_at_the_stage_it_stopped(tmp_path: Path) -> None:
     _kill_driver_when(
         job,
         state,
-        lambda: (state / "searches").exists() and _stage_two_started(state),
-        "stage 2 started",
+        lambda: (state / "searches").exists() and _stage_two_saved(state),
+        "stage 2 started and saved by Tune",
     )
 
     jobs = [

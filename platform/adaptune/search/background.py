@@ -16,9 +16,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["in_background", "warm_report_imports"]
+__all__ = ["in_background", "warm_report_imports", "warmed"]
 
 T = TypeVar("T")
+
+# Held while warm_report_imports imports. The driver's own first use of those modules
+# waits for it (`warmed`), so no module is imported by two threads at once: an import
+# cycle between two threads makes Python raise a deadlock error in one of them.
+_IMPORTING = threading.Lock()
 
 # What the end of a search imports besides the report's own modules (warm_report_imports).
 WARM_MODULES = (
@@ -58,13 +63,20 @@ def warm_report_imports(ready: Callable[[], bool] | None = None) -> None:
     report modules; MLflow's pyfunc flavour, which logs each trial's model), ~3 s on a
     2-core machine, loaded while the driver waits on the trials instead of after them:
     from when `ready()` (the first trial started), so they do not slow the first trial's."""
-    while ready is not None and not ready():
-        time.sleep(0.2)
     import importlib
 
-    import matplotlib
+    while ready is not None and not ready():
+        time.sleep(0.2)
+    with _IMPORTING:
+        import matplotlib
 
-    matplotlib.use("Agg")
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    from adaptune.report import build, plots  # noqa: F401  (the report's own modules)
+        matplotlib.use("Agg")
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+        from adaptune.report import build, plots  # noqa: F401  (the report's own modules)
+
+
+def warmed() -> None:
+    """Wait for warm_report_imports while it imports (at once if it is not importing)."""
+    with _IMPORTING:
+        pass

@@ -17,6 +17,7 @@ from typing import Any
 from adaptune import tracking
 from adaptune.plan import Plan
 from adaptune.search import final, pareto
+from adaptune.search.background import warmed
 from adaptune.search.console import CONSOLE
 from adaptune.search.recorder import SEARCH_RUN, SearchRecorder
 from adaptune.search.results import SearchSummary
@@ -36,6 +37,7 @@ def finish(
     *,
     promote: bool = True,
 ) -> None:
+    warmed()  # the report's modules: not imported from two threads at once
     box = recorder.box
     metrics = {
         SearchMetric.TRIALS: summary.trials,

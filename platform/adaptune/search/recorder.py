@@ -21,6 +21,7 @@ from mlflow.entities import RunTag
 from ray.tune import Callback
 
 from adaptune.plan import Plan
+from adaptune.search.background import warmed
 from adaptune.search.console import CONSOLE
 from adaptune.search.cost import Pricer, TrialCost
 from adaptune.search.presenter import Presentation, run_name, search_note, shared_view
@@ -294,6 +295,7 @@ def _logged(client: MlflowClient, run_id: str, key: str, step: int) -> bool:
 
 def _log_checkpoint(run_id: str, path: str, extras: dict[str, Any]) -> str:
     """Log a trial's final checkpoint as its model; remote storage is fetched first."""
+    warmed()  # MLflow's pyfunc flavour: not imported from two threads at once
     if "://" not in path:
         return log_trial_model(run_id, path, **extras)
     import tempfile
