@@ -68,25 +68,24 @@ def init_ray(address: str | None, verbose: bool, dashboard: bool = True) -> str 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     # Worker groups queue behind each other's CPUs on a small machine: wait, don't fail.
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "900")
-    if not dashboard:
-        with _loopback_node():
-            ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, **kwargs)
-        return None
-    # Train V2 frees a stopped trial's placement group from an actor that asks the
-    # State API whether the controller died; with no address it guesses, and fails when
-    # a second Ray instance runs on the machine ("multiple active Ray instances"), which
-    # leaks the CPUs. Pin the dashboard port and hand its URL to every worker.
-    port = _free_port()
-    url = f"http://{LOOPBACK}:{port}"
+    url = None
+    local: dict[str, Any] = {"include_dashboard": False}
+    if dashboard:
+        # Train V2 frees a stopped trial's placement group from an actor that asks the
+        # State API whether the controller died; with no address it guesses, and fails
+        # when a second Ray instance runs on the machine ("multiple active Ray
+        # instances"), which leaks the CPUs. Pin the dashboard port and hand its URL to
+        # every worker.
+        port = _free_port()
+        url = f"http://{LOOPBACK}:{port}"
+        local = {
+            "include_dashboard": True,
+            "dashboard_host": LOOPBACK,
+            "dashboard_port": port,
+            "runtime_env": {"env_vars": {"RAY_API_SERVER_ADDRESS": url}},
+        }
     with _loopback_node():
-        ray.init(
-            _node_ip_address=LOOPBACK,
-            include_dashboard=True,
-            dashboard_host=LOOPBACK,
-            dashboard_port=port,
-            runtime_env={"env_vars": {"RAY_API_SERVER_ADDRESS": url}},
-            **kwargs,
-        )
+        ray.init(_node_ip_address=LOOPBACK, **local, **kwargs)
     return url
 
 

@@ -111,7 +111,8 @@ def setup(uri: str) -> MlflowClient:
         else:
             os.environ[key] = value
     with store_lock(uri):  # opening a new SQLite store creates its tables: one at a time
-        new = uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists()
+        db = template.sqlite_file(uri)
+        new = db is not None and not db.exists()
         seeded = new and template.seed_store(uri)  # a copy of an empty store (template.py)
         client = ScrubbingClient(uri, registry_uri=uri)
         if uri.startswith("sqlite:"):  # the registry's store opens lazily: now

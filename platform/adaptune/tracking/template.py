@@ -22,10 +22,9 @@ import contextlib
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["keep_template", "seed_store", "template_path"]
+__all__ = ["keep_template", "seed_store", "sqlite_file", "template_path"]
 
 EXPERIMENTS = "SELECT experiment_id FROM experiments"
 
@@ -37,7 +36,7 @@ def template_path() -> Path:
     return cache / "adaptune" / f"mlflow-{mlflow.__version__}-empty-store.db"
 
 
-def _db(uri: str) -> Path | None:
+def sqlite_file(uri: str) -> Path | None:
     """The file of a local SQLite store's URI; None for any other store."""
     if not uri.startswith("sqlite:///") or "?" in uri:
         return None
@@ -47,12 +46,15 @@ def _db(uri: str) -> Path | None:
 def seed_store(uri: str) -> bool:
     """Copy the template to a local SQLite store that does not exist yet (call under the
     store's lock). True when the store's file is now that copy."""
-    db, template = _db(uri), template_path()
+    db, template = sqlite_file(uri), template_path()
     if db is None or db.exists() or not template.is_file():
         return False
     db.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _closing(template) as src, _closing(db) as dst:
+        with (
+            contextlib.closing(sqlite3.connect(template)) as src,
+            contextlib.closing(sqlite3.connect(db)) as dst,
+        ):
             src.backup(dst)
             ok = _schema(dst) == _mlflow_schema() and not dst.execute(EXPERIMENTS).fetchall()
     except (OSError, sqlite3.Error):
@@ -76,41 +78,38 @@ def _mlflow_schema() -> str:
 def keep_template(uri: str) -> None:
     """Save a just-built store, less its Default experiment, as the template (once per
     MLflow version; a machine whose cache folder cannot be written skips it)."""
-    db, template = _db(uri), template_path()
+    db, template = sqlite_file(uri), template_path()
     if db is None or template.exists() or not db.is_file():
         return
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=template.parent, suffix=".db")
-        os.close(fd)
-        with _closing(db) as src, _closing(Path(tmp)) as dst:
+        fd, name = tempfile.mkstemp(dir=template.parent, suffix=".db")
+    except OSError:  # a cache folder that cannot be written: no template
+        return
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with (
+            contextlib.closing(sqlite3.connect(db)) as src,
+            contextlib.closing(sqlite3.connect(tmp)) as dst,
+        ):
             src.backup(dst)
             with dst:
                 dst.execute("DELETE FROM experiment_tags WHERE experiment_id = 0")
                 dst.execute("DELETE FROM experiments WHERE experiment_id = 0")
-            kept = dst.execute(EXPERIMENTS).fetchall()
-        if kept:  # not an empty store after all: not a template
-            os.unlink(tmp)
-            return
-        os.replace(tmp, template)  # atomic: a concurrent reader sees all of it or none
+            empty = not dst.execute(EXPERIMENTS).fetchall()
+        if empty:  # else not an empty store after all: not a template
+            os.replace(tmp, template)  # atomic: a concurrent reader sees all of it or none
     except (OSError, sqlite3.Error):
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def discard(uri: str) -> None:
     """A copy of a bad template: the copy and the template both go."""
-    db = _db(uri)
+    db = sqlite_file(uri)
     for path in (db, template_path()):
         if path is not None:
             with contextlib.suppress(OSError):
                 path.unlink()
-
-
-@contextlib.contextmanager
-def _closing(path: Path) -> Iterator[sqlite3.Connection]:
-    con = sqlite3.connect(path)
-    try:
-        yield con
-    finally:
-        con.close()
