@@ -29,9 +29,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check platform tests benchmarks
-	$(BIN)/ruff format --check platform tests benchmarks
+	$(BIN)/ruff check platform tests benchmarks examples
+	$(BIN)/ruff format --check platform tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples/dann/adaptune_dann
 
 # On demand, never in `make test` (which runs a smoke of each script instead). Results go to
 # benchmarks/results/; the README's Benchmarks tables are built from them.

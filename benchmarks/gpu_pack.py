@@ -97,8 +97,8 @@ def pack(method: str, k: int, args: argparse.Namespace, root: Path) -> dict[str,
     """One search of k x rounds trials at k per GPU; its aggregate throughput."""
     import mlflow
 
-    from adaptune.search.run import run_search
-    from adaptune.search.tuner import placement_for
+    from adaptune.driver.run import run_search
+    from adaptune.driver.tuner import placement_for
 
     plan = plan_for(method, k, args, root)
     state = root / "state"
@@ -203,7 +203,7 @@ def main() -> None:
     result: dict[str, Any] = {"benchmark": "gpu_pack"}
     with tempfile.TemporaryDirectory(prefix="adaptune-pack-") as tmp:
         if args.plan_only:  # on one GPU and 16 CPUs, as the H100/H200 machines have
-            from adaptune.search.tuner import placement_for
+            from adaptune.driver.tuner import placement_for
 
             result["plans"] = {}
             for m in args.methods:
@@ -220,7 +220,7 @@ def main() -> None:
             result["skipped"] = "no CUDA device: gpu_pack.py measures on a GPU only"
             print(f"gpu_pack.py: skipped, {result['skipped']}", file=sys.stderr)
             return _emit(result, args.out)
-        from adaptune.search.tuner import init_ray
+        from adaptune.driver.tuner import init_ray
         from tunesim import environment
 
         result.update(environment(), device=torch.cuda.get_device_name(0))

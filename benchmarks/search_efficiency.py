@@ -95,7 +95,7 @@ OBJECTIVE = {"dao": ("val/mse", "min"), "dama": ("val/acc", "max")}
 STRATEGIES: dict[str, tuple[str, str, int, dict[str, Any]]] = {
     # Optuna's TPE samples its first 10 trials at random; on a 12-config grid that is
     # most of the search. Fewer start-up trials (3 is adaptune's default for searches of
-    # at most 32 trials, search/tuner.py), and the other samplers a job can name
+    # at most 32 trials, driver/tuner.py), and the other samplers a job can name
     # (search.sampler_options, job/algorithms.py):
     "tpe+asha": ("tpe", "asha", 2, {"n_startup_trials": 10}),
     "tpe(3 startup)+asha": ("tpe", "asha", 2, {"n_startup_trials": 3}),

@@ -9,7 +9,7 @@ per phase, against a plain Optuna loop on the same trainer; and the CLI's light 
   same command again in that state folder (what a user iterating on a job waits for;
   ``--fresh-only`` leaves it out). Its ``--events`` stream gives
   the first ``trial_started`` and last ``trial_finished`` stamps and one ``phase`` event
-  per step of the driver (search/run.py, search/finish.py); what the stream cannot see is
+  per step of the driver (driver/run.py, driver/finish.py); what the stream cannot see is
   derived from the stamps: `startup` = process start to the console's start (interpreter,
   CLI imports, the job's plan), `tune_to_first_trial` = the Tuner's start to the first
   trial's, `tune_wind_down` = the last trial's end to the Tuner's return,
@@ -47,7 +47,7 @@ from tunesim import environment
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 JOB = ROOT / "jobs" / "quickstart.yaml"
-# The phases the driver emits, in order (search/run.py, search/finish.py).
+# The phases the driver emits, in order (driver/run.py, driver/finish.py).
 BEFORE_TRIALS = ("imports", "ray_start", "mlflow_store", "data", "search_run", "tuner")
 AFTER_TRIALS = ("reruns", "mlflow_drain", "promotion", "report")
 

@@ -5,7 +5,7 @@ against a simulated trainable: no Ray cluster, no actors, exact and repeatable.
     scheduler = make_scheduler("asha", "val/mse", "min", max_t=3)
     log = simulate(searcher, scheduler, curve, epoch_time, num_samples=12, max_concurrent=2)
 
-The objects are built as ``adaptune.search.run`` builds them (``OptunaSearch`` over Optuna
+The objects are built as ``adaptune.driver.run`` builds them (``OptunaSearch`` over Optuna
 distributions with a seeded sampler, ``ASHAScheduler(time_attr="epoch")``), and called
 in the order of ``ray.tune``'s TuneController (2.60): ``suggest`` + ``on_trial_add`` when a
 slot frees; per result the scheduler decides first, the searcher sees the result only
@@ -57,7 +57,7 @@ def make_sampler(kind: str, seed: int, options: dict[str, Any] | None = None) ->
     if kind == "gp":
         return optuna.samplers.GPSampler(seed=seed, **opts)
     if kind == "nsga2":
-        from adaptune.search.tuner import _crossover
+        from adaptune.driver.tuner import _crossover
 
         crossover = _crossover(opts.pop("crossover", "uniform"))
         return optuna.samplers.NSGAIISampler(seed=seed, crossover=crossover, **opts)
@@ -95,7 +95,7 @@ def make_scheduler(
 
     if kind == "fifo":
         return FIFOScheduler()
-    if kind == "median":  # as adaptune.search.tuner builds it
+    if kind == "median":  # as adaptune.driver.tuner builds it
         return MedianStoppingRule(
             time_attr="epoch",
             metric=metric,

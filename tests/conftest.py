@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # per process, so it is set before anything imports Ray: the multi-node test's clients
 # (Jobs SDK) then present ~/.ray/auth_token like its `ray start` nodes expect.
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+# Ray's session folders (logs, spilled objects, runtime envs) of every cluster the suite
+# starts, in-process or in a CLI subprocess, go to one folder removed at the end (a short
+# path: Ray's unix sockets live there). A folder set from outside is left alone.
+RAY_TMP = None if os.environ.get("RAY_TMPDIR") else tempfile.mkdtemp(prefix="adt-ray-")
+if RAY_TMP:
+    os.environ["RAY_TMPDIR"] = RAY_TMP
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if RAY_TMP:
+        ray = sys.modules.get("ray")
+        if ray is not None:  # the suite's own cluster, if still up, before its folder goes
+            ray.shutdown()
+        shutil.rmtree(RAY_TMP, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

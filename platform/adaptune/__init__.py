@@ -1,5 +1,82 @@
-"""adaptune: Ray Tune + Optuna + ASHA searches over four domain-adaptation methods,
-every trial a Ray Train run, every run recorded in MLflow."""
+"""adaptune: Ray Tune + Optuna + ASHA searches over domain-adaptation methods, every trial
+a Ray Train run, every run recorded in MLflow.
+
+    import adaptune as at
+    job = at.Job.from_yaml("jobs/quickstart.yaml", overrides={"search.num_samples": 4})
+    result = at.search(job)
+    result.trials_df()
+
+Every name in ``__all__`` is documented in docs/api.md. They are imported on first use,
+so ``import adaptune`` (and each Ray worker that imports the package) stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adaptune.api import SearchFailed, Submission, load, resume, search, submit
+    from adaptune.contract import MethodContractError, check_method
+    from adaptune.job.spec import JobSpec as Job
+    from adaptune.job.yamlfile import SpecError
+    from adaptune.method import Method, Optimizers, Splits
+    from adaptune.methods import register_method
+    from adaptune.result import Best, Champion, SearchResult
 
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+# public name -> "module:attribute"
+_WHERE = {
+    "Job": ".job.spec:JobSpec",
+    "search": ".api:search",
+    "resume": ".api:resume",
+    "load": ".api:load",
+    "submit": ".api:submit",
+    "Submission": ".api:Submission",
+    "SearchResult": ".result:SearchResult",
+    "Best": ".result:Best",
+    "Champion": ".result:Champion",
+    "SpecError": ".job.yamlfile:SpecError",
+    "SearchFailed": ".api:SearchFailed",
+    "Method": ".method:Method",
+    "Optimizers": ".method:Optimizers",
+    "Splits": ".method:Splits",
+    "register_method": ".methods:register_method",
+    "check_method": ".contract:check_method",
+    "MethodContractError": ".contract:MethodContractError",
+}
+
+__all__ = [
+    "Best",
+    "Champion",
+    "Job",
+    "Method",
+    "MethodContractError",
+    "Optimizers",
+    "SearchFailed",
+    "SearchResult",
+    "SpecError",
+    "Splits",
+    "Submission",
+    "__version__",
+    "check_method",
+    "load",
+    "register_method",
+    "resume",
+    "search",
+    "submit",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'adaptune' has no attribute {name!r}")
+    module, _, attr = _WHERE[name].partition(":")
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -73,7 +73,8 @@ def submit(
     or a working_dir over Ray's size limit (workdir.py; `excludes`, gitignore patterns,
     add to EXCLUDES)."""
     import adaptune
-    from adaptune.job.spec import load_job, parse_override
+    from adaptune.job.overrides import parse_override
+    from adaptune.job.spec import load_job
     from adaptune.plan import make_plans
 
     sets = dict(parse_override(s) for s in overrides or [])

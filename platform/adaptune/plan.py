@@ -21,8 +21,9 @@ from typing import Any
 from optuna.distributions import BaseDistribution
 
 from adaptune.job.algorithms import objectives_of, search_problems
-from adaptune.job.conditions import Conditions, load_conditions
-from adaptune.job.space import grid_size, load_space, representative_values
+from adaptune.job.conditions import Conditions, conditions_from
+from adaptune.job.overrides import blame_override
+from adaptune.job.space import grid_size, representative_values, space_from
 from adaptune.job.spec import JobSpec, SpecError, SpecProblem
 from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
@@ -38,7 +39,7 @@ class Plan:
     job: JobSpec
     method: Method
     space: dict[str, BaseDistribution]
-    space_file: str
+    space_file: str | None  # None: the space is held in the job (made in code)
     metric: str
     mode: str
     num_samples: int
@@ -172,21 +173,48 @@ def make_plan(
     """All semantic checks; raises SpecError listing every problem found. The plan's
     ``job.fixed`` are the checked, typed values: what trials receive. `trust_remote_code`:
     the user confirmed that a model folder's own code may run (--trust-remote-code)."""
-    from adaptune.job.spec import load_yaml
     from adaptune.methods import get_method
 
     try:
         method = get_method(job.method)
     except KeyError as e:
         raise SpecError([job.problem("method", str(e.args[0]))]) from None
-    space_path = job.resolve_path(job.the_search.space)
+    try:
+        return _make_plan(job, method, cluster, trust_remote_code)
+    except SpecError as e:  # a space held in the job: its problems name dotted keys
+        raise SpecError([_in_job(job, p) for p in e.problems]) from None
+
+
+IN_JOB = "<search.space>"  # the space file's name while a space held in the job is checked
+
+
+def _in_job(job: JobSpec, problem: SpecProblem) -> SpecProblem:
+    if problem.file != IN_JOB:
+        return problem
+    return job.problem(f"search.space.{problem.key}".rstrip("."), problem.message)
+
+
+def _read_space(job: JobSpec) -> tuple[dict[str, Any], dict[str, int], str]:
+    """The space's entries, their lines and its file (IN_JOB for a space in the job)."""
+    from adaptune.job.spec import load_yaml
+
+    raw = job.the_search.space
+    if isinstance(raw, dict):
+        return raw, {}, IN_JOB
+    space_path = job.resolve_path(raw)
     if not space_path.exists():
         raise SpecError([job.problem("search.space", f"file not found: {space_path}")])
     rel = os.path.relpath(space_path)
     space_file = str(space_path) if rel.startswith("..") else rel
-    space = load_space(space_file)
-    _, space_lines = load_yaml(space_file)
-    conditions = load_conditions(space_file, space)
+    return *load_yaml(space_file), space_file
+
+
+def _make_plan(
+    job: JobSpec, method: Method, cluster: dict[str, float] | None, trust_remote_code: bool
+) -> Plan:
+    entries, space_lines, space_file = _read_space(job)
+    space = space_from(entries, space_lines, space_file)
+    conditions = conditions_from(entries, space_lines, space_file, space)
     problems, fixed = _check_values(job, method, space, space_file, space_lines)
     remote_code = None
     if not problems:  # what is outside the job file, once its values are known good
@@ -225,7 +253,7 @@ def make_plan(
         job,
         method,
         space,
-        space_file,
+        None if space_file == IN_JOB else space_file,
         metric,
         mode,
         num_samples,
@@ -265,8 +293,30 @@ def make_plans(
             )
         plans.append(plan)
     if problems:  # stages sharing a space file or the resources would repeat a problem
-        raise SpecError(list(dict.fromkeys(problems)))
+        raise SpecError([_blame(p, job) for p in dict.fromkeys(problems)])
     return plans
+
+
+def _blame(problem: SpecProblem, job: JobSpec) -> SpecProblem:
+    """A problem an override caused, told as the override's (job/overrides.py), with the
+    closest config field for a mistyped fixed.<field>."""
+    import difflib
+
+    blamed = blame_override(problem, job.overrides)
+    if blamed is problem or not problem.key.startswith("fixed."):
+        return blamed
+    from adaptune.methods import METHODS
+
+    if job.method not in METHODS:
+        return blamed
+    fields = [f.name for f in dataclasses.fields(METHODS[job.method].config_cls)]
+    close = difflib.get_close_matches(problem.key.split(".", 1)[1], fields, n=1, cutoff=0.5)
+    hint = (
+        f" (did you mean 'fixed.{close[0]}'?)"
+        if close and "did you mean" not in blamed.message
+        else ""
+    )
+    return SpecProblem(blamed.file, blamed.line, blamed.key, blamed.message + hint)
 
 
 def make_default(method: Method, fixed: dict[str, Any]) -> Any:

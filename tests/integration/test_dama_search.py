@@ -21,7 +21,7 @@ import torch
 from tests.conftest import write
 
 from adaptune.cli import main
-from adaptune.search.stages import fetch_model_dir
+from adaptune.driver.stages import fetch_model_dir
 
 pytestmark = pytest.mark.integration
 

@@ -114,9 +114,22 @@ def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
         # DAO's weight w_c per optimiser step (log_every 2 here), not only per epoch
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "step/dao/w_c")]
         assert len(steps) > len(history) and steps == sorted(set(steps)) and steps[0] == 1
+        # tracking.log_models: best (the default) logs the chosen trial's model alone
         assert ("adaptune.model_uri" in run.data.tags) == (
-            run.data.tags["adaptune.status"] == "completed"
+            run.data.tags["adaptune.trial_id"] == search["best_trial"]
         )
+
+
+def test_the_search_keeps_its_trained_weights_only(search: dict[str, Any]) -> None:
+    """One logged model, of adapters and heads (no backbone weights), and no checkpoint
+    left in Ray storage once the search is over; the summary says what it wrote."""
+    state = Path(search["tracking_uri"].removeprefix("sqlite:///")).parent
+    assert not list((state / "ray").rglob("checkpoint_*"))
+    models = list((state / "mlartifacts" / "models").iterdir())
+    assert len(models) == 1
+    size = sum(f.stat().st_size for f in models[0].rglob("*") if f.is_file())
+    assert size < 5 * 2**20 and not list(models[0].rglob("model.safetensors"))
+    assert 0 < search["disk"]["artifacts"] < 10 * 2**20 and search["disk"]["ray"] > 0
 
 
 def test_the_cost_ledger_prices_every_trial_and_the_search(search: dict[str, Any]) -> None:

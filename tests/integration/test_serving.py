@@ -186,7 +186,9 @@ print(len(model.predict([{TEXT!r}])))
 
 
 def test_the_model_has_a_signature_and_an_input_example(search: dict[str, Any]) -> None:
-    mlflow.set_tracking_uri(f"sqlite:///{search['state'] / 'mlflow.db'}")
+    store = f"sqlite:///{search['state'] / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)  # an earlier test's registry may still be set here
     info = mlflow.models.get_model_info("models:/served-dao@champion")
     assert info.signature is not None and info.signature.inputs.input_types()
     assert info.saved_input_example_info is not None

@@ -7,8 +7,8 @@ import yaml
 from tests.conftest import ROOT
 
 from adaptune.autoscale import FAKE_HEAD_TYPE, fake_config, gpus_of, load_cluster
+from adaptune.driver.tuner import Placement
 from adaptune.job.spec import ResourceSpec
-from adaptune.search.tuner import Placement
 
 
 def test_worker_types_keep_names_and_ranges_and_get_their_accelerators() -> None:

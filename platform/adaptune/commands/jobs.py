@@ -17,19 +17,20 @@ EXIT_BAD_INPUT = 2
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from adaptune import cluster
+    from adaptune.api import submit
+    from adaptune.commands.validate import overrides_of
+    from adaptune.job.spec import JobSpec
 
     try:
-        sid = cluster.submit(
-            args.job,
+        sid = submit(
+            JobSpec.from_yaml(args.job, overrides_of(args)),
             args.address,
             tracking_uri=args.tracking_uri,
             storage_path=args.storage_path,
-            overrides=args.set,
             submission_id=args.submission_id,
             trust_remote_code=args.trust_remote_code,
             excludes=args.exclude,
-        )
+        ).id
     except ValueError as e:  # a job file outside the project, a working_dir too large
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -17,7 +17,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["Output", "can_open_browser", "next_steps", "open_page", "quiet_libraries"]
+__all__ = [
+    "Output",
+    "can_open_browser",
+    "next_steps",
+    "open_page",
+    "quiet_libraries",
+    "state_dir",
+]
 
 
 class Output:
@@ -52,6 +59,14 @@ class Output:
             out.flush()
         else:
             Path(self.target).write_text(text + "\n")
+
+
+def state_dir(args: Any) -> Path:
+    """--state-dir, else $ADAPTUNE_HOME, else ./.adaptune (absolute)."""
+    from adaptune.tracking import default_state_dir
+
+    given = getattr(args, "state_dir", None)
+    return Path(given).resolve() if given else default_state_dir()
 
 
 def quiet_libraries() -> None:

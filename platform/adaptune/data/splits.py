@@ -6,7 +6,7 @@
     rest, test = carve(labels, data.test_fraction, data.seed)   # stratified indices
 
 No trial and no sampler ever sees the test split: the worker scores it once, after the
-last epoch, and only the chosen trial's numbers are recorded (search/final.py).
+last epoch, and only the chosen trial's numbers are recorded (driver/final.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Imports no torch, Ray or MLflow, so ``adaptune validate`` answers in a moment.
 """
 
-from adaptune.job.spec import DataSpec, JobSpec, load_job, parse_override
+from adaptune.job.overrides import parse_override
+from adaptune.job.spec import DataSpec, JobSpec, load_job
 from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml
 
 __all__ = [

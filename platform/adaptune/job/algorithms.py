@@ -1,5 +1,5 @@
 """Search algorithms as a job names them, checked: sampler options, schedulers, objectives,
-constraints and the Pareto pick. Nothing is built here (search/tuner.py builds the Optuna
+constraints and the Pareto pick. Nothing is built here (driver/tuner.py builds the Optuna
 sampler and the Ray scheduler); every problem names file, line and key.
 
     objectives, problems = objectives_of(job, "mad", "val/acc", "max", METRICS)

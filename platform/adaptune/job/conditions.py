@@ -28,7 +28,7 @@ from optuna.distributions import (
 
 from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml
 
-__all__ = ["Conditions", "DefineByRun", "active", "load_conditions"]
+__all__ = ["Conditions", "DefineByRun", "active", "conditions_from", "load_conditions"]
 
 Conditions = dict[str, dict[str, tuple[Any, ...]]]  # param -> {other param: allowed values}
 
@@ -65,8 +65,13 @@ def possible(value: Any, dist: BaseDistribution) -> bool:
 def load_conditions(path: str | Path, space: dict[str, BaseDistribution]) -> Conditions:
     """The `when` of every entry of a space file, checked against `space` (its loaded
     distributions); every problem names file, line and key."""
-    data, lines = load_yaml(path)
-    file = str(path)
+    return conditions_from(*load_yaml(path), str(path), space)
+
+
+def conditions_from(
+    data: dict[str, Any], lines: dict[str, int], file: str, space: dict[str, BaseDistribution]
+) -> Conditions:
+    """load_conditions of a space's entries (a file's, or one held in a job)."""
     out: Conditions = {}
     problems: list[SpecProblem] = []
 

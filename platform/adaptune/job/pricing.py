@@ -12,7 +12,7 @@ node it starts. A trial on such a node is charged the node's price times its sha
 the node (its GPUs of the node's GPUs, else its CPUs of the node's CPUs); the job's
 ``node_types`` overrides a label (a negotiated or current spot price). A node with no
 price (the embedded local cluster, a ``ray start`` by hand) charges the CPU- and GPU-hour
-prices. The search driver does the arithmetic (search/cost.py); this module only reads
+prices. The search driver does the arithmetic (driver/cost.py); this module only reads
 and checks prices, so ``adaptune validate`` refuses a bad one with its file and line.
 """
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml, problems_from_validation
 
-__all__ = ["grid_of", "grid_size", "load_space"]
+__all__ = ["as_entries", "grid_of", "grid_size", "load_space", "space_from"]
 
 Scalar = bool | int | float | str | None
 
@@ -92,8 +92,13 @@ class _Entry(BaseModel):
 
 def load_space(path: str | Path) -> dict[str, BaseDistribution]:
     """Read a search space file; every problem names file, line and parameter."""
-    data, lines = load_yaml(path)
-    file = str(path)
+    return space_from(*load_yaml(path), str(path))
+
+
+def space_from(
+    data: dict[str, Any], lines: dict[str, int], file: str
+) -> dict[str, BaseDistribution]:
+    """The distributions of a space's entries (a file's, or one held in a job)."""
     space: dict[str, BaseDistribution] = {}
     problems: list[SpecProblem] = []
     for name, raw in data.items():
@@ -116,6 +121,26 @@ def load_space(path: str | Path) -> dict[str, BaseDistribution]:
     if not space:
         raise SpecError([SpecProblem(file, None, "", "search space has no parameters")])
     return space
+
+
+def as_entries(space: Any) -> Any:
+    """A space held in memory in the file's format: optuna distributions become entries
+    ({type: float, low, high, log, step}); anything else is left for validation."""
+    if not isinstance(space, dict):
+        return space
+    return {k: _entry_of(v) if isinstance(v, BaseDistribution) else v for k, v in space.items()}
+
+
+def _entry_of(dist: BaseDistribution) -> dict[str, Any]:
+    if isinstance(dist, CategoricalDistribution):
+        return {"type": "categorical", "choices": list(dist.choices)}
+    if not isinstance(dist, FloatDistribution | IntDistribution):
+        raise ValueError(f"unsupported distribution {type(dist).__name__}")
+    kind = "int" if isinstance(dist, IntDistribution) else "float"
+    out: dict[str, Any] = {"type": kind, "low": dist.low, "high": dist.high, "log": dist.log}
+    if dist.step is not None and not (kind == "int" and dist.step == 1):
+        out["step"] = dist.step
+    return out
 
 
 def _abbreviated(entry: _Entry) -> dict[str, Any]:

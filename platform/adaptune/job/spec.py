@@ -9,9 +9,8 @@ Structure only: the method-specific checks (config fields, metrics, data sources
 
 from __future__ import annotations
 
-import difflib
+import copy
 import os
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +25,9 @@ from pydantic import (
 )
 
 from adaptune.job import names
+from adaptune.job.overrides import blame_override, set_dotted
 from adaptune.job.pricing import PricingSpec
+from adaptune.job.space import as_entries
 from adaptune.job.yamlfile import (
     KeyedValueError,
     SpecError,
@@ -98,7 +99,9 @@ class WarmStartSpec(_Strict):
 
 
 class SearchSpec(_Strict):
-    space: str
+    # A space file (search_spaces/*.yaml), or the space itself: {name: entry}, each entry
+    # in the file's format or an optuna distribution (kept in the file's format).
+    space: str | dict[str, Any]
     sampler: Sampler = "tpe"
     num_samples: int | None = Field(None, ge=1)  # None: 16, or the grid's size for grid
     # Options of the sampler (n_startup_trials, multivariate, ...): job/algorithms.py
@@ -111,6 +114,8 @@ class SearchSpec(_Strict):
     scheduler: SchedulerSpec = SchedulerSpec()
     max_concurrent: int | Literal["auto"] = "auto"
     seed: int = SEED
+
+    _entries = field_validator("space", mode="before")(as_entries)
 
     @field_validator("max_concurrent")
     @classmethod
@@ -166,6 +171,10 @@ def gpu_share(v: float) -> float:
 class TrackingSpec(_Strict):
     uri: names.TrackingURI | None = None  # None: embedded SQLite store under the state folder
     experiment: names.ExperimentName | None = None  # default: the job's name
+    # Whose model is logged (the rest keep metrics and params): the chosen trial's (what
+    # promotion and the next stage read), the top_k completed by the objective, or all.
+    log_models: Literal["best", "top_k", "all"] = "best"
+    top_k: int = Field(3, ge=1, le=1000)
 
 
 class PickSpec(_Strict):
@@ -198,7 +207,9 @@ class ArmSpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
     fixed: dict[str, Any] = Field(default_factory=dict)
-    space: str | None = None  # default: the job's search.space
+    space: str | dict[str, Any] | None = None  # default: the job's search.space
+
+    _entries = field_validator("space", mode="before")(as_entries)
 
 
 class StageSpec(_Strict):
@@ -238,6 +249,32 @@ class JobSpec(_Strict):
     key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
     job_name: str = Field("", exclude=True)  # the multi-stage job's name, in a stage's view
     arm: str = Field("", exclude=True)  # the arm's name, in an arm's view of a comparison
+    overrides: dict[str, Any] = Field(default_factory=dict, exclude=True)  # blamed by plan.py
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:
+        """The job in a YAML file, with dotted-key `overrides` ({"search.num_samples": 4})."""
+        return load_job(path, overrides)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], overrides: dict[str, Any] | None = None) -> JobSpec:
+        """A job written in code, in the YAML's shape; problems name dotted keys."""
+        return _validated(data, "", {}, overrides or {})
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The job as YAML (what `from_yaml` reads back); written to `path` if given."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        text = yaml.safe_dump({"name": self.name, "method": self.method, **data}, sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def validate(self, *, trust_remote_code: bool = False) -> None:  # type: ignore[override]
+        """Every check `adaptune validate` makes (values, space, data, model); raises
+        SpecError naming file:line:key, or the dotted key of a job made in code."""
+        from adaptune.plan import make_plans
+
+        make_plans(self, trust_remote_code=trust_remote_code)
 
     @model_validator(mode="after")
     def _one_search(self) -> JobSpec:
@@ -335,64 +372,18 @@ class JobSpec(_Strict):
 def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:
     """Load and structurally validate a job spec; `overrides` are dotted keys (--set)."""
     data, lines = load_yaml(path)
-    for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted, value)
-    try:
-        return JobSpec.model_validate({**data, "source_file": str(path), "lines": lines})
-    except ValidationError as e:
-        problems = problems_from_validation(e, str(path), lines)
-        raise SpecError([blame_override(p, overrides or {}) for p in problems]) from e
+    return _validated(data, str(path), lines, overrides or {})
 
 
-def blame_override(problem: SpecProblem, overrides: dict[str, Any]) -> SpecProblem:
-    """A problem a --set override caused, told as that override's (the job file's line
-    does not hold it), with the closest valid key for an unknown one."""
+def _validated(
+    data: dict[str, Any], file: str, lines: dict[str, int], overrides: dict[str, Any]
+) -> JobSpec:
+    data = copy.deepcopy(data)
     for dotted, value in overrides.items():
-        if not (dotted == problem.key or dotted.startswith(problem.key + ".")):
-            continue
-        message = problem.message
-        if message == "unknown key":
-            *parents, leaf = problem.key.split(".")
-            fields = _fields_at(parents)
-            longer = [f for f in fields if f.startswith(leaf)]  # "grace" -> "grace_period"
-            close = longer[:1] or difflib.get_close_matches(leaf, fields, n=1, cutoff=0.5)
-            if close:
-                message += f" (did you mean '{'.'.join([*parents, close[0]])}'?)"
-        return SpecProblem("--set", None, f"{dotted}={value}", message)
-    return problem
-
-
-def _fields_at(path: list[str]) -> list[str]:
-    """The spec keys valid under a dotted path (JobSpec's nested models)."""
-    model: Any = JobSpec
-    for part in path:
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        nested = [field.annotation, *typing.get_args(field.annotation)]
-        model = next((t for t in nested if isinstance(t, type) and issubclass(t, BaseModel)), None)
-    fields = getattr(model, "model_fields", {})
-    return [k for k, f in fields.items() if not f.exclude]
-
-
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        nxt = node.setdefault(p, {})
-        if not isinstance(nxt, dict):
-            raise SpecError([SpecProblem("--set", None, dotted, f"'{p}' is not a mapping")])
-        node = nxt
-    node[leaf] = value
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """`key=value` from the command line; the value is read as YAML (numbers, lists...)."""
-    if "=" not in text:
-        raise SpecError([SpecProblem("--set", None, text, "expected key=value")])
-    key, raw = text.split("=", 1)
+        set_dotted(data, dotted, value)
+    meta = {"source_file": file, "lines": lines, "overrides": overrides}
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise SpecError([SpecProblem("--set", None, key, f"bad value: {e}")]) from e
-    return key.strip(), value
+        return JobSpec.model_validate({**data, **meta})
+    except ValidationError as e:
+        problems = problems_from_validation(e, file, lines)
+        raise SpecError([blame_override(p, overrides) for p in problems]) from e

@@ -41,7 +41,8 @@ class SpecProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key or '<top>'}: {self.message}"
+        # a job made in code has no file: its dotted key alone says where
+        return f"{where + ': ' if where else ''}{self.key or '<top>'}: {self.message}"
 
 
 class SpecError(Exception):

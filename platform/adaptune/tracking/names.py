@@ -63,6 +63,7 @@ class Tag:
     # search runs
     BEST_TRIAL = PREFIX + "best_trial"  # decided by search.results, read by promotion
     BEST_RUN_ID = PREFIX + "best_run_id"
+    PROMOTION = PREFIX + "promotion"  # JSON: what promotion decided for it, and why
     # model versions
     RUN_ID = PREFIX + "run_id"
     VALUE = PREFIX + "value"
@@ -185,7 +186,7 @@ class SearchMetric:
 
 
 class Cost:
-    """The cost ledger (search/cost.py): on trial runs a tag and two metrics, on search
+    """The cost ledger (driver/cost.py): on trial runs a tag and two metrics, on search
     runs the totals. Prices: job/pricing.py."""
 
     NODE_TYPE = "cost/node_type"  # trial-run tag: cluster.yaml's node type, or "local"

@@ -9,7 +9,9 @@ The best trial is the one ``search.results`` chose, named by the search run's
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,28 @@ def _chosen(
 
 
 def promote(
+    client: MlflowClient,
+    search_run: Any,
+    model_name: str,
+    alias: str,
+    metric: str,
+    mode: str,
+    dry_run: bool = False,
+    best_trial: str | None = None,
+    rule: str = "better",
+) -> Promotion:
+    """Promote the search's chosen trial (see _promote); what was decided, and why, is
+    recorded on the search run (``Tag.PROMOTION``), where `at.load` reads it back."""
+    result = _promote(
+        client, search_run, model_name, alias, metric, mode, dry_run, best_trial, rule
+    )
+    if not dry_run:
+        text = json.dumps(dataclasses.asdict(result))
+        client.set_tag(search_run.info.run_id, Tag.PROMOTION, text)
+    return result
+
+
+def _promote(
     client: MlflowClient,
     search_run: Any,
     model_name: str,

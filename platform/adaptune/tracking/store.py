@@ -14,6 +14,7 @@ The client scrubs secrets from everything it writes (``scrub.py``).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -184,7 +185,10 @@ VOCABULARY_FILES = frozenset({"tokenizer.json", "vocab.json", "vocab.txt", "merg
 SERVING_PACKAGES = ("mlflow", "torch", "transformers", "peft", "pandas", "numpy", "pyyaml")
 
 
-def _requirements() -> list[str]:
+def _requirements(model_dir: str | Path | None = None) -> list[str]:
+    """The serving packages pinned, and the packages that ship the frozen backbones the
+    model references (methods/encoder.py writes them to backbone.json files): a model
+    holding LoRA adapters alone loads its backbone from there."""
     from importlib.metadata import PackageNotFoundError, version
 
     pins = []
@@ -193,7 +197,11 @@ def _requirements() -> list[str]:
             pins.append(f"{package}=={version(package)}")
         except PackageNotFoundError:
             continue
-    return pins
+    for ref in Path(model_dir).rglob("backbone.json") if model_dir else ():
+        shipped = json.loads(ref.read_text())
+        if shipped.get("package"):
+            pins.append(f"{shipped['package']}=={shipped['version']}")
+    return sorted(set(pins), key=pins.index)
 
 
 @contextlib.contextmanager
@@ -282,7 +290,8 @@ def log_trial_model(
             python_model=str(SERVING_CODE),  # models-from-code: nothing is pickled
             artifacts={"model": clean},
             code_paths=[str(Path(adaptune.__file__).parent)],
-            pip_requirements=_requirements(),  # explicit: inference costs seconds per model
+            # explicit: inference costs seconds per model
+            pip_requirements=_requirements(model_dir),
             signature=signature,
             input_example=example,
             step=step,

@@ -144,7 +144,10 @@ class InActorTrain:
         for info in fs.get_file_info(FileSelector(self._storage.experiment_fs_path)):
             if info.base_name.startswith("checkpoint_") and info.base_name != name:
                 fs.delete_dir(info.path)
-        return self.Checkpoint(self._storage.build_checkpoint_path_from_name(name), fs)
+        path = self._storage.build_checkpoint_path_from_name(name)
+        if fs.get_file_info(path).type != FileType.Directory:
+            return None  # dropped once the trial ended (driver/kept.py): start afresh
+        return self.Checkpoint(path, fs)
 
 
 def run_in_actor(

@@ -39,6 +39,9 @@ class TrialSetup:
     # later trials load the kernels (train/worker.py, use_compile_cache). "" = torch's own.
     compile_cache: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # seeded re-runs: {"seed": k}
+    # A method added by register_method in the driver (a notebook's): trial processes
+    # cannot import it by name, so its Method object travels with the trial (cloudpickle).
+    registered: Any = None
 
     def loop_config(self, params: dict[str, Any]) -> dict[str, Any]:
         """The worker loop's config (train/worker.py): fixed, then sampled, values."""
@@ -49,6 +52,7 @@ class TrialSetup:
             "cache_dir": self.cache_dir,
             "compile_cache": self.compile_cache,
             "threads": max(1, int(self.cpus_per_worker)),
+            "registered": self.registered,
         }
 
 

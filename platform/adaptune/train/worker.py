@@ -102,11 +102,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
     from adaptune.job.spec import DataSpec
     from adaptune.method import MODEL_METADATA, make_config
-    from adaptune.methods import get_method
-    from adaptune.train.checkpoint import STATE_FILE, load_state, save_state
+    from adaptune.methods import get_method, register_method
+    from adaptune.train.checkpoint import STATE_FILE, frozen_at_build, load_state, save_state
     from adaptune.train.local_trial import train_api
 
     use_compile_cache(config.get("compile_cache"))
+    if config.get("registered") is not None:  # the driver's notebook method, shipped here
+        register_method(config["registered"], replace=True)
     method = get_method(config["method"])
     cfg = make_config(method, config["params"])
     train = train_api(config)  # ray.train, or its stand-in in a Tune trial actor
@@ -121,6 +123,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         cfg, DataSpec.model_validate(config["data"]), config.get("cache_dir")
     )
     model = train.prepare_model(method.build_model(cfg, info))
+    frozen = frozen_at_build(model)  # rebuilt exactly on a restart: not checkpointed
     generator = torch.Generator().manual_seed(cfg.seed)
     if method.train_loader is not None:
         train_loader = train.prepare_data_loader(
@@ -149,7 +152,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     if restart is not None:
         with restart.as_directory() as saved:
             if Path(saved, STATE_FILE).exists():
-                first = load_state(saved, model, opt, generator) + 1
+                first = load_state(saved, model, opt, generator, frozen) + 1
 
     for epoch in range(first, cfg.epochs + 1):
         set_epoch = getattr(getattr(train_loader, "sampler", None), "set_epoch", None)
@@ -181,6 +184,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 method.save_model(model, cfg, info, tmp)
                 Path(tmp, MODEL_METADATA).write_text(json.dumps({"method": method.name}))
             elif rank == 0:
-                save_state(tmp, model, opt, epoch, generator)
+                save_state(tmp, model, opt, epoch, generator, frozen)
             checkpoint = train.Checkpoint.from_directory(tmp) if rank == 0 else None
             train.report(report, checkpoint=checkpoint)

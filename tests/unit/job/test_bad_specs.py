@@ -21,8 +21,8 @@ import ray
 from tests.conftest import ROOT
 
 from adaptune.cli import main
-from adaptune.search import run as search_run
-from adaptune.search import stages
+from adaptune.driver import run as search_run
+from adaptune.driver import stages
 
 CORPUS = ROOT / "tests" / "data" / "bad_specs"
 CASES = sorted(CORPUS.glob("*.yaml"))

@@ -13,7 +13,7 @@ from tests.conftest import write
 
 from adaptune.job.spec import SpecError, load_job
 from adaptune.method import MODEL_METADATA
-from adaptune.methods import METHODS
+from adaptune.methods import BUILTIN, METHODS
 from adaptune.plan import make_plan, make_plans
 
 SPACE = "dao_lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}\n"
@@ -66,7 +66,7 @@ def test_a_good_data_file_passes_and_a_small_one_is_sized(tmp_path: Path) -> Non
     assert "the train split has" in _problem(job)  # 13 rows, minus test and val: < 16
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", sorted(BUILTIN))  # installed methods: their own tests
 def test_declared_sources_are_the_ones_build_data_reads(name: str) -> None:
     """Every source a method declares appears in its step or data code, and a synthetic
     source another method declares is refused for it."""

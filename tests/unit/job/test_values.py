@@ -81,7 +81,7 @@ def test_trials_receive_the_checked_values(tmp_path: Path) -> None:
         "compile": False,
         "lora_targets": ("query", "value"),
     }
-    setup = TrialSetup(  # as search/run.py builds it
+    setup = TrialSetup(  # as driver/run.py builds it
         method="dao",
         fixed=dict(plan.job.fixed),
         data={},

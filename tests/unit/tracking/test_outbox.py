@@ -17,10 +17,10 @@ from tests.conftest import write
 
 from adaptune import tracking
 from adaptune.cli import main
-from adaptune.search import finish as search_finish
-from adaptune.search import run as search_run
-from adaptune.search.recorder import SearchRecorder
-from adaptune.search.results import SearchSummary
+from adaptune.driver import finish as search_finish
+from adaptune.driver import run as search_run
+from adaptune.driver.recorder import SearchRecorder
+from adaptune.driver.results import SearchSummary
 from adaptune.tracking.outbox import Outbox, is_transient
 
 WRITES = {"create_run", "log_batch", "set_tag", "set_terminated", "update_run", "log_artifacts"}

@@ -27,7 +27,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 def search_with_reruns(store: dict[str, Any], scores: list[float]) -> Any:
     """A finished search whose chosen trial has a model, and whose re-runs scored `scores`
-    on test (what search/final.py records)."""
+    on test (what driver/final.py records)."""
     client: MlflowClient = store["client"]
     store["n"][0] += 1
     name = f"sig{store['n'][0]}"

@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import ROOT
 
 from adaptune import tracking
-from adaptune.search.tuner import check_ray_address
+from adaptune.driver.tuner import check_ray_address
 from adaptune.tracking.reach import TrackingUnreachable, check_reachable
 
 FIRST_SEARCH = """

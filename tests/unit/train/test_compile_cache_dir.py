@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptune.search.run import compile_cache_dir
+from adaptune.driver.run import compile_cache_dir
 from adaptune.train.trial import TrialSetup
 from adaptune.train.worker import use_compile_cache
 
@@ -39,7 +39,7 @@ def test_every_trial_and_rerun_of_a_search_gets_the_searchs_folder(tmp_path: Pat
     setup = _setup(tmp_path, "qs-1")
     first, second = setup.loop_config({"lr": 1e-4}), setup.loop_config({"lr": 3e-4})
     assert first["compile_cache"] == second["compile_cache"] == setup.compile_cache
-    rerun = dataclasses.replace(setup, search="qs-1-final")  # search/final.py's re-runs
+    rerun = dataclasses.replace(setup, search="qs-1-final")  # driver/final.py's re-runs
     assert rerun.loop_config({})["compile_cache"] == setup.compile_cache
     assert _setup(tmp_path, "qs-2").compile_cache != setup.compile_cache
 

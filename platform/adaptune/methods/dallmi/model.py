@@ -37,14 +37,13 @@ def start_path(cfg: DALLMiConfig, data_info: dict[str, Any]) -> str | None:
 
 
 def load_tokenizer(cfg: DALLMiConfig) -> PreTrainedTokenizerBase:
-    path = str(Path(cfg.init_from) / "encoder") if cfg.init_from else backbone_path(cfg)
-    return encoder_lib.load_tokenizer(path, cfg.trust_remote_code)
+    return encoder_lib.load_tokenizer(cfg.init_from or backbone_path(cfg), cfg.trust_remote_code)
 
 
 def load_encoder(cfg: DALLMiConfig, path: str | None = None) -> nn.Module:
-    """The backbone (or the encoder saved under `path`, LoRA merged) with fresh LoRA."""
+    """The backbone (or the model saved under `path`, LoRA merged) with fresh LoRA."""
     return encoder_lib.load_encoder(
-        str(Path(path) / "encoder") if path else backbone_path(cfg),
+        path or backbone_path(cfg),
         trust_remote_code=cfg.trust_remote_code,
         lora_rank=cfg.lora_rank,
         lora_alpha=cfg.lora_alpha,

@@ -4,14 +4,15 @@
     predict = load_predictor("out/")
     predict(["brain scan shows a tumor"])   # DataFrame: labels, p_<label> per label
 
-Directory: ``encoder/`` (transformers weights, LoRA merged, plus tokenizer),
+Directory: the encoder as methods/encoder.py saves it (LoRA adapters, tokenizer and the
+frozen base they sit on: a checked backbone reference, or the source phase's saved
+encoder under ``base/``; the whole encoder for full fine-tuning),
 ``head.pt`` (state dict, loaded with weights_only=True), ``config.json``,
 ``labels.json`` and ``eval.json`` (per-label AP of the last evaluation).
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
@@ -20,10 +21,16 @@ from typing import Any
 
 import pandas as pd
 import torch
-from transformers import AutoModel, AutoTokenizer
 
+from adaptune.methods import encoder as encoder_lib
 from adaptune.methods.dallmi.config import DALLMiConfig
-from adaptune.methods.dallmi.model import DALLMiModel, load_tokenizer, unwrap
+from adaptune.methods.dallmi.model import (
+    DALLMiModel,
+    backbone_path,
+    load_tokenizer,
+    start_path,
+    unwrap,
+)
 
 
 def save_model(
@@ -32,11 +39,8 @@ def save_model(
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     inner = unwrap(model)
-    encoder: Any = copy.deepcopy(inner.encoder)
-    if hasattr(encoder, "merge_and_unload"):
-        encoder = encoder.merge_and_unload()
-    encoder.save_pretrained(out / "encoder")
-    load_tokenizer(cfg).save_pretrained(out / "encoder")
+    base = start_path(cfg, data_info) or backbone_path(cfg)  # what build_model started from
+    encoder_lib.save_encoder(inner.encoder, load_tokenizer(cfg), out, base)
     torch.save(inner.head.state_dict(), out / "head.pt")
     labels = list(data_info["labels"])
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -51,8 +55,8 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     raw["lora_targets"] = tuple(raw["lora_targets"])
     cfg = DALLMiConfig(**{**raw, "lora_rank": 0})  # weights are merged: a plain encoder
     labels = json.loads((root / "labels.json").read_text())
-    encoder = AutoModel.from_pretrained(root / "encoder")
-    tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
+    encoder = encoder_lib.load_saved_encoder(root)
+    tokenizer = encoder_lib.load_tokenizer(str(root))
     model = DALLMiModel(encoder, cfg, len(labels), labels)
     model.head.load_state_dict(torch.load(root / "head.pt", weights_only=True, map_location="cpu"))
     model.eval()

@@ -276,7 +276,7 @@ def arms_markdown(
     t-tests (same seeds) of every arm against `reference` (default: the first arm).
 
     `arms`: (arm name, its re-run rows: {"seed", "test/<metric>", ...}); rows pair up by
-    seed, as search/compare.py pairs them for the objective. The summaries that
+    seed, as driver/compare.py pairs them for the objective. The summaries that
     ``adaptune search --json`` writes hold these rows as "reruns".
     """
     from adaptune.stats import paired, summarize

@@ -20,10 +20,10 @@ from adaptune.methods.encoder import shipped_backbone
 
 
 def backbone_path(cfg: DAOConfig) -> str:
-    """The encoder to load: a previous model's, the configured name/path, else the shipped
-    MiniLM-L6."""
+    """The encoder to load: a previous model's folder, the configured name/path, else the
+    shipped MiniLM-L6."""
     if cfg.init_from:
-        return str(Path(cfg.init_from) / "encoder")
+        return cfg.init_from
     if cfg.backbone:
         return cfg.backbone
     return shipped_backbone()
@@ -109,16 +109,6 @@ def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
 
 def count_trainable(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def export_encoder(model: DAOModel) -> nn.Module:
-    """A plain transformers encoder with any LoRA weights merged in (a copy)."""
-    import copy
-
-    encoder: Any = copy.deepcopy(model.encoder)
-    if hasattr(encoder, "merge_and_unload"):
-        encoder = encoder.merge_and_unload()
-    return encoder
 
 
 def save_heads(model: DAOModel, path: Path) -> None:

@@ -1,6 +1,7 @@
 """Save a trained DAO model as a directory, and load it back as a raw-text predictor.
 
-Directory: ``encoder/`` (transformers weights with LoRA merged, plus tokenizer),
+Directory: the encoder as methods/encoder.py saves it (LoRA adapters, tokenizer and a
+checked reference to the frozen backbone; the whole encoder for full fine-tuning),
 ``heads.pt`` (state dicts, loaded with weights_only=True), ``config.json`` and, for
 the DAO weighting, ``dao_trajectory.csv`` / ``.png`` (w_c, alpha, beta every log_every
 steps; report.py).
@@ -16,17 +17,11 @@ from typing import Any
 
 import pandas as pd
 import torch
-from transformers import AutoModel, AutoTokenizer
 
+from adaptune.methods import encoder as encoder_lib
 from adaptune.methods.dao.config import DAOConfig
 from adaptune.methods.dao.loss import CLASS_NAMES
-from adaptune.methods.dao.model import (
-    DAOModel,
-    export_encoder,
-    load_tokenizer,
-    save_heads,
-    unwrap,
-)
+from adaptune.methods.dao.model import DAOModel, backbone_path, load_tokenizer, save_heads, unwrap
 from adaptune.methods.dao.report import write_trajectory
 
 
@@ -36,9 +31,7 @@ def save_model(
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     dao = unwrap(model)
-    encoder: Any = export_encoder(dao)
-    encoder.save_pretrained(out / "encoder")
-    load_tokenizer(cfg).save_pretrained(out / "encoder")
+    encoder_lib.save_encoder(dao.encoder, load_tokenizer(cfg), out, backbone_path(cfg))
     save_heads(dao, out / "heads.pt")
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     write_trajectory(dao.trajectory, out)
@@ -49,8 +42,8 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     raw = json.loads((root / "config.json").read_text())
     raw["lora_targets"] = tuple(raw["lora_targets"])
     cfg = DAOConfig(**{**raw, "lora_rank": 0, "init_from": None})  # merged: a plain encoder
-    encoder = AutoModel.from_pretrained(root / "encoder")
-    tokenizer = AutoTokenizer.from_pretrained(root / "encoder")
+    encoder = encoder_lib.load_saved_encoder(root)
+    tokenizer = encoder_lib.load_tokenizer(str(root))
     model = DAOModel(encoder, dataclasses.replace(cfg, weighting="constant"))
     heads = torch.load(root / "heads.pt", weights_only=True, map_location="cpu")
     model.reg_head.load_state_dict(heads["reg_head"])

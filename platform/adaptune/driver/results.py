@@ -1,0 +1,214 @@
+"""A search's results, decided once: each trial's outcome and the best trial.
+
+    status = outcome_of(trial)                      # the recorder's word for a trial
+    decide(summary, trials, outcomes, runs, model_uris)
+    cost.ledger(summary, trials, pricer)            # compute and USD (driver/cost.py)
+
+The summary printed, the champion promoted and the report all read this decision: the
+best trial is tagged on the search run (``Tag.BEST_TRIAL``), and promotion promotes that
+trial or nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptune.job.pricing import dollars
+from adaptune.tracking.names import Mode, Status
+
+__all__ = ["SearchSummary", "cost_line", "decide", "outcome_of", "summary_dict"]
+
+
+def outcome_of(trial: Any, errored: bool = False) -> Status:
+    """completed | stopped | errored, from a Tune trial: completed when it ran every epoch
+    of its config, stopped (by the scheduler) when it reported fewer."""
+    r = trial.last_result or {}
+    if errored or getattr(trial, "status", None) == "ERROR":
+        return Status.ERRORED
+    if r.get("epochs") and r.get("epoch", 0) >= r["epochs"]:
+        return Status.COMPLETED
+    return Status.STOPPED
+
+
+@dataclass
+class SearchSummary:
+    search: str
+    parent_run_id: str
+    tracking_uri: str
+    metric: str
+    mode: str
+    trials: int = 0
+    completed: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)  # trial id -> epoch stopped at
+    errored: list[str] = field(default_factory=list)
+    best_trial: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_model_uri: str | None = None
+    best_run_id: str | None = None
+    wall_s: float = 0.0
+    resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
+    saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
+    cost_usd: float = 0.0  # the cost ledger (driver/cost.py)
+    usd_saved: float = 0.0  # what the stopped trials would have cost to max_t
+    node_usd: dict[str, float] = field(default_factory=dict)  # node type -> USD
+    promotion: Any = None
+    # What could not be written to MLflow by the end (it was down): one line per run.
+    unrecorded: list[str] = field(default_factory=list)
+    mlflow_writes: dict[str, Any] = field(default_factory=dict)  # the outbox's counts
+    # The chosen trial's score on the held-out test split (test/<metric>), and the seeded
+    # re-runs of its config (driver/final.py): per test metric {mean, std, ci95, n}.
+    test: dict[str, float] = field(default_factory=dict)
+    final: dict[str, dict[str, float]] = field(default_factory=dict)
+    reruns: list[dict[str, Any]] = field(default_factory=list)  # one row per seed
+    # A multi-objective search: its objectives ("metric (mode)") and the trials on its
+    # Pareto front (driver/pareto.py); the best trial is the one picked on the front.
+    objectives: list[str] = field(default_factory=list)
+    front: list[str] = field(default_factory=list)
+    # Bytes the search left on disk: "ray" (its Ray storage), "artifacts" (MLflow's, for
+    # a local artifact store: its runs' and its logged models'); driver/disk.py.
+    disk: dict[str, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"search {self.search}: {self.trials} trials in {self.wall_s / 60:.1f} min — "
+            f"{self.completed} completed, {len(self.stopped)} stopped early, "
+            f"{len(self.errored)} errored"
+        ]
+        if self.best_trial:
+            params = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            out.append(
+                f"best trial {self.best_trial}: {self.metric}={self.best_value:.6g} "
+                f"({self.mode})  {params}"
+            )
+            out.extend(self._honest_lines())
+        if self.objectives:
+            out.append(
+                f"Pareto front over {', '.join(self.objectives)}: {len(self.front)} trials "
+                f"({', '.join(self.front) or 'none'}); early stopping acted on "
+                f"{self.objectives[0]} only"
+            )
+        if self.stopped:
+            at = ", ".join(f"{t}@{e}" for t, e in sorted(self.stopped.items()))
+            out.append(f"stopped early (trial@epoch): {at}")
+        for res, used in self.resource_hours.items():
+            out.append(
+                f"{res}-hours used {used:.3f}, saved by early stopping "
+                f"{self.saved_hours.get(res, 0.0):.3f}"
+            )
+        if self.resource_hours:
+            out.append(self.cost_line())
+        if self.errored:
+            out.append(f"errored: {', '.join(self.errored)} (see their MLflow runs)")
+        if self.disk:
+            mb = {k: v / 1e6 for k, v in self.disk.items()}
+            out.append(
+                f"disk: the search wrote {sum(mb.values()):.1f} MB (Ray storage "
+                f"{mb.get('ray', 0):.1f} MB, MLflow artifacts {mb.get('artifacts', 0):.1f} MB)"
+            )
+        if self.promotion is not None:
+            p = self.promotion
+            state = "promoted" if p.promoted else "not promoted"
+            ver = f" version {p.version}" if p.version else ""
+            out.append(f"champion: {p.model_name}{ver} {state}: {p.reason}")
+        w = self.mlflow_writes
+        if w.get("queued"):
+            out.append(
+                f"MLflow was unreachable for {w.get('unreachable_s', 0):.0f} s: "
+                f"{w['queued']} of {w.get('writes', 0)} writes queued, "
+                f"{w.get('caught_up', 0)} caught up"
+            )
+        if self.unrecorded:
+            out.append(f"not recorded in MLflow ({len(self.unrecorded)} runs):")
+            out.extend(f"  {line}" for line in self.unrecorded)
+        out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
+        return out
+
+    def cost_line(self) -> str:
+        return cost_line(self)
+
+    def _honest_lines(self) -> list[str]:
+        """Val (what chose the winner) beside test (what it is worth), and the re-runs."""
+        test_key = test_name(self.metric)
+        out = []
+        if test_key in self.test:
+            out.append(
+                f"  {self.metric}={self.best_value:.4g} (selected on)  "
+                f"{test_key}={self.test[test_key]:.4g} (held-out test, seen once)"
+            )
+        agg = self.final.get(test_key)
+        if agg:
+            from adaptune.stats import Summary
+
+            text = Summary(agg["mean"], agg["std"], agg["ci95"], int(agg["n"])).text()
+            out.append(f"  re-runs of the best config: {test_key} {text}")
+        return out
+
+
+def cost_line(s: Any) -> str:
+    """'cost $0.0251 (local); saved by early stopping $0.0079', of a SearchSummary."""
+    where = ", ".join(
+        f"{kind} {dollars(usd)}" if len(s.node_usd) > 1 else kind
+        for kind, usd in sorted(s.node_usd.items())
+    )
+    return (
+        f"cost {dollars(s.cost_usd)}{f' ({where})' if where else ''}; "
+        f"saved by early stopping {dollars(s.usd_saved)}"
+    )
+
+
+def test_name(metric: str) -> str:
+    """The test split's name for a val metric: val/mse -> test/mse."""
+    return "test/" + metric.removeprefix("val/")
+
+
+def decide(
+    summary: SearchSummary,
+    trials: list[Any],
+    outcomes: dict[str, Status],
+    runs: dict[str, str],
+    model_uris: dict[str, str],
+    eligible: Callable[[list[Any]], list[Any]] | None = None,
+) -> None:
+    """Fill `summary` from the search's Tune trials: outcomes (those the recorder saw,
+    else from the trial's state) and the best completed trial.
+    `eligible` narrows the completed trials the best is taken from (driver/pareto.py:
+    the feasible Pareto front and promote.pick's bound)."""
+    for t in trials:
+        outcomes.setdefault(t.trial_id, outcome_of(t))
+    summary.trials = len(trials)
+    for t in trials:
+        status = outcomes[t.trial_id]
+        if status is Status.COMPLETED:
+            summary.completed += 1
+        elif status is Status.STOPPED:
+            summary.stopped[t.trial_id] = int((t.last_result or {}).get("epoch", 0))
+        else:
+            summary.errored.append(t.trial_id)
+    finished = [
+        t
+        for t in trials
+        if outcomes[t.trial_id] is Status.COMPLETED and summary.metric in (t.last_result or {})
+    ]
+    if eligible is not None:
+        finished = eligible(finished)
+    if finished:
+        best = Mode(summary.mode).best(finished, key=lambda t: t.last_result[summary.metric])
+        summary.best_trial = best.trial_id
+        summary.best_value = float(best.last_result[summary.metric])
+        summary.best_params = dict(best.config)
+        summary.best_run_id = runs.get(best.trial_id)
+        summary.best_model_uri = model_uris.get(best.trial_id)
+
+
+def summary_dict(summary: SearchSummary) -> dict[str, Any]:
+    out = dataclasses.asdict(summary)
+    if summary.promotion is not None:
+        out["promotion"] = dataclasses.asdict(summary.promotion)
+    return out

@@ -1,0 +1,149 @@
+"""What a search needs to be resumed after its driver died, and the MLflow side of it.
+
+    save(state_dir, Record(search=..., job=..., parent_run_id=..., ...))   # at the start
+    rec = load(state_dir, "quickstart-20261126-071500")
+    known = trial_run_ids(client, rec)      # trial id -> its MLflow run, reused on resume
+
+Tune keeps the experiment (trials, searcher state) under the storage path; this record
+ties it to the job that made it and to the MLflow runs already written, so `adaptune
+resume` continues the same Tune experiment under the same parent run: no trial lost,
+no trial logged twice.
+
+Records carry a format number. Tune pickles the search's callback and trainable by
+module path, so a search started before the package layout of format 2 (when they
+lived in ``adaptune.progress`` and ``adaptune.trial``) cannot be restored: ``load``
+refuses its record with that reason instead of failing inside Tune.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adaptune.tracking.names import Status, Tag
+
+__all__ = ["FORMAT", "Record", "load", "save", "settle_runs", "trial_run_ids", "update"]
+
+FORMAT = 3  # 3: the driver package moved from adaptune.search to adaptune.driver
+
+
+@dataclass
+class Record:
+    search: str  # the search's name (or a multi-stage job's key)
+    kind: str = "search"  # search | job
+    job: str = ""  # the job file, absolute
+    overrides: list[str] = field(default_factory=list)
+    tracking_uri: str = ""
+    finished: bool = False
+    # a search
+    parent_run_id: str = ""
+    experiment_id: str = ""
+    storage: str = ""
+    job_key: str | None = None  # set when the search is a stage of a multi-stage job
+    stage: int | None = None
+    # a multi-stage job
+    job_run_id: str = ""
+    stages_done: list[dict[str, Any]] = field(default_factory=list)
+    format: int = FORMAT
+
+
+def record_path(state_dir: Path, name: str) -> Path:
+    return state_dir / "searches" / f"{name}.json"
+
+
+def save(state_dir: Path, rec: Record) -> None:
+    path = record_path(state_dir, rec.search)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(rec), indent=2, default=str))
+    tmp.replace(path)  # atomic: a crash never leaves half a record
+
+
+def update(state_dir: Path, name: str, **changes: Any) -> None:
+    path = record_path(state_dir, name)
+    if path.exists():
+        save(state_dir, dataclasses.replace(_read(path), **changes))
+
+
+def _read(path: Path) -> Record:
+    raw = json.loads(path.read_text())
+    known = {f.name for f in dataclasses.fields(Record)}
+    if not isinstance(raw, dict) or "search" not in raw:
+        raise LookupError(f"{path} is not an adaptune search record")
+    return Record(**{k: v for k, v in raw.items() if k in known} | {"format": raw.get("format", 1)})
+
+
+def load(state_dir: Path, name: str) -> Record:
+    """The record of search (or multi-stage job) `name`; LookupError names what exists,
+    or why an old record cannot be resumed."""
+    path = record_path(state_dir, name)
+    if "/" in name or not path.exists():
+        known = sorted(p.stem for p in (state_dir / "searches").glob("*.json"))
+        listed = ", ".join(known[-8:]) if known else "none"
+        raise LookupError(
+            f"no search '{name}' to resume in {state_dir / 'searches'} (known: {listed})"
+        )
+    rec = _read(path)
+    if rec.format < FORMAT and not rec.finished:
+        raise LookupError(
+            f"{name} was started by an earlier adaptune (record format {rec.format}); Tune "
+            "saved its callback under module paths that no longer exist, so it cannot be "
+            "resumed: start the search again"
+        )
+    return rec
+
+
+def trial_run_ids(client: Any, rec: Record) -> dict[str, str]:
+    """Trial id -> MLflow run id for the trial runs already under the search's parent run."""
+    runs = client.search_runs(
+        [rec.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{rec.parent_run_id}'",
+        max_results=10000,
+    )
+    out: dict[str, str] = {}
+    for run in runs:
+        trial = run.data.tags.get(Tag.TRIAL_ID)
+        if trial and run.data.tags.get(Tag.STATUS) != Status.LOST:
+            out[trial] = run.info.run_id
+    return out
+
+
+def settle_runs(client: Any, known: dict[str, str], tune_trials: set[str]) -> list[str]:
+    """Before resuming: runs still marked running are marked interrupted (the trial
+    restarts and reopens its run); runs of trials Tune never saved (started after its
+    last state save) are marked lost and closed, and dropped from `known`. Returns them."""
+    lost = []
+    for trial, run_id in list(known.items()):
+        run = client.get_run(run_id)
+        if trial not in tune_trials:
+            client.set_tag(run_id, Tag.STATUS, Status.LOST)
+            client.set_tag(
+                run_id,
+                Tag.ERROR,
+                "the search driver died before Tune saved this trial; the search "
+                "resumed without it (its configuration may be sampled again)",
+            )
+            if run.info.status == "RUNNING":
+                client.set_terminated(run_id, "KILLED")
+            lost.append(trial)
+            del known[trial]
+        elif run.info.status == "RUNNING":
+            client.set_tag(run_id, Tag.STATUS, Status.INTERRUPTED)
+            client.set_terminated(run_id, "KILLED")
+    return lost
+
+
+def running_stage(state_dir: Path, job_key: str, stage: int) -> Record | None:
+    """The record of stage `stage`'s search of job `job_key`, if it started and did not
+    finish."""
+    for path in sorted((state_dir / "searches").glob("*.json")):
+        try:
+            rec = _read(path)
+        except (LookupError, ValueError, TypeError):
+            continue
+        if rec.job_key == job_key and rec.stage == stage and not rec.finished:
+            return rec
+    return None

@@ -1,0 +1,326 @@
+"""A finished search (or job) as Python objects, read from the MLflow store alone.
+
+    result = at.search(job)                 # or at.load("quickstart-20261207-101500-3f2a")
+    result.best.config, result.best.val, result.best.test
+    result.trials_df()                      # one row per trial (pandas)
+    result.comparison_df()                  # a comparison job: one row per arm
+
+`at.search` returns what `at.load` reads back for the same name, so a result from a live
+search and one loaded a month later are the same tables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adaptune.tracking.names import Cost, Kind, Mode, SearchMetric, Tag
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Best", "Champion", "SearchResult", "load_result"]
+
+
+@dataclass(frozen=True)
+class Best:
+    """The trial the search chose on val: its searched config (typed), its val score and
+    its held-out test scores (scored once, never used to choose)."""
+
+    trial_id: str
+    config: dict[str, Any]
+    val: float
+    test: dict[str, float]
+    run_id: str
+    model_uri: str | None
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What promotion did with the chosen trial: the registered model, its version, and
+    whether the alias moved to it (and why, or why not)."""
+
+    model_name: str
+    version: str | None
+    promoted: bool
+    reason: str
+
+
+@dataclass
+class SearchResult:
+    name: str  # what `adaptune show` and `at.load` take
+    kind: str  # "search" | "job" (stages or a comparison's arms)
+    run_id: str  # the MLflow search (or job) run
+    tracking_uri: str
+    metric: str
+    mode: str
+    best: Best | None = None
+    # the best config re-trained with fresh seeds (final.seeds): per test metric
+    # {"mean", "std", "ci95", "n"}
+    final: dict[str, dict[str, float]] = field(default_factory=dict)
+    champion: Champion | None = None
+    cost: dict[str, float] = field(default_factory=dict)  # usd, usd_saved, cpu/gpu hours
+    report_path: Path | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # trials, completed, stopped, errored
+    parts: list[SearchResult] = field(default_factory=list)  # a job's stages or arms
+    arms: list[str] = field(default_factory=list)  # a comparison's arm names, in order
+    # the driver's summaries (driver/results.py SearchSummary), on a live result only
+    summaries: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def completed(self) -> int:
+        return sum(p.counts.get("completed", 0) for p in self.parts or [self])
+
+    def trials_df(self) -> pd.DataFrame:
+        """One row per trial: search, trial_id, status, stop_epoch, epochs, best and last
+        objective, every searched param, cost_usd, node_id, run_id."""
+        import pandas as pd
+
+        if self.parts:
+            return pd.concat([p.trials_df() for p in self.parts], ignore_index=True)
+        from adaptune.library import library_mode
+        from adaptune.report.data import load_search, parse_value
+
+        with library_mode(quiet=True, tune=False):
+            client = _client(self.tracking_uri)
+            search = load_search(client, client.get_run(self.run_id))
+        mode = Mode(search.mode)
+        rows = []
+        for t in search.trials:
+            values = [p.value for p in t.history]
+            row: dict[str, Any] = {
+                "search": self.name,
+                "trial_id": t.trial_id,
+                "status": t.status,
+                "stop_epoch": t.epochs_run if t.status == "stopped" else None,
+                "epochs": t.epochs_run,
+                f"best_{search.metric}": mode.best(values, key=float) if values else None,
+                f"last_{search.metric}": values[-1] if values else None,
+            }
+            for name, dist in search.space.items():
+                row[name] = parse_value(t.params.get(name, ""), dist)
+            row.update(cost_usd=t.usd, node_id=t.node_id, run_id=t.run_id)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def comparison_df(self) -> pd.DataFrame:
+        """A comparison job's arms: val best (what chose each arm's config), the test
+        mean, 95 % interval and seeds of its seeded re-runs, and a paired p-value against
+        every other arm (seeds paired by seed id), one column `p_vs_<arm>` each."""
+        import pandas as pd
+
+        from adaptune.stats import paired, summarize
+
+        if not self.arms:
+            raise ValueError(f"{self.name} is not a comparison (a job with arms)")
+        from adaptune.library import library_mode
+
+        key = "test/" + self.metric.removeprefix("val/")
+        with library_mode(quiet=True, tune=False):
+            client = _client(self.tracking_uri)
+            scores = {arm: _seed_scores(client, part, key) for arm, part in self._arm_parts()}
+        rows = []
+        for arm, part in self._arm_parts():
+            agg = summarize(list(scores[arm].values())) if scores[arm] else None
+            row: dict[str, Any] = {
+                "arm": arm,
+                "search": part.name,
+                f"val_best/{self.metric}": part.best.val if part.best else None,
+                f"{key}_mean": agg.mean if agg else None,
+                f"{key}_ci95": agg.ci95 if agg else None,
+                "seeds": len(scores[arm]),
+            }
+            rows.append(row)
+        for a, b in itertools.permutations(scores, 2):
+            shared = sorted(set(scores[a]) & set(scores[b]))
+            p = paired([scores[a][s] for s in shared], [scores[b][s] for s in shared]).p
+            next(r for r in rows if r["arm"] == a)[f"p_vs_{b}"] = p
+        return pd.DataFrame(rows)
+
+    def _arm_parts(self) -> list[tuple[str, SearchResult]]:
+        return list(zip(self.arms, self.parts, strict=True))
+
+    def lines(self) -> list[str]:
+        """A short text summary (what `print(result)` shows)."""
+        out = [f"{self.kind} {self.name}: {self.counts or 'see parts'}"]
+        if self.best:
+            out.append(
+                f"best {self.best.trial_id}: {self.metric}={self.best.val:.6g} {self.best.config}"
+            )
+            out += [f"  {k}={v:.4g} (held-out test)" for k, v in self.best.test.items()]
+        if self.champion:
+            c = self.champion
+            state = "promoted" if c.promoted else "not promoted"
+            out.append(f"champion {c.model_name} v{c.version}: {state}: {c.reason}")
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _client(uri: str) -> Any:
+    from adaptune import tracking
+
+    return tracking.setup(uri)
+
+
+def _children(client: Any, run_id: str, kind: str) -> list[Any]:
+    """The runs of `kind` nested under run `run_id`, oldest first."""
+    return list(
+        client.search_runs(
+            [client.get_run(run_id).info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{run_id}' and tags.`{Tag.KIND}` = '{kind}'",
+            max_results=1000,
+            order_by=["attributes.start_time ASC"],
+        )
+    )
+
+
+def _seed_scores(client: Any, part: SearchResult, key: str) -> dict[int, float]:
+    """Seed id -> the test score of each seeded re-run of the search's best config."""
+    runs = _children(client, part.run_id, Kind.RERUN)
+    return {
+        int(r.data.params.get("seed", r.data.tags.get(Tag.SEED, i))): float(r.data.metrics[key])
+        for i, r in enumerate(runs)
+        if key in r.data.metrics
+    }
+
+
+def load_result(
+    client: Any, name: str, state_dir: Path | None = None, champion: Any = None
+) -> SearchResult:
+    """The search or job called `name` (or with that run id), from MLflow alone."""
+    from adaptune import tracking
+
+    try:
+        run = tracking.find_run(client, name, Kind.SEARCH)
+    except LookupError:
+        try:
+            run = tracking.find_run(client, name, Kind.JOB)
+        except LookupError:
+            raise LookupError(
+                f"no search or job called '{name}' in {client.tracking_uri}"
+            ) from None
+    if run.data.tags.get(Tag.KIND) == Kind.JOB:
+        return _job_result(client, run, state_dir)
+    return _search_result(client, run, state_dir, champion)
+
+
+def _search_result(client: Any, run: Any, state_dir: Path | None, champion: Any) -> SearchResult:
+    tags, metrics = run.data.tags, run.data.metrics
+    name = tags.get(Tag.SEARCH) or run.info.run_name
+    metric = tags.get(Tag.METRIC, "")
+    result = SearchResult(
+        name=name,
+        kind=Kind.SEARCH,
+        run_id=run.info.run_id,
+        tracking_uri=str(client.tracking_uri),
+        metric=metric,
+        mode=tags.get(Tag.MODE, "min"),
+        counts={
+            k: int(metrics.get(m, 0))
+            for k, m in (
+                ("trials", SearchMetric.TRIALS),
+                ("completed", SearchMetric.COMPLETED),
+                ("stopped", SearchMetric.STOPPED),
+                ("errored", SearchMetric.ERRORED),
+            )
+        },
+        cost={
+            k: float(metrics[m])
+            for k, m in (
+                ("usd", Cost.USD),
+                ("usd_saved", Cost.USD_SAVED),
+                ("cpu_hours", Cost.CPU_HOURS),
+                ("gpu_hours", Cost.GPU_HOURS),
+            )
+            if m in metrics
+        },
+    )
+    result.best = _best(client, run, metric)
+    n = len([s for s in tags.get(Tag.TEST_SCORES, "").split(",") if s])
+    for key in {
+        k.removesuffix("_mean") for k in metrics if k.startswith("test/") and k.endswith("_mean")
+    }:
+        result.final[key] = {
+            "mean": metrics[f"{key}_mean"],
+            "std": metrics.get(f"{key}_std", float("nan")),
+            "ci95": metrics.get(f"{key}_ci95", float("nan")),
+            "n": n,
+        }
+    result.champion = _champion(champion, tags.get(Tag.PROMOTION))
+    report = state_dir / "reports" / f"{name}.html" if state_dir else None
+    result.report_path = report if report is not None and report.exists() else None
+    return result
+
+
+def _best(client: Any, run: Any, metric: str) -> Best | None:
+    from adaptune.report.data import load_search, parse_value
+
+    trial_id = run.data.tags.get(Tag.BEST_TRIAL)
+    value = run.data.metrics.get(SearchMetric.best(metric))
+    if not trial_id or value is None:
+        return None
+    search = load_search(client, run)
+    trial = next((t for t in search.trials if t.trial_id == trial_id), None)
+    if trial is None:
+        return None
+    best_run = client.get_run(trial.run_id)
+    return Best(
+        trial_id=trial_id,
+        config={k: parse_value(trial.params.get(k, ""), d) for k, d in search.space.items()},
+        val=float(value),
+        test={
+            k: float(v)
+            for k, v in run.data.metrics.items()
+            if k.startswith("test/") and not k.endswith(("_mean", "_std", "_ci95"))
+        },
+        run_id=trial.run_id,
+        model_uri=best_run.data.tags.get(Tag.MODEL_URI),
+    )
+
+
+def _champion(live: Any, recorded: str | None) -> Champion | None:
+    """The promotion's outcome: the live one, else the one recorded on the search run."""
+    if live is not None:
+        return Champion(live.model_name, live.version, live.promoted, live.reason)
+    if not recorded:
+        return None
+    raw = json.loads(recorded)
+    return Champion(raw["model_name"], raw.get("version"), bool(raw["promoted"]), raw["reason"])
+
+
+def _job_result(client: Any, run: Any, state_dir: Path | None) -> SearchResult:
+    """A multi-stage job or a comparison: its searches, in the order they ran."""
+    children = _children(client, run.info.run_id, Kind.SEARCH)
+    parts = [_search_result(client, c, state_dir, None) for c in children]
+    arms = [a for a in run.data.tags.get(Tag.ARMS, "").split(",") if a]
+    first = parts[0] if parts else None
+    result = SearchResult(
+        name=run.info.run_name,
+        kind=Kind.JOB,
+        run_id=run.info.run_id,
+        tracking_uri=str(client.tracking_uri),
+        metric=first.metric if first else "",
+        mode=first.mode if first else "min",
+        parts=parts,
+        arms=arms if len(arms) == len(parts) else [],
+    )
+    done = [p for p in parts if p.best is not None]
+    chosen: SearchResult | None
+    if arms and done:  # a comparison: the arm the validation split prefers
+        chosen = Mode(result.mode).best(done, key=lambda p: p.best.val if p.best else 0.0)
+    else:  # stages: the last one's
+        chosen = parts[-1] if parts else None
+    if chosen is not None:
+        result.best, result.final, result.champion = chosen.best, chosen.final, chosen.champion
+        result.report_path = chosen.report_path
+    for p in parts:
+        for k, v in p.cost.items():
+            result.cost[k] = result.cost.get(k, 0.0) + v
+        for k, c in p.counts.items():
+            result.counts[k] = result.counts.get(k, 0) + c
+    return result

@@ -1,0 +1,48 @@
+"""A comparison tables every metric a method's claims are read from, each with its own
+interval and paired tests (DALLMi: continuous and binarised mAP and macro-F1)."""
+
+from __future__ import annotations
+
+from tests.conftest import ROOT
+
+from adaptune.driver.compare import _markdown, comparison_rows
+from adaptune.driver.results import SearchSummary
+from adaptune.job.spec import load_job
+from adaptune.methods import NAMES, get_method
+from adaptune.plan import make_plans
+
+
+def _summary(arm: str, maps: list[float], binarised: list[float]) -> SearchSummary:
+    reruns = [
+        {"seed": s, "test/map": m, "test/map_binarised": b, "test/macro_f1": b / 2}
+        for s, m, b in zip((3069, 1051, 2060), maps, binarised, strict=True)
+    ]
+    return SearchSummary(arm, "run", "sqlite://", "val/map", "max", best_value=0.5, reruns=reruns)
+
+
+def test_every_compare_metric_gets_a_column_and_its_own_tests() -> None:
+    plans = make_plans(load_job(ROOT / "jobs/dallmi_compare.yaml"))[:2]
+    summaries = [
+        _summary("source-only", [0.30, 0.29, 0.31], [0.28, 0.30, 0.29]),
+        _summary("pu-bce", [0.79, 0.80, 0.78], [0.33, 0.31, 0.32]),
+    ]
+    rows, verdicts = comparison_rows(plans, summaries)
+    assert [r["arm"] for r in rows] == ["source-only", "pu-bce"]
+    for key in ("test/map", "test/map_binarised", "test/macro_f1"):
+        assert rows[1][f"{key}_ci95"] is not None and rows[1]["seeds"] == 3
+    # the re-runs pair up by seed, whatever order they finished in
+    assert abs(rows[0]["test/map_mean"] - 0.30) < 1e-9
+    assert [v.split(":")[0] for v in verdicts] == [
+        "test/map",
+        "test/map_binarised",
+        "test/macro_f1",
+    ]
+    table = _markdown(plans[0], rows, verdicts)
+    assert "test/map_binarised mean ± 95 % CI" in table[0]
+    assert table[3].startswith("| pu-bce | 0.5 | 0.79 ± ")
+
+
+def test_compare_metrics_are_metrics_the_method_reports() -> None:
+    for name in NAMES:
+        method = get_method(name)
+        assert set(method.compare_metrics) <= set(method.metrics), name
