@@ -138,6 +138,12 @@ def resumable(state: Path, name: str) -> Any:
             f"{name} is stage {record.stage + 1} of job {record.job_key}: resume the job "
             f"instead (adaptune resume {record.job_key})"
         )
+    if record.arm:
+        raise LookupError(
+            f"{name} is arm '{record.arm}' of the comparison {record.job}: a comparison "
+            "runs its arms at equal budget in one go, so one arm is not resumed alone; "
+            f"run it again: adaptune search {record.job}"
+        )
     if not record.job or not Path(record.job).exists():
         raise LookupError(f"the job file {record.job or '(none recorded)'} is gone; it is needed")
     return record

@@ -245,13 +245,9 @@ class LocalAutoscaler:
     def status(self) -> dict[str, Any]:
         """The autoscaler's last report (what `ray status` shows): its pending launches
         and the resource demand it saw; {} before its first."""
-        from ray._private import ray_constants
-        from ray._raylet import GcsClient  # type: ignore[attr-defined]  # compiled, no stubs
+        from adaptune.driver.upstream import autoscaler_status
 
-        raw = GcsClient(address=self.address).internal_kv_get(
-            ray_constants.DEBUG_AUTOSCALING_STATUS.encode(), None
-        )
-        return dict(json.loads(raw)) if raw else {}
+        return autoscaler_status(self.address)
 
     def pids(self) -> list[int]:
         """Processes this head started (they inherit the marker) or that keep files or

@@ -51,9 +51,9 @@ def library_mode(*, quiet: bool = True, tune: bool = True) -> Iterator[None]:
     from adaptune.driver import console
 
     if tune:
-        from ray.tune.utils.util import warn_if_slow
+        from adaptune.driver.upstream import slow_callback_threshold
 
-        threshold = warn_if_slow.DEFAULT_THRESHOLD
+        threshold = slow_callback_threshold()
     environ, loggers, uris = dict(os.environ), _loggers(), _mlflow_defaults()
     ours = not console.CONSOLE.configured  # the CLI sets its console up itself
     if ours:
@@ -76,5 +76,5 @@ def library_mode(*, quiet: bool = True, tune: bool = True) -> Iterator[None]:
             lg.handlers[:] = handlers
             lg.propagate, lg.disabled = propagate, disabled
         if tune:
-            warn_if_slow.DEFAULT_THRESHOLD = threshold
+            slow_callback_threshold(threshold)
         sys.stdout.flush()

@@ -106,6 +106,15 @@ class Method:
     job_report: Callable[[Any, str, list[str]], None] | None = None
 
 
+TEST_PREFIX = "test/"
+
+
+def test_name(metric: str) -> str:
+    """A metric's name on the test split: `evaluate` reports val/<name>; the worker scores
+    the test split with the same function and reports test/<name> (val/mse -> test/mse)."""
+    return TEST_PREFIX + metric.removeprefix("val/")
+
+
 def make_config(method: Method, params: dict[str, Any]) -> Any:
     """The method's config from plain values (YAML lists become tuples where fields are)."""
     import dataclasses

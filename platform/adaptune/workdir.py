@@ -12,8 +12,6 @@ refusal here is on the safe side.
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,20 +26,16 @@ SHOWN = 5  # largest files and folders named in the refusal
 def measure(root: Path, excludes: Sequence[str]) -> dict[str, int]:
     """Every file Ray would pack from `root` with these excludes (gitignore syntax), and
     its size in bytes."""
-    from ray._private import ray_constants
-    from ray._private.runtime_env.packaging import _dir_travel, _get_excludes
+    from adaptune.driver.upstream import walk_working_dir
 
     root = root.resolve()
-    gitignore = os.environ.get(ray_constants.RAY_RUNTIME_ENV_IGNORE_GITIGNORE, "0") != "1"
     sizes: dict[str, int] = {}
 
     def add(path: Path) -> None:
         if path.is_file():
             sizes[path.relative_to(root).as_posix()] = path.stat().st_size
 
-    quiet = logging.getLogger(__name__)  # Ray's walk logs every ignore file it reads
-    skip = [_get_excludes(root, list(excludes))]
-    _dir_travel(root, skip, add, include_gitignore=gitignore, logger=quiet)
+    walk_working_dir(root, excludes, add)
     return sizes
 
 

@@ -95,3 +95,19 @@ def test_reruns_are_tagged_nested_runs_and_the_job_run_holds_the_comparison(
     assert [r["arm"] for r in rows] == ["constant", "dao"]
     text = (folder / "comparison.md").read_text()
     assert "constant vs dao:" in text and ("no significant difference" in text or "p =" in text)
+
+
+def test_an_arm_records_its_job_and_is_not_resumed_alone(
+    comparison: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adaptune.driver import resume
+
+    state, name = comparison["root"] / "state", comparison["arms"][0]["search"]
+    record = resume.load(state, name)
+    assert record.job == str((comparison["root"] / "job.yaml").resolve())
+    assert record.arm == "constant"
+    resume.update(state, name, finished=False)  # as if its driver had died
+    capsys.readouterr()
+    assert main(["--state-dir", str(state), "resume", name]) == 2
+    err = capsys.readouterr().err
+    assert "arm 'constant' of the comparison" in err and "adaptune search" in err

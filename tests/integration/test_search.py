@@ -188,3 +188,9 @@ def test_promoting_again_keeps_the_champion_on_a_tie(
     state = str(Path(search["tracking_uri"].removeprefix("sqlite:///")).parent)
     assert main(["--state-dir", state, "promote", search["search"]]) == 0
     assert "not promoted" in capsys.readouterr().out
+    # the job's promote.rule is recorded on the search run; --rule overrides it
+    parent = mlflow.MlflowClient(search["tracking_uri"]).get_run(search["parent_run_id"])
+    assert parent.data.tags["adaptune.promote_rule"] == "better"
+    argv = ["--state-dir", state, "promote", search["search"], "--dry-run", "--json", "-"]
+    assert main([*argv, "--rule", "significant"]) == 0
+    assert '"rule": "significant"' in capsys.readouterr().out

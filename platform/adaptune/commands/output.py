@@ -73,7 +73,9 @@ def quiet_libraries() -> None:
     """Silence what Ray and MLflow print on their own (their warnings and errors stay)."""
     import logging
 
-    logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)  # token notice
+    from adaptune.driver.upstream import AUTH_LOGGER
+
+    logging.getLogger(AUTH_LOGGER).setLevel(logging.ERROR)  # token notice
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables"
     logging.getLogger("alembic").setLevel(logging.WARNING)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

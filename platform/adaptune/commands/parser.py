@@ -181,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("search", help="search name (its MLflow run name) or run id")
     pr.add_argument("--model-name", help="registered model (default: the job's)")
     pr.add_argument("--alias", help="alias to move (default: the job's, e.g. champion)")
+    pr.add_argument(
+        "--rule",
+        choices=("better", "significant"),
+        help="what moves the alias (default: the job's promote.rule, recorded on the search)",
+    )
     pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")
 
     rp = _sub(sub, "report", common)

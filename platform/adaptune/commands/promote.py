@@ -31,9 +31,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
     name = args.model_name or tags[Tag.MODEL_NAME]
     alias = args.alias or tags[Tag.ALIAS]
     metric, mode = tags[Tag.METRIC], tags[Tag.MODE]
+    # a search recorded before the rule was: "better", the rule it was promoted under
+    rule = args.rule or tags.get(Tag.PROMOTE_RULE, "better")
     with Output(args) as out, quiet_mlflow():
-        result = tracking.promote(client, run, name, alias, metric, mode, dry_run=args.dry_run)
-        out.json({**vars(result), "alias": alias, "dry_run": args.dry_run})
+        result = tracking.promote(
+            client, run, name, alias, metric, mode, dry_run=args.dry_run, rule=rule
+        )
+        out.json({**vars(result), "alias": alias, "rule": rule, "dry_run": args.dry_run})
     ver = f" version {result.version}" if result.version else ""
     state = "promoted" if result.promoted else "not promoted"
     if args.dry_run:

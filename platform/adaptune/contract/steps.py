@@ -12,6 +12,7 @@ from typing import Any
 
 from adaptune.contract.checker import Space, _Checker
 from adaptune.method import MODEL_METADATA, Optimizers, Splits
+from adaptune.train.report import reserved_in
 
 
 def _splits(c: _Checker, splits: Any) -> None:
@@ -95,6 +96,12 @@ def _evaluate(c: _Checker, model: Any, val: Any, test: Any, cfg: Any) -> None:
     wrong = sorted(k for k in metrics if not isinstance(metrics[k], float))
     if wrong:
         c.fail(f"evaluate must return Python floats (use float(...) or .item()): {wrong}")
+    taken = reserved_in(metrics)
+    if taken:
+        c.fail(
+            f"evaluate reports {', '.join(taken)}, names a trial's report or Tune already "
+            "uses (adaptune/train/report.py): name them 'val/<name>'"
+        )
     objective = metrics.get(m.metric)
     if isinstance(objective, float) and not math.isfinite(objective):
         c.fail(

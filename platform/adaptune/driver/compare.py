@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver.results import SearchSummary, test_name
+from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
+from adaptune.method import test_name
 from adaptune.plan import Plan
 from adaptune.stats import paired, summarize
 from adaptune.tracking.names import Kind, Mode, Tag
@@ -41,7 +42,14 @@ def run_arms(
     summaries = []
     for i, plan in enumerate(plans):
         print(f"\n== arm {i + 1}/{len(plans)}: {plan.job.arm} ==", flush=True)
-        summary = run_search(plan, state_dir, parent_run_id=run_id, promote=False, **kwargs)
+        summary = run_search(
+            plan,
+            state_dir,
+            parent_run_id=run_id,
+            promote=False,
+            origin={**(origin or {}), "arm": plan.job.arm},
+            **kwargs,
+        )
         print("\n".join(summary.lines()), flush=True)
         summaries.append(summary)
     rows, verdicts = comparison_rows(plans, summaries)

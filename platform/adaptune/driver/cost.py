@@ -21,6 +21,7 @@ from typing import Any
 
 from adaptune.driver.results import SearchSummary
 from adaptune.job.pricing import LOCAL, NODE_TYPE_LABEL, PricingSpec, label_price
+from adaptune.train import report as rk
 
 __all__ = ["Node", "Pricer", "TrialCost", "ledger", "node_of", "trial_cost", "usd_per_hour"]
 
@@ -80,9 +81,9 @@ def trial_cost(
     max_t: int,
 ) -> TrialCost:
     """A trial's cost from its last result (``time_total_s``, ``epoch``, ``epochs``)."""
-    hours = float(result.get("time_total_s") or 0.0) / 3600
-    epoch = int(result.get("epoch") or 0)
-    end = min(int(result.get("epochs") or max_t), max_t)
+    hours = float(result.get(rk.TIME_TOTAL_S) or 0.0) / 3600
+    epoch = int(result.get(rk.EPOCH) or 0)
+    end = min(int(result.get(rk.EPOCHS) or max_t), max_t)
     left = max(0, end - epoch) if stopped and epoch else 0
     saved = hours / epoch * left if epoch else 0.0
     rate = usd_per_hour(per_trial, node, pricing)
@@ -122,7 +123,7 @@ class Pricer:
         return self.nodes.get(node_id, Node(UNKNOWN))
 
     def cost(self, result: Mapping[str, Any], stopped: bool) -> TrialCost:
-        node = self.node(result.get("node_id"))
+        node = self.node(result.get(rk.NODE_ID))
         return trial_cost(result, stopped, self.per_trial, node, self.pricing, self.max_t)
 
 

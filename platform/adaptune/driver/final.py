@@ -21,8 +21,9 @@ from typing import Any
 
 from adaptune import tracking
 from adaptune.driver.recorder import SEARCH_RUN, SearchRecorder
-from adaptune.driver.results import SearchSummary, test_name
+from adaptune.driver.results import SearchSummary
 from adaptune.driver.tuner import Placement
+from adaptune.method import test_name
 from adaptune.plan import Plan
 from adaptune.stats import summarize
 from adaptune.tracking.names import Kind, Status, Tag

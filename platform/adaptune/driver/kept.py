@@ -28,13 +28,14 @@ from adaptune.driver import pareto
 from adaptune.driver.results import SearchSummary, outcome_of
 from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Mode, Status
+from adaptune.train import report as rk
 
 __all__ = ["Kept", "checkpoint_of", "delete_checkpoint"]
 
 
 def checkpoint_of(trial: Any) -> str | None:
     """The folder of the trial's newest checkpoint, as its last report named it."""
-    path = (trial.last_result or {}).get("checkpoint_path")
+    path = (trial.last_result or {}).get(rk.CHECKPOINT_PATH)
     return str(path) if path else None
 
 

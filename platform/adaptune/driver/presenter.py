@@ -15,10 +15,10 @@ from typing import Any
 
 from adaptune.driver.results import cost_line
 from adaptune.driver.rungs import Cut
-from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Status, Tag, TrialMetric
+from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Mode, Status, Tag, TrialMetric
+from adaptune.train import report as rk
 
 __all__ = [
-    "RAY_BOOKKEEPING",
     "run_name",
     "search_note",
     "searched_params",
@@ -28,33 +28,6 @@ __all__ = [
     "trial_note",
 ]
 
-# What Tune adds to every result: not the trial's, so not a metric column in MLflow.
-RAY_BOOKKEEPING = frozenset(
-    {
-        "pid",
-        "hostname",
-        "node_ip",
-        "date",
-        "timestamp",
-        "done",
-        "training_iteration",
-        "iterations_since_restore",
-        "time_this_iter_s",
-        "time_total_s",
-        "time_since_restore",
-        "timesteps_total",
-        "timesteps_since_restore",
-        "episodes_total",
-        "warmup_time",
-        "trial_id",
-        "experiment_id",
-        "experiment_tag",
-        "should_checkpoint",
-        "checkpoint_dir_name",
-        "config",
-    }
-)
-
 
 def short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -63,9 +36,9 @@ def short(value: Any) -> str:
 def trial_metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     """A Tune result as the trial run's metrics: Ray's bookkeeping dropped, its running
     wall time kept as ``wall_s`` (the report's compute accounting reads it)."""
-    out = {k: v for k, v in result.items() if k not in RAY_BOOKKEEPING}
-    if isinstance(result.get("time_total_s"), int | float):
-        out[TrialMetric.WALL_S] = float(result["time_total_s"])
+    out = {k: v for k, v in result.items() if k not in rk.ray_keys()}
+    if isinstance(result.get(rk.TIME_TOTAL_S), int | float):
+        out[TrialMetric.WALL_S] = float(result[rk.TIME_TOTAL_S])
     return out
 
 
@@ -120,8 +93,7 @@ def trial_note(
     lines = [f"**{text}**"]
     if history:
         last = max(history)
-        pick = min if mode == "min" else max
-        best = pick(history, key=history.__getitem__)
+        best = Mode(mode).best(history, key=history.__getitem__)
         lines.append(f"{metric} {history[last]:.4g} at epoch {last}")
         if best != last:
             lines[-1] += f" (its best, {history[best]:.4g}, at epoch {best})"
@@ -256,7 +228,7 @@ class Presentation:
 
     def result(self, trial_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
         """The metrics to log for a Tune result; remembers the objective and the rung."""
-        epoch, value = int(result.get("epoch", 0)), result.get(self.metric)
+        epoch, value = int(result.get(rk.EPOCH, 0)), result.get(self.metric)
         self.progress.epochs[trial_id] = max(epoch, self.progress.epochs.get(trial_id, 0))
         self.progress.reported_s = self.console.elapsed()
         if isinstance(value, int | float):
@@ -307,6 +279,5 @@ class Presentation:
 
 
 def _better(best: float | None, history: Mapping[int, float], mode: str) -> float:
-    pick = min if mode == "min" else max
-    value = pick(history.values())
-    return value if best is None else pick(best, value)
+    value = Mode(mode).best(history.values(), key=float)
+    return value if best is None else Mode(mode).best((best, value), key=float)

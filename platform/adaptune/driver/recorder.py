@@ -28,11 +28,12 @@ from adaptune.driver.disk import DiskWatch
 from adaptune.driver.kept import Kept
 from adaptune.driver.presenter import Presentation, run_name, search_note, shared_view
 from adaptune.driver.results import outcome_of
+from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
-from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Status, Tag
+from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Mode, Status, Tag
 from adaptune.tracking.outbox import Outbox
-from adaptune.train.worker import STEP_SERIES, TEST_PREFIX
+from adaptune.train import report as rk
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
 
@@ -158,14 +159,14 @@ class SearchRecorder(Callback):
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
     ) -> None:
-        epoch = int(result.get("epoch", 0))
+        epoch = int(result.get(rk.EPOCH, 0))
         scored = {k: v for k, v in result.items() if k.startswith(TEST_PREFIX)}
         if scored:  # the finished model's test score: recorded for the chosen trial only
             self.test_metrics[trial.trial_id] = scored
             if self.kind == Kind.TRIAL:
                 result = {k: v for k, v in result.items() if k not in scored}
         metrics = self.show.result(trial.trial_id, result)  # without Ray's bookkeeping
-        series = series_batch(result.get(STEP_SERIES) or {})
+        series = series_batch(result.get(rk.STEP_SERIES) or {})
         if series and self.box.has(trial.trial_id):
             self.box.write(
                 trial.trial_id, "step series", lambda r: self.client.log_batch(r, metrics=series)
@@ -178,27 +179,26 @@ class SearchRecorder(Callback):
                 lambda r: self.client.log_batch(r, metrics=batch),
                 done=lambda r: batch and _logged(self.client, r, batch[0].key, epoch),
             )
-            if epoch == 1 and result.get("node_id"):  # where rank 0 ran
-                node = str(result["node_id"])
+            if epoch == 1 and result.get(rk.NODE_ID):  # where rank 0 ran
+                node = str(result[rk.NODE_ID])
                 self.box.write(
                     trial.trial_id, "node_id tag", lambda r: self._tag(r, Tag.NODE_ID, node)
                 )
-            self._node(trial.trial_id, str(result.get("node_id") or ""))
+            self._node(trial.trial_id, str(result.get(rk.NODE_ID) or ""))
         value = result.get(self.plan.metric)
         if isinstance(value, float) and (
-            self.best is None
-            or (value < self.best if self.plan.mode == "min" else value > self.best)
+            self.best is None or Mode(self.plan.mode).better(value, self.best)
         ):
             self.best = value
         self._say(
-            f"{trial.trial_id} epoch {epoch}/{result.get('epochs', '?')} "
+            f"{trial.trial_id} epoch {epoch}/{result.get(rk.EPOCHS, '?')} "
             f"{self.plan.metric}={_fmt(value)} (best {_fmt(self.best)})"
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
         status = outcome_of(trial)
-        self._finish(trial, status, int(result.get("epoch", 0)))
+        self._finish(trial, status, int(result.get(rk.EPOCH, 0)))
         self.kept.ended(trial, status, trials)  # checkpoints no model will be logged from
 
     def log_models(self, summary: Any, trials: list[Any]) -> list[str]:
@@ -288,10 +288,10 @@ class SearchRecorder(Callback):
 
     def _model_writer(self, trial_id: str, result: dict[str, Any]) -> Any:
         """Log the trial's model, then tag its URI; a retry does not log it twice."""
-        path = str(result["checkpoint_path"])
+        path = str(result[rk.CHECKPOINT_PATH])
         extras = {  # its signature; at its last epoch, whose metrics MLflow links to it
             "input_example": self.plan.method.input_example,
-            "step": int(result.get("epoch", 0)),
+            "step": int(result.get(rk.EPOCH, 0)),
         }
 
         def write(run_id: str) -> None:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adaptune.job.pricing import dollars
+from adaptune.method import test_name
 from adaptune.tracking.names import Mode, Status
+from adaptune.train import report as rk
 
 __all__ = ["SearchSummary", "cost_line", "decide", "outcome_of", "summary_dict"]
 
@@ -28,7 +30,7 @@ def outcome_of(trial: Any, errored: bool = False) -> Status:
     r = trial.last_result or {}
     if errored or getattr(trial, "status", None) == "ERROR":
         return Status.ERRORED
-    if r.get("epochs") and r.get("epoch", 0) >= r["epochs"]:
+    if r.get(rk.EPOCHS) and r.get(rk.EPOCH, 0) >= r[rk.EPOCHS]:
         return Status.COMPLETED
     return Status.STOPPED
 
@@ -163,11 +165,6 @@ def cost_line(s: Any) -> str:
     )
 
 
-def test_name(metric: str) -> str:
-    """The test split's name for a val metric: val/mse -> test/mse."""
-    return "test/" + metric.removeprefix("val/")
-
-
 def decide(
     summary: SearchSummary,
     trials: list[Any],
@@ -188,7 +185,7 @@ def decide(
         if status is Status.COMPLETED:
             summary.completed += 1
         elif status is Status.STOPPED:
-            summary.stopped[t.trial_id] = int((t.last_result or {}).get("epoch", 0))
+            summary.stopped[t.trial_id] = int((t.last_result or {}).get(rk.EPOCH, 0))
         else:
             summary.errored.append(t.trial_id)
     finished = [

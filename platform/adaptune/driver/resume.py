@@ -44,6 +44,7 @@ class Record:
     storage: str = ""
     job_key: str | None = None  # set when the search is a stage of a multi-stage job
     stage: int | None = None
+    arm: str = ""  # set when the search is an arm of a comparison (not resumed alone)
     # a multi-stage job
     job_run_id: str = ""
     stages_done: list[dict[str, Any]] = field(default_factory=list)

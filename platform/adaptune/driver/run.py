@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import cost, final, pareto, warmstart
+from adaptune.driver import cost, final, pareto, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -155,7 +155,7 @@ def run_search(
     with CONSOLE.phase("fit"):
         grid = tuner.fit()
     # Every trial of the experiment, those finished before a resume included.
-    everyone = {t.trial_id: t for t in grid._experiment_analysis.trials}
+    everyone = {t.trial_id: t for t in upstream.experiment_trials(grid)}
     trials = list({**everyone, **recorder.trials}.values())
     summary = SearchSummary(opened.search, opened.run_id, uri, plan.metric, plan.mode)
     decide(
@@ -182,12 +182,11 @@ def _quiet(verbose: bool) -> None:
         return
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # our progress lines replace Tune's
     import optuna
-    from ray.tune.utils.util import warn_if_slow
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Tune warns when a callback takes over 0.5 s ("may be a performance bottleneck"): on a
     # loaded 2-core machine an MLflow write does, and the lines break the progress output.
-    warn_if_slow.DEFAULT_THRESHOLD = max(warn_if_slow.DEFAULT_THRESHOLD, 30.0)
+    upstream.slow_callback_threshold(max(upstream.slow_callback_threshold(), 30.0))
 
 
 def prepare_data(plan: Plan, state_dir: Path) -> tuple[DataSpec, Path, dict[str, Any]]:
@@ -244,6 +243,7 @@ def _open(
         Tag.DATA_FINGERPRINT: info["fingerprint"],
         Tag.MODEL_NAME: job.promote.model_name or job.name,
         Tag.ALIAS: job.promote.alias,
+        Tag.PROMOTE_RULE: job.promote.rule,
         Tag.METRIC: plan.metric,
         Tag.MODE: plan.mode,
         Tag.SEARCHED: ",".join(plan.space),
@@ -270,6 +270,7 @@ def _record(opened: SearchRun, uri: str, origin: dict[str, Any]) -> resume_lib.R
         storage=opened.storage,
         job_key=origin.get("job_key"),
         stage=origin.get("stage"),
+        arm=str(origin.get("arm", "")),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
+from adaptune.driver import upstream
 from adaptune.job.algorithms import Bound, parse_bound
 from adaptune.job.conditions import DefineByRun
 from adaptune.plan import Plan
@@ -51,8 +52,8 @@ class ConstrainedOptunaSearch(OptunaSearch):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        ot_trial = self._ot_trials.get(trial_id)
-        if self._bounds and ot_trial is not None and trial_id not in self._completed_trials:
+        ot_trial = upstream.open_optuna_trial(self, trial_id)
+        if self._bounds and ot_trial is not None:
             for bound in self._bounds:
                 ot_trial.set_constraint(str(bound), _violation(bound, result or {}))
         super().on_trial_complete(trial_id, result=result, error=error)

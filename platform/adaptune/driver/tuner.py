@@ -13,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptune.driver import upstream
 from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan, check_resources, trial_resources
+from adaptune.train import report as rk
 
 if TYPE_CHECKING:
     from adaptune.driver.searcher import WarmStart
@@ -60,7 +61,7 @@ def init_ray(address: str | None, verbose: bool, dashboard: bool = True) -> str 
         # Ray dials a 127.0.0.1 cluster address at the LAN address unless its cluster flag
         # is off (see _loopback_node): a loopback cluster is then reached where it listens.
         host = address.removeprefix("ray://").rpartition(":")[0]
-        with _loopback_node() if host == LOOPBACK else contextlib.nullcontext():
+        with upstream.loopback_node() if host == LOOPBACK else contextlib.nullcontext():
             ray.init(address=address, **kwargs)
         return None
     # Inherited by the raylet, agents and workers (each imports Ray afresh): their node
@@ -84,7 +85,7 @@ def init_ray(address: str | None, verbose: bool, dashboard: bool = True) -> str 
             "dashboard_port": port,
             "runtime_env": {"env_vars": {"RAY_API_SERVER_ADDRESS": url}},
         }
-    with _loopback_node():
+    with upstream.loopback_node():
         ray.init(_node_ip_address=LOOPBACK, **local, **kwargs)
     return url
 
@@ -101,25 +102,6 @@ def trains_in_actor(job: JobSpec) -> bool:
     """A one-worker trial trains in its Tune trial actor, not in a Ray Train worker group
     (unless the job asks for worker groups always)."""
     return job.resources.workers_per_trial == 1 and job.resources.worker_group == "auto"
-
-
-@contextlib.contextmanager
-def _loopback_node() -> Iterator[None]:
-    """Ray 2.60 binds the GCS, raylet and worker gRPC servers, the dashboard agent, the
-    runtime-env agent and both Prometheus metrics exporters to loopback only when the
-    node's address is exactly 127.0.0.1; any other node address puts them on all
-    interfaces (or the LAN address). But ray.init maps a loopback _node_ip_address to the
-    LAN address unless its ENABLE_RAY_CLUSTER flag is off, and that flag is read from
-    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when Ray is first imported (long before this
-    runs). So the flag is off while this process starts the cluster, and only then."""
-    from ray._private import ray_constants
-
-    before = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
@@ -178,12 +160,10 @@ def place(plan: Plan) -> Placement:
 
 
 def autoscaling() -> bool:
-    """Whether Ray's autoscaler runs on the connected cluster: its monitor publishes its
-    status in the GCS (what `ray status` reads), under this key."""
-    from ray._private import ray_constants
-    from ray.experimental.internal_kv import _internal_kv_get
+    """Whether Ray's autoscaler runs on the connected cluster: its monitor has reported."""
+    import ray
 
-    return bool(_internal_kv_get(ray_constants.DEBUG_AUTOSCALING_STATUS))
+    return bool(upstream.autoscaler_status(ray.get_runtime_context().gcs_address))
 
 
 def placement_for(plan: Plan, cluster: dict[str, float]) -> Placement:
@@ -270,7 +250,7 @@ def make_scheduler(plan: Plan) -> Any:
         return FIFOScheduler()
     if s.type == "hyperband":  # synchronous: trials wait (paused) for their bracket's rung
         return HyperBandScheduler(
-            time_attr="epoch",
+            time_attr=rk.EPOCH,
             metric=metric,
             mode=mode,
             max_t=plan.max_t,
@@ -279,7 +259,7 @@ def make_scheduler(plan: Plan) -> Any:
         )
     if s.type == "median":
         return MedianStoppingRule(
-            time_attr="epoch",
+            time_attr=rk.EPOCH,
             metric=metric,
             mode=mode,
             grace_period=s.grace_period,
@@ -287,7 +267,7 @@ def make_scheduler(plan: Plan) -> Any:
             hard_stop=True,
         )
     return ASHAScheduler(
-        time_attr="epoch",
+        time_attr=rk.EPOCH,
         metric=metric,
         mode=mode,
         max_t=plan.max_t,
@@ -328,7 +308,7 @@ def make_tuner(
         tuner = tune.Tuner.restore(f"{storage.rstrip('/')}/{search}", trainable)
         # The saved run config holds the callback pickled at the start (no run ids yet);
         # this session's callback, which knows the existing runs, replaces it.
-        tuner._local_tuner.get_run_config().callbacks = [callback]  # type: ignore[union-attr]
+        upstream.replace_callbacks(tuner, [callback])
         return tuner
     job = plan.job
     return tune.Tuner(

@@ -22,7 +22,7 @@ from adaptune.report.html import esc, fmt, heading, image, link, paragraph, tabl
 from adaptune.report.importance import importances
 from adaptune.report.links import RunLinks
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
-from adaptune.tracking.names import Cost, Param, SearchMetric, Tag
+from adaptune.tracking.names import Cost, Mode, Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
 
@@ -143,8 +143,7 @@ def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | Non
     chosen = [r for r in rows if tagged and r["trial_id"] == tagged]
     if chosen or not done:
         return chosen[0] if chosen else None
-    pick = min if search.mode == "min" else max
-    return pick(done, key=lambda r: r["final_value"])
+    return Mode(search.mode).best(done, key=lambda r: r["final_value"])
 
 
 def _best(search: Search, rows: list[dict[str, Any]], links: RunLinks) -> str:

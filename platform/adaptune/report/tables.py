@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune.report.data import Point, Search, Trial, parse_value
+from adaptune.tracking.names import Mode
 
 __all__ = [
     "best_point",
@@ -42,12 +43,11 @@ FIXED_COLUMNS = [
 def best_point(history: list[Point], mode: str) -> Point | None:
     if not history:
         return None
-    pick = min if mode == "min" else max
-    return pick(history, key=lambda p: p.value)
+    return Mode(mode).best(history, key=lambda p: p.value)
 
 
 def better(a: float, b: float, mode: str) -> bool:
-    return a < b if mode == "min" else a > b
+    return Mode(mode).better(a, b)
 
 
 def trial_rows(search: Search) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from adaptune.method import test_name
 from adaptune.tracking.names import Mode, Tag
 
 __all__ = ["Evidence", "gather", "judge", "version_tags"]
@@ -36,13 +37,9 @@ class Evidence:
         return "test" if self.kind.startswith("test") else "val"
 
 
-def _test_name(metric: str) -> str:
-    return "test/" + metric.removeprefix("val/")
-
-
 def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
     """The candidate's evidence, from its search run (re-runs) and its trial run (test)."""
-    key = _test_name(metric)
+    key = test_name(metric)
     search_metrics = dict(search_run.data.metrics)
     fingerprint = search_run.data.tags.get(Tag.DATA_FINGERPRINT, "")
     test = {k: float(v) for k, v in search_metrics.items() if k.startswith("test/")}
@@ -97,7 +94,7 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
         return f"{name} holds a {old.kind} score, the candidate a {ev.kind} score: not comparable"
     if old.fingerprint and ev.fingerprint and old.fingerprint != ev.fingerprint:
         return f"{name} was scored on other data (fingerprint differs): not comparable"
-    shown = _test_name(metric) if ev.family == "test" else metric
+    shown = test_name(metric) if ev.family == "test" else metric
     if not Mode(mode).better(ev.value, old.value):
         return f"{shown}={ev.value:.6g} ({ev.kind}) does not beat {name} ({old.value:.6g})"
     if rule != "significant":

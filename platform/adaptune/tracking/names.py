@@ -43,6 +43,7 @@ class Tag:
     DATA_FINGERPRINT = PREFIX + "data_fingerprint"
     MODEL_NAME = PREFIX + "model_name"  # registered model the search promotes to
     ALIAS = PREFIX + "alias"
+    PROMOTE_RULE = PREFIX + "promote_rule"  # better | significant: what moves the alias
     METRIC = PREFIX + "metric"  # the objective (on search runs and model versions)
     MODE = PREFIX + "mode"
     SEARCHED = PREFIX + "searched"  # comma-separated names of the searched params
@@ -62,7 +63,6 @@ class Tag:
     PARETO_FRONT = PREFIX + "pareto_front"
     # search runs
     BEST_TRIAL = PREFIX + "best_trial"  # decided by search.results, read by promotion
-    BEST_RUN_ID = PREFIX + "best_run_id"
     PROMOTION = PREFIX + "promotion"  # JSON: what promotion decided for it, and why
     # model versions
     RUN_ID = PREFIX + "run_id"

@@ -28,10 +28,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from adaptune.train import report as rk
+
 __all__ = ["IN_ACTOR", "InActorTrain", "run_in_actor", "train_api"]
 
 IN_ACTOR = "in_actor"  # train_loop_config key: the InActorTrain, set by run_in_actor
-CHECKPOINT_PATH_KEY = "checkpoint_path"  # what TuneReportCallback adds to the metrics
 LATEST = "adaptune_latest_checkpoint"  # in the run folder: the name of the newest one
 
 
@@ -70,10 +71,11 @@ class InActorTrain:
     def __init__(self, run_name: str, storage_path: str):
         import torch
         from ray.train import Checkpoint
-        from ray.train.v2._internal.execution.storage import StorageContext
+
+        from adaptune.train.upstream import storage_context
 
         self.Checkpoint = Checkpoint
-        self._storage = StorageContext(storage_path, run_name)
+        self._storage = storage_context(storage_path, run_name)
         # The newest persisted checkpoint: set when this trial is a restart of one that
         # failed (its run folder is the trial's own), then after every report.
         self._checkpoint: Any = self._newest_checkpoint()
@@ -95,9 +97,9 @@ class InActorTrain:
     def prepare_data_loader(self, loader: Any, add_dist_sampler: bool = True) -> Any:
         if self.device.type == "cpu":
             return loader
-        from ray.train.torch.train_loop_utils import _WrappedDataLoader
+        from adaptune.train.upstream import device_loader
 
-        return _WrappedDataLoader(loader, self.device, auto_transfer=True)
+        return device_loader(loader, self.device)
 
     def report(self, metrics: dict[str, Any], checkpoint: Any = None) -> None:
         from ray import tune
@@ -107,7 +109,7 @@ class InActorTrain:
         if checkpoint is not None:
             name = self._storage.make_default_checkpoint_dir_name()
             path = self._storage.persist_current_checkpoint(checkpoint, name).path
-            out[CHECKPOINT_PATH_KEY] = path
+            out[rk.CHECKPOINT_PATH] = path
         try:
             tune.report(out)  # returns once Tune took the result (synchronous reporting)
         except SystemExit:  # Tune took it and stopped the trial (ASHA): the thread ends

@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adaptune.method import test_name
+from adaptune.train import report as rk
+
 
 def _reduce(metrics: dict[str, float], world_size: int) -> dict[str, float]:
     """Mean over ranks (TuneReportCallback forwards rank 0's dict only)."""
@@ -68,16 +71,12 @@ def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dic
     return {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
 
 
-TEST_PREFIX = "test/"
-STEP_SERIES = "step_series"  # report key: the method's per-step values (Method.step_series)
-
-
 def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, float]:
     """The method's metrics on the test split, named test/<name>, from evaluate_test when
     the method has one (evaluate may act on what it measures), else evaluate."""
     score = method.evaluate_test or method.evaluate
     out = score(model, loader, cfg)
-    return {TEST_PREFIX + k.removeprefix("val/"): float(v) for k, v in out.items()}
+    return {test_name(k): float(v) for k, v in out.items()}
 
 
 def use_compile_cache(folder: str | None) -> None:
@@ -168,15 +167,17 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             metrics.update(score_test(method, model, test_loader, cfg))
         report: dict[str, Any] = _reduce(metrics, world)
         report.update(
-            epoch=epoch,
-            epochs=cfg.epochs,
-            train_time_s=train_time,
-            epoch_time_s=time.perf_counter() - start,
-            world_size=world,
-            node_id=ray.get_runtime_context().get_node_id(),
+            {
+                rk.EPOCH: epoch,
+                rk.EPOCHS: cfg.epochs,
+                rk.TRAIN_TIME_S: train_time,
+                rk.EPOCH_TIME_S: time.perf_counter() - start,
+                rk.WORLD_SIZE: world,
+                rk.NODE_ID: ray.get_runtime_context().get_node_id(),
+            }
         )
         if method.step_series is not None:
-            report[STEP_SERIES] = method.step_series(model)
+            report[rk.STEP_SERIES] = method.step_series(model)
         # Every epoch ends in a checkpoint (rank 0 writes it): the training state to go on
         # from after a failure, or after the last epoch the model itself.
         with tempfile.TemporaryDirectory() as tmp:
