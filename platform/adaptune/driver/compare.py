@@ -13,6 +13,7 @@ is the one the validation split prefers (its best trial's val value), never the 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def run_arms(
         if len(best) == len(summaries):
             plans[0].method.job_report(client, run_id, best)
     print("\n".join(_markdown(plans[0], rows, verdicts)), flush=True)
-    _promote_val_winner(client, plans, summaries)
+    summaries = _promote_val_winner(client, plans, summaries)
     client.set_terminated(run_id, "FINISHED")
     return summaries
 
@@ -157,12 +158,15 @@ def _plot(plan: Plan, rows: list[dict[str, Any]]) -> Any:
     return fig
 
 
-def _promote_val_winner(client: Any, plans: list[Plan], summaries: list[SearchSummary]) -> None:
-    """Promote the arm the validation split prefers (guarded by the job's promote.rule)."""
+def _promote_val_winner(
+    client: Any, plans: list[Plan], summaries: list[SearchSummary]
+) -> list[SearchSummary]:
+    """Promote the arm the validation split prefers (guarded by the job's promote.rule);
+    the summaries, the promoting arm's with its promotion."""
     job = plans[0].job
     done = [(p, s) for p, s in zip(plans, summaries, strict=True) if s.best_value is not None]
     if not job.promote.enabled or not done:
-        return
+        return summaries
     plan, summary = Mode(plans[0].mode).best(done, key=lambda ps: float(ps[1].best_value or 0))
     result = tracking.promote(
         client,
@@ -174,6 +178,7 @@ def _promote_val_winner(client: Any, plans: list[Plan], summaries: list[SearchSu
         best_trial=summary.best_trial,
         rule=job.promote.rule,
     )
-    summary.promotion = result
     state = "promoted" if result.promoted else "not promoted"
     print(f"champion (arm {plan.job.arm}, chosen on val): {state}: {result.reason}", flush=True)
+    promoted = dataclasses.replace(summary, promotion=result)
+    return [promoted if s is summary else s for s in summaries]

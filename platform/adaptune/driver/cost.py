@@ -2,7 +2,7 @@
 
     pricer = Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
     spent = pricer.cost(trial.last_result, stopped=True)   # node type, hours, USD
-    ledger(summary, trials, pricer, known={trial_id: spent})   # the search's totals
+    spend = totals(ledger, pricer)              # the search's totals (driver/ledger.py)
 
 A trial's price per hour is its node's hourly price (job/pricing.py: the job's
 ``node_types``, else the node's ``adaptune.io/usd-per-hour`` label) times its share of
@@ -15,15 +15,27 @@ epochs it did not run, up to ``max_t``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adaptune.driver.results import SearchSummary
 from adaptune.job.pricing import LOCAL, NODE_TYPE_LABEL, PricingSpec, label_price
+from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
-__all__ = ["Node", "Pricer", "TrialCost", "ledger", "node_of", "trial_cost", "usd_per_hour"]
+if TYPE_CHECKING:
+    from adaptune.driver.ledger import Ledger
+
+__all__ = [
+    "Node",
+    "Pricer",
+    "Spend",
+    "TrialCost",
+    "node_of",
+    "totals",
+    "trial_cost",
+    "usd_per_hour",
+]
 
 UNKNOWN = "unknown"  # a trial that reported nothing: no node to name
 
@@ -127,28 +139,32 @@ class Pricer:
         return trial_cost(result, stopped, self.per_trial, node, self.pricing, self.max_t)
 
 
-def ledger(
-    summary: SearchSummary,
-    trials: Iterable[Any],
-    pricer: Pricer,
-    known: Mapping[str, TrialCost] | None = None,
-) -> dict[str, TrialCost]:
-    """Fill the summary's compute and cost from each Tune trial's cost: the recorder's
-    (`known`), else priced here (a trial that ended before a resume). Returns them all."""
-    costs = {
-        t.trial_id: (known or {}).get(t.trial_id)
-        or pricer.cost(t.last_result or {}, t.trial_id in summary.stopped)
-        for t in trials
-    }
-    summary.resource_hours = {k: 0.0 for k in pricer.per_trial}
-    summary.saved_hours = {k: 0.0 for k in pricer.per_trial}
-    summary.cost_usd = summary.usd_saved = 0.0
-    summary.node_usd = {}
-    for c in costs.values():
+@dataclass(frozen=True)
+class Spend:
+    """A search's compute and cost, summed over its trials (SearchSummary's fields)."""
+
+    resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
+    saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
+    cost_usd: float = 0.0
+    usd_saved: float = 0.0  # what the stopped trials would have cost to max_t
+    node_usd: dict[str, float] = field(default_factory=dict)  # node type -> USD
+
+
+def totals(ledger: Ledger, pricer: Pricer) -> Spend:
+    """The search's totals from each trial's cost: the recorder's, else priced here (a
+    trial that ended before a resume; its entry gets it)."""
+    hours = {k: 0.0 for k in pricer.per_trial}
+    saved = {k: 0.0 for k in pricer.per_trial}
+    usd = usd_saved = 0.0
+    node_usd: dict[str, float] = {}
+    for t in ledger.trials():
+        e = ledger.entry(t.trial_id)
+        if e.cost is None:
+            e.cost = pricer.cost(t.last_result or {}, e.status is Status.STOPPED)
+        c = e.cost
         for k in pricer.per_trial:
-            summary.resource_hours[k] += c.resource_hours.get(k, 0.0)
-            summary.saved_hours[k] += c.saved_hours.get(k, 0.0)
-        summary.cost_usd += c.usd
-        summary.usd_saved += c.usd_saved
-        summary.node_usd[c.node_type] = summary.node_usd.get(c.node_type, 0.0) + c.usd
-    return costs
+            hours[k] += c.resource_hours.get(k, 0.0)
+            saved[k] += c.saved_hours.get(k, 0.0)
+        usd, usd_saved = usd + c.usd, usd_saved + c.usd_saved
+        node_usd[c.node_type] = node_usd.get(c.node_type, 0.0) + c.usd
+    return Spend(hours, saved, usd, usd_saved, node_usd)

@@ -1,8 +1,8 @@
 """After the search: the chosen trial's test score, and its config re-trained with fresh
 seeds, each scored on test, for a mean and a 95 % interval (docs/evaluation.md).
 
-    rerun_best(plan, placement, setup, summary, client, experiment_id)   # final.seeds > 0
-    record(client, box, summary, out_dir)      # test metrics, aggregates, reruns.csv
+    reruns = rerun_best(plan, placement, setup, decision, client, experiment_id, parent)
+    record(client, box, best_trial, metric, test, reruns, out_dir)   # MLflow, reruns.csv
 
 Every completed trial scores the test split once, after its last epoch (a forward pass,
 so the winner needs no reload); the recorder keeps those numbers out of MLflow, and only
@@ -16,20 +16,24 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
+from adaptune.driver.console import CONSOLE
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SEARCH_RUN, SearchRecorder
-from adaptune.driver.results import SearchSummary
+from adaptune.driver.results import Decision
 from adaptune.driver.tuner import Placement
-from adaptune.method import test_name
+from adaptune.method import TEST_PREFIX, test_name
 from adaptune.plan import Plan
 from adaptune.stats import summarize
 from adaptune.tracking.names import Kind, Status, Tag
+from adaptune.tracking.outbox import Outbox
 from adaptune.train.trial import TrialSetup, run_trial
 
-__all__ = ["fresh_seeds", "record", "rerun_best"]
+__all__ = ["Reruns", "fresh_seeds", "record", "rerun_best"]
 
 SEED_STRIDE = 1009  # re-run seeds: the best trial's seed plus multiples of a prime
 
@@ -38,32 +42,41 @@ def fresh_seeds(base: int, k: int) -> list[int]:
     return [(base + SEED_STRIDE * (i + 1)) % 2**32 for i in range(k)]
 
 
+@dataclass(frozen=True)
+class Reruns:
+    rows: list[dict[str, Any]] = field(default_factory=list)  # trial_id, seed, test/<metric>
+    final: dict[str, dict[str, float]] = field(default_factory=dict)  # test/<metric> -> stats
+
+
 def rerun_best(
     plan: Plan,
     placement: Placement,
     setup: TrialSetup,
-    summary: SearchSummary,
+    decision: Decision,
     client: Any,
     experiment_id: str,
-) -> None:
-    """Re-train the best config with `final.seeds` fresh seeds in parallel; fills
-    summary.reruns (one row per seed) and summary.final (per test metric)."""
+    parent_run_id: str,
+) -> Reruns:
+    """Re-train the best config with `final.seeds` fresh seeds in parallel: one row per
+    completed seed, and per test metric its mean, std and 95 % interval."""
     from ray import tune
 
     k = plan.job.final.seeds
-    if k == 0 or summary.best_trial is None:
-        return
-    config = plan.resolved(summary.best_params)
+    if k == 0 or decision.best_trial is None:
+        return Reruns()
+    config = plan.resolved(decision.best_params)
     seeds = fresh_seeds(int(config.get("seed", 0)), k)
-    name = f"{summary.search}-final"
+    name = f"{setup.search}-final"
     print(f"re-running the best config with {k} fresh seeds: {seeds}", flush=True)
+    box, ledger = Outbox(say=CONSOLE.say), Ledger()
     recorder = SearchRecorder(
-        plan, client, experiment_id, summary.parent_run_id, summary.search, kind=Kind.RERUN
-    )
+        plan, client, experiment_id, parent_run_id, setup.search, kind=Kind.RERUN,
+        box=box, ledger=ledger,
+    )  # fmt: skip
     trainable = functools.partial(run_trial, setup=dataclasses.replace(setup, search=name))
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement.actor_resources),
-        param_space={**summary.best_params, "seed": tune.grid_search(seeds)},
+        param_space={**decision.best_params, "seed": tune.grid_search(seeds)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=placement.max_concurrent, reuse_actors=placement.in_actor
         ),
@@ -76,42 +89,47 @@ def rerun_best(
         ),
     )
     tuner.fit()
-    recorder.box.drain(tracking.outbox.catch_up_seconds())
-    for trial_id, scores in sorted(recorder.test_metrics.items()):
-        if recorder.outcome.get(trial_id) is not Status.COMPLETED:
-            continue
-        seed = int(recorder.trials[trial_id].config["seed"])
-        summary.reruns.append({"trial_id": trial_id, "seed": seed, **scores})
-    if not summary.reruns:
-        return
-    for key in sorted({k for row in summary.reruns for k in row if k.startswith("test/")}):
-        values = [row[key] for row in summary.reruns if key in row]
-        summary.final[key] = dataclasses.asdict(summarize(values))
+    box.drain(tracking.outbox.catch_up_seconds())
+    rows: list[dict[str, Any]] = [
+        {"trial_id": trial_id, "seed": int(e.trial.config["seed"]), **e.test}
+        for trial_id, e in sorted(ledger.entries.items())
+        if e.test and e.status is Status.COMPLETED
+    ]
+    keys = sorted({k for row in rows for k in row if k.startswith(TEST_PREFIX)})
+    stats = {k: dataclasses.asdict(summarize([r[k] for r in rows if k in r])) for k in keys}
+    return Reruns(rows, stats)
 
 
-def record(client: Any, box: Any, summary: SearchSummary, out_dir: str) -> None:
+def record(
+    client: Any,
+    box: Any,
+    best_trial: str | None,
+    metric: str,
+    test: dict[str, float],
+    reruns: Reruns,
+    out_dir: str,
+) -> None:
     """Queue the test results' writes: the chosen trial's test/<metric> on its run and on
     the search run, the re-runs' mean/std/ci95 and per-seed objective scores on the search
     run, and report/reruns.csv into `out_dir` (logged with the search run's report)."""
-    test = dict(summary.test)
-    if test and summary.best_trial:
+    if test and best_trial:
         batch = tracking.metric_batch(test, step=0)
-        box.write(summary.best_trial, "test metrics", lambda r: client.log_batch(r, metrics=batch))
+        box.write(best_trial, "test metrics", lambda r: client.log_batch(r, metrics=batch))
     flat = dict(test)
-    for key, agg in summary.final.items():
+    for key, agg in reruns.final.items():
         flat.update({f"{key}_mean": agg["mean"], f"{key}_std": agg["std"]})
         flat[f"{key}_ci95"] = agg["ci95"]
     if flat:
         batch = tracking.metric_batch(flat, step=0)
         box.write(SEARCH_RUN, "test metrics", lambda r: client.log_batch(r, metrics=batch))
-    objective = test_name(summary.metric)
-    scores = [row[objective] for row in summary.reruns if objective in row]
+    objective = test_name(metric)
+    scores = [row[objective] for row in reruns.rows if objective in row]
     if scores:
         text = ",".join(repr(float(s)) for s in scores)
         box.write(SEARCH_RUN, "test scores tag", lambda r: client.set_tag(r, Tag.TEST_SCORES, text))
-    if summary.reruns:
-        keys = sorted({k for row in summary.reruns for k in row})
+    if reruns.rows:
+        keys = sorted({k for row in reruns.rows for k in row})
         with open(Path(out_dir) / "reruns.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
-            writer.writerows(summary.reruns)
+            writer.writerows(reruns.rows)

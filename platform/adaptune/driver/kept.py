@@ -2,7 +2,7 @@
 
     kept = Kept(plan, kind)                    # in the search's recorder
     kept.ended(trial, status, trials)          # each trial's end: drop what no one reads
-    kept.wanted(summary, trials)               # after the decision: whose model to log
+    kept.wanted(best_trial, trials)            # after the decision: whose model to log
     kept.drop_rest(trials, logged)             # after the logging: the search is done
 
 A stopped or errored-out trial's checkpoint is never read again (a resume does not rerun
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune.driver import pareto
-from adaptune.driver.results import SearchSummary, outcome_of
+from adaptune.driver.ledger import outcome_of
 from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Mode, Status
 from adaptune.train import report as rk
@@ -101,13 +101,13 @@ class Kept:
             if t.trial_id not in top:
                 self._drop(t)
 
-    def wanted(self, summary: SearchSummary, trials: list[Any]) -> list[Any]:
+    def wanted(self, best_trial: str | None, trials: list[Any]) -> list[Any]:
         """The trials whose model is logged: the chosen one first, then the top k (or
         every completed trial), those whose checkpoint is still there."""
         if not self.serves:
             return []
         scored = self._scored(trials)
-        chosen = [t for t in trials if t.trial_id == summary.best_trial]
+        chosen = [t for t in trials if t.trial_id == best_trial]
         rest = scored if self.k is None else self._top(scored, self.k) if self.k > 1 else []
         out: dict[str, Any] = {t.trial_id: t for t in [*chosen, *rest]}
         return [t for t in out.values() if _present(checkpoint_of(t))]

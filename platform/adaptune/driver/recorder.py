@@ -23,11 +23,11 @@ from ray.tune import Callback
 
 from adaptune.driver.background import warmed
 from adaptune.driver.console import CONSOLE
-from adaptune.driver.cost import Pricer, TrialCost
+from adaptune.driver.cost import Pricer
 from adaptune.driver.disk import DiskWatch
 from adaptune.driver.kept import Kept
+from adaptune.driver.ledger import Ledger, outcome_of
 from adaptune.driver.presenter import Presentation, run_name, search_note, shared_view
-from adaptune.driver.results import outcome_of
 from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
@@ -53,7 +53,12 @@ class SearchRecorder(Callback):
         known: dict[str, str] | None = None,
         kind: str = Kind.TRIAL,
         pricer: Pricer | None = None,
+        *,
+        box: Outbox | None = None,
+        ledger: Ledger | None = None,
     ):
+        """Writes MLflow through `box` and records each trial in `ledger` (driver/ledger.py:
+        what the decision and the end of the search read)."""
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
@@ -66,20 +71,16 @@ class SearchRecorder(Callback):
         # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
         # it already has, and a restarted trial continues its run instead of opening a
         # second one.
-        self.box = Outbox(say=self._say)
+        self.box = box or Outbox(say=self._say)
         self.box.adopt(SEARCH_RUN, parent_run_id, "search run")
+        self.ledger = ledger if ledger is not None else Ledger()
         for trial_id, run_id in (known or {}).items():
             self.box.adopt(trial_id, run_id, f"trial {trial_id}")
+            self.ledger.entry(trial_id).run_id = run_id
         self.reopen: set[str] = set(known or {})
-        self.trials: dict[str, Any] = {}  # trial id -> Tune Trial
-        self.outcome: dict[str, Status] = {}  # trial id -> its outcome, once it ended
-        self.model_uris: dict[str, str] = {}  # trial id -> its logged model
         self.kept = Kept(plan, self.kind)  # whose checkpoint stays, whose model is logged
         self.disk: DiskWatch | None = None  # free space, once a trial names its storage
-        self.test_metrics: dict[str, dict[str, float]] = {}  # trial id -> test/<metric>
-        self.nodes: dict[str, list[str]] = {}  # trial id -> the nodes it ran on, in order
         self.pricer = pricer  # each ended trial's cost (driver/cost.py), if given
-        self.costs: dict[str, TrialCost] = {}
         self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
         total = plan.job.final.seeds if self.kind == Kind.RERUN else None  # one trial a seed
@@ -94,11 +95,6 @@ class SearchRecorder(Callback):
             )
         if not CONSOLE.configured:  # outside the CLI: the clock starts with the search
             CONSOLE.start = self.start
-
-    @property
-    def runs(self) -> dict[str, str]:
-        """Trial id -> MLflow run id, for the trial runs that exist (created or reused)."""
-        return {k: v for k, v in self.box.run_ids().items() if k != SEARCH_RUN}
 
     def _say(self, text: str) -> None:
         CONSOLE.say(text)  # "[mm:ss] text", unless --quiet
@@ -121,7 +117,7 @@ class SearchRecorder(Callback):
         return local_path(location)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.trials[trial.trial_id] = trial
+        self.ledger.entry(trial.trial_id).trial = trial
         box, trial_id = self.box, trial.trial_id
         if trial_id in self.reopen:
             self.reopen.discard(trial_id)
@@ -146,8 +142,8 @@ class SearchRecorder(Callback):
         box.open_run(
             trial_id,
             f"trial {trial_id}",
-            create=lambda: str(
-                self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id
+            create=lambda: self._opened(
+                trial_id, self.client.create_run(self.experiment_id, run_name=name, tags=tags)
             ),
             find=lambda: self._find_run(trial_id),
         )
@@ -162,7 +158,7 @@ class SearchRecorder(Callback):
         epoch = int(result.get(rk.EPOCH, 0))
         scored = {k: v for k, v in result.items() if k.startswith(TEST_PREFIX)}
         if scored:  # the finished model's test score: recorded for the chosen trial only
-            self.test_metrics[trial.trial_id] = scored
+            self.ledger.entry(trial.trial_id).test = scored
             if self.kind == Kind.TRIAL:
                 result = {k: v for k, v in result.items() if k not in scored}
         metrics = self.show.result(trial.trial_id, result)  # without Ray's bookkeeping
@@ -201,21 +197,21 @@ class SearchRecorder(Callback):
         self._finish(trial, status, int(result.get(rk.EPOCH, 0)))
         self.kept.ended(trial, status, trials)  # checkpoints no model will be logged from
 
-    def log_models(self, summary: Any, trials: list[Any]) -> list[str]:
+    def log_models(self, best_trial: str | None, trials: list[Any]) -> list[str]:
         """Queue the model writes of the trials log_models keeps (the chosen one first);
         returns their trial ids."""
-        wanted = [t for t in self.kept.wanted(summary, trials) if self.box.has(t.trial_id)]
+        wanted = [t for t in self.kept.wanted(best_trial, trials) if self.box.has(t.trial_id)]
         for t in wanted:
             writer = self._model_writer(t.trial_id, t.last_result or {})
             self.box.write(t.trial_id, "model", writer)
         return [t.trial_id for t in wanted]
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.trials[trial.trial_id] = trial
+        self.ledger.entry(trial.trial_id).trial = trial
         self._finish(trial, outcome_of(trial, errored=True), None)
 
     def _finish(self, trial: Any, status: Status, epoch: int | None) -> None:
-        self.outcome[trial.trial_id] = status
+        self.ledger.entry(trial.trial_id).status = status
         box, trial_id = self.box, trial.trial_id
         text = status.text(epoch, self.scheduler)
         errored = status is Status.ERRORED and trial.error_file
@@ -242,7 +238,7 @@ class SearchRecorder(Callback):
         if self.pricer is None:
             return
         spent = self.pricer.cost(trial.last_result or {}, status is Status.STOPPED)
-        self.costs[trial.trial_id] = spent
+        self.ledger.entry(trial.trial_id).cost = spent
         batch = metric_batch({Cost.HOURS: spent.hours, Cost.USD: spent.usd}, step=epoch or 0)
         kind = spent.node_type
         self.box.write(trial.trial_id, "cost tag", lambda r: self._tag(r, Cost.NODE_TYPE, kind))
@@ -251,7 +247,7 @@ class SearchRecorder(Callback):
     def _node(self, trial_id: str, node: str) -> None:
         """Once a restart moved the trial (its node died: a spot reclaim), tag every node
         it ran on, in order; one node is the node_id tag's alone."""
-        seen = self.nodes.setdefault(trial_id, [])
+        seen = self.ledger.entry(trial_id).nodes
         if node and (not seen or seen[-1] != node):
             seen.append(node)
             if len(seen) > 1:
@@ -295,10 +291,11 @@ class SearchRecorder(Callback):
         }
 
         def write(run_id: str) -> None:
-            if trial_id not in self.model_uris:  # logged before a resume: not twice
+            entry = self.ledger.entry(trial_id)
+            if entry.model_uri is None:  # logged before a resume: not twice
                 logged = self.client.get_run(run_id).data.tags.get(Tag.MODEL_URI)
-                self.model_uris[trial_id] = logged or _log_checkpoint(run_id, path, extras)
-            self._tag(run_id, Tag.MODEL_URI, self.model_uris[trial_id])
+                entry.model_uri = logged or _log_checkpoint(run_id, path, extras)
+            self._tag(run_id, Tag.MODEL_URI, entry.model_uri)
 
         return write
 
@@ -310,7 +307,15 @@ class SearchRecorder(Callback):
             f"and tags.`{Tag.TRIAL_ID}` = '{trial_id}'",
             max_results=1,
         )
-        return str(runs[0].info.run_id) if runs else None
+        return self._opened(trial_id, runs[0]) if runs else None
+
+    def _opened(self, trial_id: str, run: Any) -> str:
+        run_id = self.ledger.entry(trial_id).run_id = str(run.info.run_id)
+        return run_id
+
+    def drop_checkpoints(self, trials: list[Any], keep: set[str]) -> None:
+        """The search is over: the checkpoints no one reads again go (driver/kept.py)."""
+        self.kept.drop_rest(trials, keep)
 
 
 def local_path(location: str) -> list[str]:

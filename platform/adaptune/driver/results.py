@@ -1,8 +1,7 @@
-"""A search's results, decided once: each trial's outcome and the best trial.
+"""A search's results, decided once: the best trial, and the summary everyone reads.
 
-    status = outcome_of(trial)                      # the recorder's word for a trial
-    decide(summary, trials, outcomes, runs, model_uris)
-    cost.ledger(summary, trials, pricer)            # compute and USD (driver/cost.py)
+    decision = decide(ledger, plan)                  # frozen: counts and the best trial
+    summary = SearchSummary(...)                     # built once, in driver/finish.py
 
 The summary printed, the champion promoted and the report all read this decision: the
 best trial is tagged on the search run (``Tag.BEST_TRIAL``), and promotion promotes that
@@ -12,30 +11,36 @@ trial or nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adaptune.driver import pareto
+from adaptune.driver.ledger import Ledger
 from adaptune.job.pricing import dollars
 from adaptune.method import test_name
+from adaptune.plan import Plan
 from adaptune.tracking.names import Mode, Status
 from adaptune.train import report as rk
 
-__all__ = ["SearchSummary", "cost_line", "decide", "outcome_of", "summary_dict"]
+__all__ = ["Decision", "SearchSummary", "cost_line", "decide", "summary_dict"]
 
 
-def outcome_of(trial: Any, errored: bool = False) -> Status:
-    """completed | stopped | errored, from a Tune trial: completed when it ran every epoch
-    of its config, stopped (by the scheduler) when it reported fewer."""
-    r = trial.last_result or {}
-    if errored or getattr(trial, "status", None) == "ERROR":
-        return Status.ERRORED
-    if r.get(rk.EPOCHS) and r.get(rk.EPOCH, 0) >= r[rk.EPOCHS]:
-        return Status.COMPLETED
-    return Status.STOPPED
+@dataclass(frozen=True)
+class Decision:
+    """Each trial's outcome counted, and the best completed trial (None: no trial
+    completed). Field names as in SearchSummary, which is built from it."""
+
+    trials: int = 0
+    completed: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)  # trial id -> epoch stopped at
+    errored: list[str] = field(default_factory=list)
+    best_trial: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_run_id: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class SearchSummary:
     search: str
     parent_run_id: str
@@ -165,43 +170,39 @@ def cost_line(s: Any) -> str:
     )
 
 
-def decide(
-    summary: SearchSummary,
-    trials: list[Any],
-    outcomes: dict[str, Status],
-    runs: dict[str, str],
-    model_uris: dict[str, str],
-    eligible: Callable[[list[Any]], list[Any]] | None = None,
-) -> None:
-    """Fill `summary` from the search's Tune trials: outcomes (those the recorder saw,
-    else from the trial's state) and the best completed trial.
-    `eligible` narrows the completed trials the best is taken from (driver/pareto.py:
-    the feasible Pareto front and promote.pick's bound)."""
+def decide(ledger: Ledger, plan: Plan) -> Decision:
+    """The outcome counts and the best completed trial by the plan's objective; with
+    several objectives or constraints, the best among the eligible (driver/pareto.py:
+    the feasible Pareto front and promote.pick's bound). The first of equals wins."""
+    trials = ledger.trials()
+    stopped: dict[str, int] = {}
+    errored: list[str] = []
     for t in trials:
-        outcomes.setdefault(t.trial_id, outcome_of(t))
-    summary.trials = len(trials)
-    for t in trials:
-        status = outcomes[t.trial_id]
-        if status is Status.COMPLETED:
-            summary.completed += 1
-        elif status is Status.STOPPED:
-            summary.stopped[t.trial_id] = int((t.last_result or {}).get(rk.EPOCH, 0))
-        else:
-            summary.errored.append(t.trial_id)
-    finished = [
+        status = ledger.status(t.trial_id)
+        if status is Status.STOPPED:
+            stopped[t.trial_id] = int((t.last_result or {}).get(rk.EPOCH, 0))
+        elif status is not Status.COMPLETED:
+            errored.append(t.trial_id)
+    done = [
         t
         for t in trials
-        if outcomes[t.trial_id] is Status.COMPLETED and summary.metric in (t.last_result or {})
+        if ledger.status(t.trial_id) is Status.COMPLETED
+        and isinstance((t.last_result or {}).get(plan.metric), int | float)
     ]
+    eligible = pareto.eligible(plan)
     if eligible is not None:
-        finished = eligible(finished)
-    if finished:
-        best = Mode(summary.mode).best(finished, key=lambda t: t.last_result[summary.metric])
-        summary.best_trial = best.trial_id
-        summary.best_value = float(best.last_result[summary.metric])
-        summary.best_params = dict(best.config)
-        summary.best_run_id = runs.get(best.trial_id)
-        summary.best_model_uri = model_uris.get(best.trial_id)
+        done = eligible(done)
+    counts = Decision(len(trials), len(trials) - len(stopped) - len(errored), stopped, errored)
+    if not done:
+        return counts
+    best = Mode(plan.mode).best(done, key=lambda t: t.last_result[plan.metric])
+    return dataclasses.replace(
+        counts,
+        best_trial=best.trial_id,
+        best_value=float(best.last_result[plan.metric]),
+        best_params=dict(best.config),
+        best_run_id=ledger.entry(best.trial_id).run_id,
+    )
 
 
 def summary_dict(summary: SearchSummary) -> dict[str, Any]:

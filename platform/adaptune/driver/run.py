@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import cost, final, pareto, upstream, warmstart
+from adaptune.driver import cost, final, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
 from adaptune.driver.disk import guard as disk_guard
 from adaptune.driver.finish import finish
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SearchRecorder
 from adaptune.driver.results import SearchSummary, decide
 from adaptune.driver.tuner import (
@@ -38,6 +39,7 @@ from adaptune.job.spec import DataSpec
 from adaptune.methods import registered_here
 from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Param, Tag
+from adaptune.tracking.outbox import Outbox
 from adaptune.tracking.reach import check_reachable
 from adaptune.train.trial import TrialSetup, run_trial
 
@@ -129,6 +131,7 @@ def run_search(
         registered=registered_here().get(plan.method.name),
     )
     pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
+    box, ledger = Outbox(say=CONSOLE.say), Ledger()
     recorder = SearchRecorder(
         plan,
         client,
@@ -137,8 +140,10 @@ def run_search(
         opened.search,
         opened.known,
         pricer=pricer,
+        box=box,
+        ledger=ledger,
     )
-    in_background(warm_report_imports, lambda: bool(recorder.trials))  # once a trial runs
+    in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
     trainable = functools.partial(run_trial, setup=setup)
     with CONSOLE.phase("tuner"):
         tuner = make_tuner(
@@ -154,25 +159,30 @@ def run_search(
     _announce(plan, placement, opened.search)
     with CONSOLE.phase("fit"):
         grid = tuner.fit()
-    # Every trial of the experiment, those finished before a resume included.
-    everyone = {t.trial_id: t for t in upstream.experiment_trials(grid)}
-    trials = list({**everyone, **recorder.trials}.values())
-    summary = SearchSummary(opened.search, opened.run_id, uri, plan.metric, plan.mode)
-    decide(
-        summary,
-        trials,
-        recorder.outcome,
-        recorder.runs,
-        recorder.model_uris,
-        eligible=pareto.eligible(plan),  # several objectives or constraints: the front
-    )
-    cost.ledger(summary, trials, pricer, known=recorder.costs)
-    summary.test = recorder.test_metrics.get(summary.best_trial or "", {})
+    ledger.add(upstream.experiment_trials(grid))  # those finished before a resume too
+    decision = decide(ledger, plan)
+    spend = cost.totals(ledger, pricer)
     with CONSOLE.phase("reruns"):
-        final.rerun_best(plan, placement, setup, summary, client, opened.experiment_id)
-    summary.wall_s = time.monotonic() - started
+        reruns = final.rerun_best(
+            plan, placement, setup, decision, client, opened.experiment_id, opened.run_id
+        )
     with CONSOLE.phase("finish"):
-        finish(plan, client, recorder, summary, trials, state_dir, promote=promote)
+        summary = finish(
+            plan,
+            client,
+            recorder,
+            box,
+            ledger,
+            decision,
+            spend,
+            reruns,
+            search=opened.search,
+            parent_run_id=opened.run_id,
+            tracking_uri=uri,
+            wall_s=time.monotonic() - started,
+            state_dir=state_dir,
+            promote=promote,
+        )
     resume_lib.update(state_dir, opened.search, finished=True)
     return summary
 

@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import write
 
 from adaptune.driver import pareto
-from adaptune.driver.results import SearchSummary, decide
+from adaptune.driver.ledger import Ledger
+from adaptune.driver.results import decide
 from adaptune.driver.searcher import WarmStart, make_searcher
 from adaptune.driver.tuner import make_sampler, make_scheduler
 from adaptune.job.spec import load_job
@@ -181,10 +182,10 @@ def test_the_winner_is_picked_on_the_feasible_front(tmp_path: Path) -> None:
         trial("e", **{"val/acc": 0.95, "val/mse": 0.05, "val/r2": -1}),  # infeasible
         trial("f", **{"val/acc": 0.99, "val/mse": 0.01, "val/r2": 1, "epoch": 1}),  # stopped
     ]
-    outcomes: dict[str, Status] = {}
-    summary = SearchSummary("s", "r", "u", plan.metric, plan.mode)
-    decide(summary, trials, outcomes, {}, {}, eligible=pareto.eligible(plan))
-    assert summary.best_trial == "b" and summary.best_value == 0.8
+    ledger = Ledger(trials)
+    decision = decide(ledger, plan)
+    assert decision.best_trial == "b" and decision.best_value == 0.8
+    outcomes = ledger.outcomes()
     rows = {r["trial_id"]: r for r in pareto.front_rows(plan, trials, outcomes)}
     assert {k for k, r in rows.items() if r["on_front"]} == {"a", "b", "c"}
     assert not rows["e"]["feasible"] and rows["f"]["status"] == "stopped"

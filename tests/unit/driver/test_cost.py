@@ -4,13 +4,15 @@ the search's totals, and the refusal of bad prices."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from adaptune.driver.cost import Node, Pricer, ledger, node_of, trial_cost, usd_per_hour
+from adaptune.driver.cost import Node, Pricer, node_of, totals, trial_cost, usd_per_hour
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.results import SearchSummary
 from adaptune.job.pricing import (
     DEFAULT_USD_PER_CPU_HOUR,
@@ -87,8 +89,6 @@ def test_an_asha_stopped_trial_saved_its_cost_per_epoch_times_epochs_left_to_max
 
 
 def test_the_ledger_sums_a_search_with_asha_stops() -> None:
-    summary = SearchSummary("s", "run", "uri", "val/mse", "min")
-    summary.stopped = {"b": 1, "c": 2}
     trials = [
         TuneTrial("a", {"time_total_s": 1440.0, "epoch": 4, "epochs": 4}),  # 0.4 h, done
         TuneTrial("b", {"time_total_s": 360.0, "epoch": 1, "epochs": 4}),  # 3 epochs left
@@ -96,9 +96,11 @@ def test_the_ledger_sums_a_search_with_asha_stops() -> None:
     ]
     pricer = Pricer(PRICES, CPU, max_t=4)
     # node ids absent: no lookup in Ray; the recorder's entry for "a" is used as given
-    known = {"a": trial_cost(trials[0].last_result, False, CPU, Node("local"), PRICES, 4)}
-    costs = ledger(summary, trials, pricer, known=known)
-    assert set(costs) == {"a", "b", "c"}
+    ledger = Ledger(trials)  # b and c reported fewer epochs than they had: stopped
+    ledger.entry("a").cost = trial_cost(trials[0].last_result, False, CPU, Node("local"), PRICES, 4)
+    spend = totals(ledger, pricer)
+    assert all(e.cost is not None for e in ledger.entries.values())  # b and c priced here
+    summary = SearchSummary("s", "run", "uri", "val/mse", "min", **dataclasses.asdict(spend))
     assert summary.resource_hours == {"CPU": pytest.approx(0.4 + 0.1 + 0.2)}
     assert summary.saved_hours == {"CPU": pytest.approx(0.3 + 0.2)}
     assert summary.cost_usd == pytest.approx(0.7 * 0.05)

@@ -19,8 +19,11 @@ from adaptune import tracking
 from adaptune.cli import main
 from adaptune.driver import finish as search_finish
 from adaptune.driver import run as search_run
+from adaptune.driver.cost import Spend
+from adaptune.driver.final import Reruns
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SearchRecorder
-from adaptune.driver.results import SearchSummary
+from adaptune.driver.results import SearchSummary, decide
 from adaptune.tracking.outbox import Outbox, is_transient
 
 WRITES = {"create_run", "log_batch", "set_tag", "set_terminated", "update_run", "log_artifacts"}
@@ -120,8 +123,9 @@ def test_retry_after_a_lost_reply_writes_once(store: dict[str, Any]) -> None:
     cb.on_trial_result(0, [], _trial("a"), {"epoch": 2, "epochs": 2, "val/mse": 0.4})
     assert cb.box.drain(5)
     runs = client.search_runs([store["exp"]], "tags.`adaptune.trial_id` = 'a'")
-    assert len(runs) == 1 and cb.runs == {"a": runs[0].info.run_id}
-    assert [s for s, _ in _history(client, cb.runs["a"], "val/mse")] == [1, 2]
+    run_id = cb.ledger.entry("a").run_id
+    assert len(runs) == 1 and run_id == runs[0].info.run_id
+    assert [s for s, _ in _history(client, str(run_id), "val/mse")] == [1, 2]
 
 
 def test_refused_write_is_reported_not_retried(store: dict[str, Any]) -> None:
@@ -160,7 +164,8 @@ def test_server_never_back_search_still_succeeds(
     def fake_search(plan: Any, state_dir: Path, **kwargs: Any) -> SearchSummary:
         """run_search with Tune's events played by hand; everything after fit() is real."""
         parent = client.create_run(store["exp"], run_name="outage-1").info.run_id
-        cb = SearchRecorder(plan, flaky, store["exp"], parent, "outage-1")
+        box, ledger = Outbox(), Ledger()
+        cb = SearchRecorder(plan, flaky, store["exp"], parent, "outage-1", box=box, ledger=ledger)
         a, b = _trial("a", epochs=2), _trial("b", epochs=2)
         cb.on_trial_start(0, [], a)
         cb.on_trial_result(0, [], a, a.last_result | {"epoch": 1})
@@ -172,11 +177,23 @@ def test_server_never_back_search_still_succeeds(
         cb.on_trial_result(0, [], b, b.last_result)
         for t in (a, b):
             cb.on_trial_complete(0, [], t)
-        summary = SearchSummary("outage-1", parent, client.tracking_uri, "val/mse", "min")
-        summary.trials = summary.completed = 2
-        summary.best_trial, summary.best_value = "a", 0.25
-        search_finish.finish(plan, flaky, cb, summary, [a, b], state_dir)
-        return summary
+        decision = decide(ledger, plan)
+        assert (decision.completed, decision.best_trial, decision.best_value) == (2, "a", 0.25)
+        return search_finish.finish(
+            plan,
+            flaky,
+            cb,
+            box,
+            ledger,
+            decision,
+            Spend(),
+            Reruns(),
+            search="outage-1",
+            parent_run_id=parent,
+            tracking_uri=client.tracking_uri,
+            wall_s=1.0,
+            state_dir=state_dir,
+        )
 
     monkeypatch.setattr(search_run, "run_search", fake_search)
     out = tmp_path / "s.json"

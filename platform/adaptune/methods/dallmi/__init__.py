@@ -9,11 +9,12 @@ source-trained checkpoint (source.py);
 ``revealed`` sets the target's label availability, and after a search that varied
 either, ``report.search_report`` tables DALLMi against the baselines per rate.
 
-    from adaptune.methods.dallmi import METHOD, DALLMiConfig
+    from . import METHOD, DALLMiConfig
 """
 
 from adaptune.method import Method, lazy
-from adaptune.methods.dallmi.config import METRICS, DALLMiConfig
+
+from .config import METRICS, DALLMiConfig
 
 _HERE = __name__  # this package: hooks are imported from its modules on first use
 

@@ -20,8 +20,9 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from adaptune.methods import encoder as encoder_lib
-from adaptune.methods.dallmi.config import DALLMiConfig
 from adaptune.methods.encoder import shipped_backbone
+
+from .config import DALLMiConfig
 
 
 def backbone_path(cfg: DALLMiConfig) -> str:

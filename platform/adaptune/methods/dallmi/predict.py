@@ -23,8 +23,9 @@ import pandas as pd
 import torch
 
 from adaptune.methods import encoder as encoder_lib
-from adaptune.methods.dallmi.config import DALLMiConfig
-from adaptune.methods.dallmi.model import (
+
+from .config import DALLMiConfig
+from .model import (
     DALLMiModel,
     backbone_path,
     load_tokenizer,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaptune.methods.dallmi.config import METRICS
+from .config import METRICS
 
 __all__ = [
     "ARM_METRICS",

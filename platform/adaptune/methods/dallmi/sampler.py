@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from adaptune.methods.dallmi.config import DALLMiConfig
+from .config import DALLMiConfig
 
 SOURCE, POOL = -2, -1
 

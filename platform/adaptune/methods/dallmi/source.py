@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from adaptune.data import fingerprint
-from adaptune.methods.dallmi.config import DALLMiConfig
-from adaptune.methods.dallmi.model import DALLMiModel, backbone_path, load_encoder
-from adaptune.methods.dallmi.sampler import DomainDataset
+
+from .config import DALLMiConfig
+from .model import DALLMiModel, backbone_path, load_encoder
+from .sampler import DomainDataset
 
 __all__ = ["SOURCE_KEYS", "source_checkpoint", "source_key", "train_source"]
 
@@ -91,7 +92,7 @@ def source_checkpoint(
     cache_dir: str | None,
 ) -> str:
     """The saved source-phase model for cfg's key: loaded if present, else trained now."""
-    from adaptune.methods.dallmi.predict import save_model
+    from .predict import save_model
 
     root = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="dallmi-source-"))
     path = root / "source" / source_key(cfg, str(data_info["fingerprint"]))

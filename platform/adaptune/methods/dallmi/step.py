@@ -20,18 +20,19 @@ from adaptune.data import cached, fingerprint
 from adaptune.data.splits import carve, test_seed, test_size, test_source
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
-from adaptune.methods.dallmi.config import METRICS, DALLMiConfig
-from adaptune.methods.dallmi.data import (
+
+from .config import METRICS, DALLMiConfig
+from .data import (
     generate_multilabel,
     load_multilabel,
     multi_hot,
     reveal_positives,
 )
-from adaptune.methods.dallmi.loss import mixup_loss, mixup_target, variational_loss
-from adaptune.methods.dallmi.metrics import multilabel_metrics, per_label_metrics
-from adaptune.methods.dallmi.model import backbone_path, load_tokenizer, unwrap
-from adaptune.methods.dallmi.sampler import POOL, SOURCE, DomainDataset
-from adaptune.methods.dallmi.source import source_checkpoint
+from .loss import mixup_loss, mixup_target, variational_loss
+from .metrics import multilabel_metrics, per_label_metrics
+from .model import backbone_path, load_tokenizer, unwrap
+from .sampler import POOL, SOURCE, DomainDataset
+from .source import source_checkpoint
 
 __all__ = [
     "METRICS",

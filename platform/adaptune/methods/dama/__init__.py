@@ -9,7 +9,8 @@ by the paper's validation-based Algorithm 1.
 """
 
 from adaptune.method import Method, lazy
-from adaptune.methods.dama.config import METRICS, DAMAConfig
+
+from .config import METRICS, DAMAConfig
 
 _HERE = __name__  # this package: hooks are imported from its modules on first use
 

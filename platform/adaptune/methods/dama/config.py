@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from adaptune.methods.dama.data import FDU_DOMAINS
+from .data import FDU_DOMAINS
 
 METRICS = (
     "val/acc",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adaptune.methods.dama.data import FDU_DOMAINS, TOPIC, review
+from .data import FDU_DOMAINS, TOPIC, review
 
 DESIGN_SEED = 2505  # the language: cue polarities per domain; never the sampling seed
 OPINION = [

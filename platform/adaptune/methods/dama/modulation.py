@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from adaptune.methods.dama.model import DAMAModel
+from .model import DAMAModel
 
 DomainLogits = Callable[[torch.Tensor], torch.Tensor]  # embeddings -> domain logits
 

@@ -22,9 +22,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from adaptune.methods.dama.config import DAMAConfig
-from adaptune.methods.dama.model import PAD, Arch, DAMAModel, encode_texts, resolve_backend, unwrap
-from adaptune.methods.dama.modulation import modulate_model
+from .config import DAMAConfig
+from .model import PAD, Arch, DAMAModel, encode_texts, resolve_backend, unwrap
+from .modulation import modulate_model
 
 
 def read_base_meta(path: str) -> tuple[list[str], list[str]]:

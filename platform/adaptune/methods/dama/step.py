@@ -20,15 +20,16 @@ from adaptune.data import cached, fingerprint, load_records
 from adaptune.data.splits import carve, test_seed, test_size, test_source
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
-from adaptune.methods.dama.config import DAMAConfig
-from adaptune.methods.dama.data import (
+
+from .config import DAMAConfig
+from .data import (
     FDU_DOMAINS,
     domain_names,
     generate_multidomain,
     load_fdu_mtl,
 )
-from adaptune.methods.dama.hard import generate_hard
-from adaptune.methods.dama.model import (
+from .hard import generate_hard
+from .model import (
     PAD,
     DAMAModel,
     build_vocab,
@@ -36,8 +37,8 @@ from adaptune.methods.dama.model import (
     frozen_mode,
     unwrap,
 )
-from adaptune.methods.dama.modulation import clamp_lambda, modulate_model, scale_step
-from adaptune.methods.dama.predict import read_base_meta
+from .modulation import clamp_lambda, modulate_model, scale_step
+from .predict import read_base_meta
 
 Records = tuple[list[str], list[int], list[str]]
 

@@ -5,7 +5,8 @@ a small learned module re-weights the two losses every step.
 """
 
 from adaptune.method import Method, lazy
-from adaptune.methods.dao.config import METRICS, DAOConfig
+
+from .config import METRICS, DAOConfig
 
 _HERE = __name__  # this package: hooks are imported from its modules on first use
 

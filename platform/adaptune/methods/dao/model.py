@@ -14,9 +14,10 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from adaptune.methods import encoder as encoder_lib
-from adaptune.methods.dao.config import DAOConfig
-from adaptune.methods.dao.loss import NUM_CLASSES, DAOWeighting
 from adaptune.methods.encoder import shipped_backbone
+
+from .config import DAOConfig
+from .loss import NUM_CLASSES, DAOWeighting
 
 
 def backbone_path(cfg: DAOConfig) -> str:

@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 
 from adaptune.methods import encoder as encoder_lib
-from adaptune.methods.dao.config import DAOConfig
-from adaptune.methods.dao.loss import CLASS_NAMES
-from adaptune.methods.dao.model import DAOModel, backbone_path, load_tokenizer, save_heads, unwrap
-from adaptune.methods.dao.report import write_trajectory
+
+from .config import DAOConfig
+from .loss import CLASS_NAMES
+from .model import DAOModel, backbone_path, load_tokenizer, save_heads, unwrap
+from .report import write_trajectory
 
 
 def save_model(

@@ -15,10 +15,11 @@ from adaptune.data import cached, fingerprint, load_records
 from adaptune.data.splits import carve, test_seed, test_size, test_source
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
-from adaptune.methods.dao.config import DAOConfig
-from adaptune.methods.dao.data import generate_finsent
-from adaptune.methods.dao.loss import NUM_CLASSES, dao_losses, score_to_class
-from adaptune.methods.dao.model import backbone_path, load_tokenizer, unwrap
+
+from .config import DAOConfig
+from .data import generate_finsent
+from .loss import NUM_CLASSES, dao_losses, score_to_class
+from .model import backbone_path, load_tokenizer, unwrap
 
 Records = tuple[list[str], list[float]]
 

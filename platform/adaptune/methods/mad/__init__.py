@@ -7,7 +7,8 @@ adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and he
 """
 
 from adaptune.method import Method, lazy
-from adaptune.methods.mad.config import METRICS, MADConfig
+
+from .config import METRICS, MADConfig
 
 # scikit-learn's first digit (a 0), 8x8 grey in [0, 1]: the served model's input example
 DIGIT_ZERO = [

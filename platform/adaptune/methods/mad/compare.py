@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from adaptune.methods.mad.config import DOMAINS
-from adaptune.methods.mad.report import accuracy_vs_params_plot
-from adaptune.methods.mad.step import decathlon_score
 from adaptune.stats import summarize
+
+from .config import DOMAINS
+from .report import accuracy_vs_params_plot
+from .step import decathlon_score
 
 __all__ = ["arm_rows", "job_report"]
 

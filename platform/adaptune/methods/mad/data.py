@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from adaptune.methods.mad.config import DOMAINS
+from .config import DOMAINS
 
 
 def load_digits_images(size: int = 32, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from adaptune.methods.mad.adapters import adapt_model, adapter_params, bn_params, set_domain
-from adaptune.methods.mad.config import SOURCE, MADConfig
+from .adapters import adapt_model, adapter_params, bn_params, set_domain
+from .config import SOURCE, MADConfig
 
 
 def conv3x3(c_in: int, c_out: int, stride: int = 1) -> nn.Conv2d:

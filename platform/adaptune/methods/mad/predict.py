@@ -21,9 +21,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from adaptune.methods.mad.config import MADConfig
-from adaptune.methods.mad.model import MADNet, ResNet26, source_index, unwrap
-from adaptune.methods.mad.step import normalise
+from .config import MADConfig
+from .model import MADNet, ResNet26, source_index, unwrap
+from .step import normalise
 
 
 def save_model(

@@ -22,9 +22,10 @@ from adaptune.data import cached, fingerprint
 from adaptune.data.splits import carve
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
-from adaptune.methods.mad.config import DOMAINS, SOURCE, MADConfig
-from adaptune.methods.mad.data import broad_source, digits_decathlon
-from adaptune.methods.mad.model import pretrain_base, unwrap
+
+from .config import DOMAINS, SOURCE, MADConfig
+from .data import broad_source, digits_decathlon
+from .model import pretrain_base, unwrap
 
 NUM_CLASSES = 10
 
