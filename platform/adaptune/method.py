@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["MODEL_METADATA", "Method", "Optimizers", "Splits", "lazy", "make_config"]
 
 # In every saved model directory: {"method": name}; the served model reads it to find
-# the method's predictor (tracking/serving.py), the next stage to find its base.
+# the method's predictor (serving.py), the next stage to find its base.
 MODEL_METADATA = "adaptune.json"
 
 
@@ -101,9 +101,33 @@ class Method:
     # model recorded since the last call; sent with each epoch's report and logged to the
     # trial run as "step/<name>" series (DAO's w_c, alpha, beta: a collapse is a curve).
     step_series: Callable[[nn.Module], dict[str, list[tuple[int, float]]]] | None = None
-    # Optional: (MLflow client, job run id, best run id of each stage) -> None, after a
-    # multi-stage job: the method's comparison of its stages, logged to the job run.
-    job_report: Callable[[Any, str, list[str]], None] | None = None
+    # Optional: (arms, directory) -> JobReport | None, after a multi-stage or comparison
+    # job: the method's comparison of its stages or arms (Arm: the platform fetched each
+    # one's best run and per-seed test rows). Files written to the directory go to the
+    # job run's report/; the JobReport's tags (under adaptune.<method>.<key>) and metrics
+    # to the job run; its summary lines are printed.
+    job_report: Callable[[list[Arm], str], JobReport | None] | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One stage or arm of a job, as Method.job_report receives it."""
+
+    name: str  # the arm's name, or "stage <i>"
+    params: dict[str, str]  # its best trial's params
+    metrics: dict[str, float]  # its best trial's last metrics (val/... and test/...)
+    # One row per seed: "seed" and the test/<metric>s of the seeded re-runs of its best
+    # config (final.seeds), else of the best trial alone. Pair arms by "seed", not position.
+    seeds: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """What a job_report hands back; the platform writes it on the job run."""
+
+    tags: dict[str, str] = field(default_factory=dict)  # key -> value, as adaptune.<method>.<key>
+    metrics: dict[str, float] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)  # printed after the job
 
 
 TEST_PREFIX = "test/"

@@ -118,5 +118,5 @@ def test_job_run_has_the_per_domain_report(stages: dict[str, Any]) -> None:
     )
     files = {a.path for a in client.list_artifacts(job_run.info.run_id, "report")}
     assert {"report/domains.csv", "report/domains.png"} <= files  # + the job's report page
-    assert "adaptune.degraded_domains" in job_run.data.tags
+    assert "adaptune.dama.degraded_domains" in job_run.data.tags
     assert "last_stage/val/acc" in job_run.data.metrics

@@ -3,8 +3,11 @@ and each group imports only what may run there.
 
 - job/      what the user writes: no torch, Ray or MLflow (validate stays fast)
 - train/    inside Ray actors: no MLflow, nothing of the driver
-- methods/  a method's own code: nothing of the driver (driver/, cli, cluster, report)
-- driver/   the driver: names no specific method
+- methods/  a method's own code: nothing of the driver (driver/, cli, cluster, report),
+            no MLflow and no tracking/ (a method hands data back; the platform writes it)
+- tracking/ MLflow, knowing no method, no search driver and nothing of train/
+- report/   built from the MLflow store alone: no driver, train/ or methods
+- driver/   the driver: names no method of the registry
 - no module is longer than 400 lines; tag literals live in tracking/names.py only
 """
 
@@ -18,7 +21,6 @@ import pytest
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "platform" / "adaptune"
-METHOD_NAMES = ("dao", "dama", "mad", "dallmi")
 DRIVER = (
     "adaptune.driver",
     "adaptune.cli",
@@ -62,9 +64,19 @@ def test_train_imports_no_mlflow_and_nothing_of_the_driver() -> None:
     assert offending(modules("train"), banned) == []
 
 
-def test_methods_import_nothing_of_the_driver() -> None:
-    banned = (*DRIVER, "adaptune.train", "adaptune.plan")
+def test_methods_import_nothing_of_the_driver_nor_mlflow() -> None:
+    banned = (*DRIVER, "adaptune.train", "adaptune.plan", "mlflow", "adaptune.tracking")
     assert offending(modules("methods"), banned) == []
+
+
+def test_tracking_imports_no_method_driver_or_train() -> None:
+    banned = ("adaptune.methods", "adaptune.driver", "adaptune.train", "ray")
+    assert offending(modules("tracking"), banned) == []
+
+
+def test_report_imports_no_driver_train_or_methods() -> None:
+    banned = ("adaptune.driver", "adaptune.train", "adaptune.methods")
+    assert offending(modules("report"), banned) == []
 
 
 def test_plan_does_not_import_the_worker() -> None:
@@ -73,7 +85,9 @@ def test_plan_does_not_import_the_worker() -> None:
 
 @pytest.mark.parametrize("folder", ["driver", "tracking", "report", "train", "job", "data"])
 def test_platform_code_names_no_method(folder: str) -> None:
-    named = re.compile(r"adaptune\.methods\.(" + "|".join(METHOD_NAMES) + r")\b")
+    from adaptune.methods import BUILTIN
+
+    named = re.compile(r"adaptune\.methods\.(" + "|".join(BUILTIN) + r")\b")
     found = [str(p.relative_to(PACKAGE)) for p in modules(folder) if named.search(p.read_text())]
     assert found == []
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
+from adaptune.driver.jobreport import method_report
 from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
 from adaptune.method import test_name
@@ -38,7 +39,8 @@ def run_arms(
     uri = tracking.resolve_uri(kwargs.get("tracking_uri") or job.tracking.uri, state_dir)
     client = tracking.setup(uri)
     experiment = tracking.ensure_experiment(client, job.tracking.experiment or name, state_dir)
-    tags = {Tag.KIND: Kind.JOB, Tag.JOB: name, Tag.ARMS: ",".join(p.job.arm for p in plans)}
+    arms = ",".join(p.job.arm for p in plans)
+    tags = {Tag.KIND: Kind.JOB, Tag.JOB: name, Tag.METHOD: job.method, Tag.ARMS: arms}
     run_id = client.create_run(experiment, run_name=new_name(name), tags=tags).info.run_id
     summaries = []
     for i, plan in enumerate(plans):
@@ -55,10 +57,8 @@ def run_arms(
         summaries.append(summary)
     rows, verdicts = comparison_rows(plans, summaries)
     _log_report(client, run_id, plans[0], rows, verdicts)
-    if plans[0].method.job_report is not None:  # the method's own view of its arms
-        best = [str(s.best_run_id) for s in summaries if s.best_run_id]
-        if len(best) == len(summaries):
-            plans[0].method.job_report(client, run_id, best)
+    best = [str(s.best_run_id) for s in summaries if s.best_run_id]  # every arm finished
+    method_report(plans[0], client, run_id, [p.job.arm for p in plans], best)
     print("\n".join(_markdown(plans[0], rows, verdicts)), flush=True)
     summaries = _promote_val_winner(client, plans, summaries)
     client.set_terminated(run_id, "FINISHED")
@@ -77,15 +77,16 @@ def comparison_rows(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per arm (val best, test mean ± ci95 over the re-runs, for the objective and
     each of the method's ``compare_metrics``) and one verdict per pair of arms and metric
-    (paired t-test over the shared seeds)."""
+    (paired t-test over the seeds both arms ran, matched by seed id)."""
     keys = _keys(plans[0])
     rows: list[dict[str, Any]] = []
-    scores: dict[str, dict[str, list[float]]] = {k: {} for k in keys}
+    scores: dict[str, dict[str, dict[int, float]]] = {k: {} for k in keys}  # key, arm, seed
     for plan, s in zip(plans, summaries, strict=True):
         row: dict[str, Any] = {"arm": plan.job.arm, "search": s.search, "val_best": s.best_value}
         for key in keys:
-            values = [r[key] for r in sorted(s.reruns, key=lambda r: r["seed"]) if key in r]
-            scores[key][plan.job.arm] = values
+            by_seed = {int(r["seed"]): r[key] for r in s.reruns if key in r}
+            scores[key][plan.job.arm] = by_seed
+            values = list(by_seed.values())
             agg = summarize(values) if values else None
             row[f"{key}_mean"] = agg.mean if agg else None
             row[f"{key}_std"] = agg.std if agg else None
@@ -95,8 +96,9 @@ def comparison_rows(
     verdicts = []
     for key in keys:
         for a, b in itertools.combinations(scores[key], 2):
-            n = min(len(scores[key][a]), len(scores[key][b]))
-            verdict = paired(scores[key][a][:n], scores[key][b][:n]).verdict(a, b)
+            x, y = scores[key][a], scores[key][b]
+            shared = sorted(set(x) & set(y))  # paired by seed id: a lost re-run drops its pair
+            verdict = paired([x[s] for s in shared], [y[s] for s in shared]).verdict(a, b)
             verdicts.append(verdict if len(keys) == 1 else f"{key}: {verdict}")
     return rows, verdicts
 

@@ -194,6 +194,12 @@ class Console:
 CONSOLE = Console()
 
 
+def say(text: str) -> None:
+    """CONSOLE.say by name: what an outbox holds pickles with Tune's state (a bound method
+    would carry the console and its open events file)."""
+    CONSOLE.say(text)
+
+
 def configure(
     *, quiet: bool = False, events: str | None = None, live: bool | None = None
 ) -> Console:

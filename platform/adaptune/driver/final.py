@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver.console import CONSOLE
+from adaptune.driver import console
 from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SEARCH_RUN, SearchRecorder
 from adaptune.driver.results import Decision
@@ -68,7 +68,7 @@ def rerun_best(
     seeds = fresh_seeds(int(config.get("seed", 0)), k)
     name = f"{setup.search}-final"
     print(f"re-running the best config with {k} fresh seeds: {seeds}", flush=True)
-    box, ledger = Outbox(say=CONSOLE.say), Ledger()
+    box, ledger = Outbox(say=console.say), Ledger()
     recorder = SearchRecorder(
         plan, client, experiment_id, parent_run_id, setup.search, kind=Kind.RERUN,
         box=box, ledger=ledger,

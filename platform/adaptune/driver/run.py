@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import cost, final, upstream, warmstart
+from adaptune.driver import console, cost, final, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -131,7 +131,7 @@ def run_search(
         registered=registered_here().get(plan.method.name),
     )
     pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
-    box, ledger = Outbox(say=CONSOLE.say), Ledger()
+    box, ledger = Outbox(say=console.say), Ledger()
     recorder = SearchRecorder(
         plan,
         client,

@@ -17,6 +17,7 @@ from typing import Any
 
 from adaptune import tracking
 from adaptune.driver import resume as resume_lib
+from adaptune.driver.jobreport import method_report
 from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
 from adaptune.method import MODEL_METADATA
@@ -104,8 +105,8 @@ def run_stages(
         model_dir = fetch_model_dir(summary.best_model_uri, state_dir / "stages" / summary.search)
         best = f"{summary.best_trial} {summary.metric}={summary.best_value:.6g}"
         client.set_tag(run_id, stage_best_tag(i + 1), best)
-    if plans[0].method.job_report is not None:
-        plans[0].method.job_report(client, run_id, [str(s.best_run_id) for s in summaries])
+    names = [f"stage {i + 1}" for i in range(len(summaries))]
+    method_report(plans[0], client, run_id, names, [str(s.best_run_id) for s in summaries])
     from adaptune.report import report_quietly
 
     report_quietly(client, run_id, state_dir)  # one page, a section per stage
@@ -122,7 +123,7 @@ def _open_job(
     name = job.job_name or job.name
     experiment = tracking.ensure_experiment(client, job.tracking.experiment or name, state_dir)
     job_key = new_name(name)
-    tags = {Tag.KIND: Kind.JOB, Tag.JOB: name, Tag.STAGES: str(len(plans))}
+    tags = {Tag.KIND: Kind.JOB, Tag.JOB: name, Tag.METHOD: job.method, Tag.STAGES: str(len(plans))}
     run_id = str(client.create_run(experiment, run_name=job_key, tags=tags).info.run_id)
     record = resume_lib.Record(
         search=job_key,

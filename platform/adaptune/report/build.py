@@ -5,8 +5,9 @@
 
 Search run artifacts under report/: trials.csv, best_so_far.png/.csv, importance.png/.csv
 (when there are enough trials), parallel_coordinates.png, slice_<param>.png, rungs.png/.csv
-and report.html. A job run (stages) gets report/report.html: one section per stage and
-the per-domain comparison its stages logged (report/domains.csv, report/domains.png).
+and report.html. A job run gets report/report.html: one section per stage or arm, then
+every image and table the job logged under report/ (the method's job report, e.g. DAMA's
+domains.csv / .png; a comparison's table) and the method's tags (adaptune.<method>.*).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from mlflow.exceptions import MlflowException
 from adaptune.report.html import heading, image, page, paragraph, table
 from adaptune.report.section import render_with_method_files
 from adaptune.tracking import find_run as tracking_find_run
-from adaptune.tracking.names import Kind, Tag, stage_best_tag
+from adaptune.tracking.names import Kind, Tag, method_tag, stage_best_tag
 
 __all__ = ["Report", "build_job_report", "build_report", "build_search_report", "find_run"]
 
@@ -78,35 +79,36 @@ def _stage_runs(client: MlflowClient, job_run: Any) -> list[Any]:
     return sorted(runs, key=lambda r: r.info.start_time or 0)
 
 
-def _domains(client: MlflowClient, job_run: Any, dest: Path) -> list[str]:
-    """The per-domain comparison the job run holds (DAMA), as page parts."""
+def _job_files(client: MlflowClient, job_run: Any, dest: Path) -> list[str]:
+    """What the job run holds under report/ besides its page (the method's job report and
+    a comparison's table): its images and tables, and the method's tags, as page parts."""
     parts: list[str] = []
     try:
-        names = {Path(a.path).name for a in client.list_artifacts(job_run.info.run_id, REPORT_DIR)}
+        listed = client.list_artifacts(job_run.info.run_id, REPORT_DIR)
     except MlflowException:
         return parts
-    tags = job_run.data.tags
-    if "domains.png" in names:
-        png = client.download_artifacts(job_run.info.run_id, f"{REPORT_DIR}/domains.png", str(dest))
-        parts.append(image(Path(png), "per-domain accuracy"))
-    if "domains.csv" in names:
-        path = client.download_artifacts(
-            job_run.info.run_id, f"{REPORT_DIR}/domains.csv", str(dest)
-        )
+    for item in sorted(listed, key=lambda a: a.path):
+        name = Path(item.path).name
+        if item.is_dir or name == PAGE or not name.endswith((".png", ".csv")):
+            continue
+        path = Path(client.download_artifacts(job_run.info.run_id, item.path, str(dest)))
+        if name.endswith(".png"):
+            parts.append(image(path, name))
+            continue
         with open(path, newline="") as f:
-            rows = [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(f)]
-        parts.append(table(rows))
-    if parts:
-        verdict = (
-            f"Degraded beyond tolerance: {tags.get(Tag.DEGRADED_DOMAINS, '?')}; "
-            f"improved: {tags.get(Tag.IMPROVED_DOMAINS, '?')}."
-        )
-        parts = [
-            heading("Per-domain comparison (first vs last stage)", 2),
-            paragraph(verdict),
-            *parts,
-        ]
-    return parts
+            parts += [
+                paragraph(name),
+                table([{k: _number(v) for k, v in r.items()} for r in csv.DictReader(f)]),
+            ]
+    method = job_run.data.tags.get(Tag.METHOD, "")
+    said = {
+        k: v
+        for k, v in job_run.data.tags.items()
+        if method and k.startswith(method_tag(method, ""))
+    }
+    if said:
+        parts.insert(0, paragraph("; ".join(f"{k}: {v}" for k, v in sorted(said.items()))))
+    return [heading("Across the stages or arms", 2), *parts] if parts else []
 
 
 def _number(text: str) -> Any:
@@ -138,7 +140,7 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
             folder.mkdir()
             stage_parts, _ = render_with_method_files(client, stage, folder, level=3)
             parts += stage_parts
-        parts += _domains(client, job_run, out)
+        parts += _job_files(client, job_run, out)
         publish = out / "page"
         publish.mkdir()
         (publish / PAGE).write_text(page(title, parts), encoding="utf-8")

@@ -71,14 +71,16 @@ class Tag:
     TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics
     VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "test mean of k seeds", "test", "val"
     TEST_SCORES = PREFIX + "test_scores"  # the objective's test score per re-run seed
-    # job runs (method job reports)
-    DEGRADED_DOMAINS = PREFIX + "degraded_domains"
-    IMPROVED_DOMAINS = PREFIX + "improved_domains"
 
 
 def stage_best_tag(stage: int) -> str:
     """On a job run: stage `stage` (1-based)'s best trial and value."""
     return f"{PREFIX}stage{stage}_best"
+
+
+def method_tag(method: str, key: str) -> str:
+    """A tag a method's job report returns, under its own namespace (adaptune.dama.<key>)."""
+    return f"{PREFIX}{method}.{key}"
 
 
 class Kind(StrEnum):

@@ -26,6 +26,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from adaptune.method import TEST_PREFIX
 from adaptune.tracking import template
 from adaptune.tracking.names import Kind, Tag, TrialMetric
 from adaptune.tracking.reach import bounded_http, check_reachable, store_lock
@@ -41,7 +42,7 @@ __all__ = [
     "log_trial_model",
     "metric_batch",
     "resolve_uri",
-    "seeded_metrics",
+    "seeded_runs",
     "series_batch",
     "setup",
     "trial_runs",
@@ -177,7 +178,7 @@ def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> Non
         client.log_batch(run_id, params=items[i : i + 100])
 
 
-SERVING_CODE = Path(__file__).with_name("serving.py")  # the pyfunc, logged as code
+SERVING_CODE = Path(__file__).parent.parent / "serving.py"  # the pyfunc, logged as code
 # Tokenizer vocabularies in a saved model: words and ids, left unscrubbed (see below).
 VOCABULARY_FILES = frozenset({"tokenizer.json", "vocab.json", "vocab.txt", "merges.txt"})
 # What a served model imports (adaptune itself ships as code with the model): pinned to
@@ -338,10 +339,10 @@ def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:
     )
 
 
-def seeded_metrics(client: MlflowClient, best_run_id: str, keep: str) -> list[dict[str, float]]:
-    """The metrics of the seeded re-runs (kind ``rerun``) of the search that holds run
-    `best_run_id`, in seed order, those reporting a metric starting with `keep`; with
-    none, the best run's own metrics (one row). What method comparisons average."""
+def seeded_runs(client: MlflowClient, best_run_id: str) -> tuple[Any, list[dict[str, float]]]:
+    """The best run, and one row per seed: its ``seed`` and test metrics, from the seeded
+    re-runs (kind ``rerun``) of the search that holds it that scored the test split, in
+    seed order; with none, the best run's own. What a method's job report compares."""
     best = client.get_run(best_run_id)
     parent = best.data.tags.get("mlflow.parentRunId")
     found: list[Any] = []
@@ -352,6 +353,12 @@ def seeded_metrics(client: MlflowClient, best_run_id: str, keep: str) -> list[di
             f"'{Kind.RERUN}'",
             max_results=1000,
         )
-        found = [r for r in found if any(k.startswith(keep) for k in r.data.metrics)]
-        found.sort(key=lambda r: int(r.data.params.get("seed", 0)))
-    return [dict(r.data.metrics) for r in (found or [best])]
+        found = [r for r in found if any(k.startswith(TEST_PREFIX) for k in r.data.metrics)]
+    rows = [
+        {
+            "seed": float(r.data.params.get("seed", 0)),
+            **{k: v for k, v in r.data.metrics.items() if k.startswith(TEST_PREFIX)},
+        }
+        for r in (found or [best])
+    ]
+    return best, sorted(rows, key=lambda row: row["seed"])

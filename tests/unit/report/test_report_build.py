@@ -202,7 +202,11 @@ def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
     job = client.create_run(
         store["experiment"],
         run_name="dama-job",
-        tags={"adaptune.kind": "job", "adaptune.degraded_domains": "none"},
+        tags={
+            "adaptune.kind": "job",
+            "adaptune.method": "dama",
+            "adaptune.dama.degraded_domains": "none",
+        },
     ).info.run_id
     one = [
         (f"s{i}", "completed", [0.5, 0.4 - 0.01 * i], {"lr": str(1e-4 * (i + 1))}) for i in range(4)
@@ -223,7 +227,9 @@ def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
     report = build_report(client, "dama-job", store["root"])
     page = report.html.read_text()
     assert "Stage 1: stage-one" in page and "Stage 2: stage-two" in page
-    assert "Per-domain comparison" in page and "books" in page
+    assert "Across the stages or arms" in page
+    assert "books" in page and "adaptune.dama.degraded_domains: none" in page
+    assert 'alt="domains.png"' in page
     assert page.count("Only one parameter (lr) was searched") == 2
     assert page.count('alt="slice_lr"') == 2  # the YAML's and the inferred space
     assert "report.html" in {Path(a.path).name for a in client.list_artifacts(job, "report")}

@@ -2,24 +2,30 @@
 degraded domains, decided on the held-out test split (never on the dev split that
 Algorithm 1 and the search select on).
 
-    base = ArmScores.from_rows("stage 1", [test_metrics_seed1, test_metrics_seed2, ...])
+    base = ArmScores.from_rows("stage 1", arm.seeds)   # {"seed": s, "test/acc/<d>": ...}
     cand = ArmScores.from_rows("stage 2", [...])
     rows = domain_verdicts(base, cand, tolerance=0.005, min_test=100)
     fig = domain_bar_plot([base, cand])     # mean ± 95 % CI per domain; fig.savefig(...)
 
-Inputs are test metric dicts (``test/acc/<domain>``, ``test/n/<domain>``, ``test/acc``),
-one per seed (a seeded re-run) or a single one (the best trial). A domain with fewer
-than `min_test` test examples gets the verdict "too few examples to tell"; otherwise,
-with two or more paired seeds a paired t-test decides, with one a two-proportion
-interval on the test examples; a difference inside `tolerance` is never a change.
+Inputs are test metric dicts (``seed``, ``test/acc/<domain>``, ``test/n/<domain>``,
+``test/acc``), one per seed (a seeded re-run) or a single one (the best trial). A domain
+with fewer than `min_test` test examples gets the verdict "too few examples to tell";
+otherwise, with two or more seeds both arms ran a paired t-test on those seeds decides
+(paired by seed id, never by position), else a two-proportion interval on the test
+examples; a difference inside `tolerance` is never a change.
+
+    report = job_report(arms, out_dir)      # Method.job_report: domains.{csv,png}, tags
 """
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from adaptune.method import Arm, JobReport
 from adaptune.stats import paired, summarize
 
 ACC, COUNT = "test/acc/", "test/n/"
@@ -30,20 +36,21 @@ IMPROVED, DEGRADED, SAME = "improved", "degraded", "no significant difference"
 
 @dataclass
 class ArmScores:
-    """One stage's or arm's per-domain test accuracies over its seeds (seed order)."""
+    """One stage's or arm's per-domain test accuracies, by seed."""
 
     name: str
-    per_domain: dict[str, list[float]] = field(default_factory=dict)
+    per_domain: dict[str, dict[int, float]] = field(default_factory=dict)  # domain -> seed ->
     counts: dict[str, int] = field(default_factory=dict)
     overall: list[float] = field(default_factory=list)
 
     @classmethod
     def from_rows(cls, name: str, rows: list[dict[str, float]]) -> ArmScores:
         out = cls(name)
-        for row in rows:
+        for i, row in enumerate(rows):
+            seed = int(row.get("seed", i))
             for key, value in row.items():
                 if key.startswith(ACC):
-                    out.per_domain.setdefault(key[len(ACC) :], []).append(float(value))
+                    out.per_domain.setdefault(key[len(ACC) :], {})[seed] = float(value)
                 elif key.startswith(COUNT):
                     out.counts[key[len(COUNT) :]] = int(value)
             if "test/acc" in row:
@@ -51,7 +58,7 @@ class ArmScores:
         return out
 
     def mean_ci(self, domain: str) -> tuple[float, float]:
-        s = summarize(self.per_domain[domain])
+        s = summarize(list(self.per_domain[domain].values()))
         return s.mean, 0.0 if math.isnan(s.ci95) else s.ci95
 
 
@@ -67,14 +74,20 @@ def domain_verdicts(
         if not c:
             continue
         n = min(base.counts.get(domain, 0), cand.counts.get(domain, 0))
-        k = min(len(b), len(c))
-        mb, mc = sum(b[:k]) / k, sum(c[:k]) / k
+        shared = sorted(set(b) & set(c))  # the seeds both arms ran
+        k = len(shared)
+        bs, cs = (
+            ([b[s] for s in shared], [c[s] for s in shared])
+            if k
+            else ([*b.values()], [*c.values()])
+        )
+        mb, mc = sum(bs) / len(bs), sum(cs) / len(cs)
         delta, p = mc - mb, math.nan
         if n < min_test:
             verdict = TOO_FEW
         else:
             if k >= 2:
-                test = paired(c[:k], b[:k])
+                test = paired(cs, bs)
                 p, real = test.p, test.significant
             else:  # one seed: the difference against its binomial noise on n examples
                 se = math.sqrt(max(mb * (1 - mb) + mc * (1 - mc), 1e-12) / n)
@@ -141,75 +154,45 @@ def domain_bar_plot(arms: list[ArmScores], title: str = "DAMA per-domain test ac
     return fig
 
 
-def _test_rows(client: Any, best_run_id: str) -> list[dict[str, float]]:
-    """The seeded re-runs' test metrics of the best run's search, in seed order; else the
-    best run's own test metrics (one row)."""
-    from adaptune.tracking.store import seeded_metrics
-
-    rows = seeded_metrics(client, best_run_id, keep=ACC)
-    return [{k: v for k, v in row.items() if k.startswith("test/")} for row in rows]
-
-
 def _modulating(params: dict[str, str]) -> bool:
     return params.get("stage") == "2" or int(params.get("stage2_epochs", "0") or 0) > 0
 
 
 def job_report(
-    client: Any,
-    job_run_id: str,
-    best_run_ids: list[str],
-    tolerance: float = 0.005,
-    min_test: int = MIN_TEST,
-) -> None:
+    arms: list[Arm], out_dir: str, tolerance: float = 0.005, min_test: int = MIN_TEST
+) -> JobReport | None:
     """Method.job_report for stage jobs and comparison jobs: per-domain test accuracy of
-    every stage / arm (report/domains.{csv,png}); the improved / degraded tags compare
-    the first stage-2 arm (or the last stage) with the stage-1 arm before it."""
-    import csv
-    import tempfile
-    from pathlib import Path
-
-    from adaptune.tracking.names import Tag
-
-    if len(best_run_ids) < 2:
-        return
-    job = client.get_run(job_run_id)
-    names = [a for a in job.data.tags.get(Tag.ARMS, "").split(",") if a]
-    if len(names) != len(best_run_ids):
-        names = [f"stage {i + 1}" for i in range(len(best_run_ids))]
-    arms = [
-        ArmScores.from_rows(n, _test_rows(client, r))
-        for n, r in zip(names, best_run_ids, strict=True)
-    ]
-    if not all(a.per_domain for a in arms):
-        print("per-domain: no test/acc/<domain> metrics on the best runs; no report", flush=True)
-        return
-    mod = [_modulating(client.get_run(r).data.params) for r in best_run_ids]
+    every stage / arm (domains.{csv,png}); the improved / degraded tags compare the first
+    stage-2 arm (or the last stage) with the stage-1 arm before it."""
+    if len(arms) < 2:
+        return None
+    scores = [ArmScores.from_rows(a.name, a.seeds) for a in arms]
+    if not all(s.per_domain for s in scores):
+        return JobReport(summary=["per-domain: no test/acc/<domain> metrics on the best runs"])
+    mod = [_modulating(a.params) for a in arms]
     cand = mod.index(True) if True in mod and False in mod[: mod.index(True)] else len(arms) - 1
     base = max((i for i in range(cand) if not mod[i]), default=0)
-    rows = domain_verdicts(arms[base], arms[cand], tolerance, min_test)
-    with tempfile.TemporaryDirectory() as tmp:
-        with open(Path(tmp, "domains.csv"), "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=_table_fields(arms))
-            writer.writeheader()
-            writer.writerows(_table(arms, rows))
-        domain_bar_plot(arms).savefig(Path(tmp, "domains.png"), dpi=110)
-        client.log_artifacts(job_run_id, tmp, artifact_path="report")
-    client.set_tag(job_run_id, Tag.DEGRADED_DOMAINS, tagged(rows, DEGRADED))
-    client.set_tag(job_run_id, Tag.IMPROVED_DOMAINS, tagged(rows, IMPROVED))
+    rows = domain_verdicts(scores[base], scores[cand], tolerance, min_test)
+    with open(Path(out_dir, "domains.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=_table_fields(scores))
+        writer.writeheader()
+        writer.writerows(_table(scores, rows))
+    domain_bar_plot(scores).savefig(Path(out_dir, "domains.png"), dpi=110)
+    metrics = {}
     for i, key in ((base, "stage1"), (cand, "last_stage")):
-        if arms[i].overall:
-            client.log_metric(job_run_id, f"{key}/test/acc", summarize(arms[i].overall).mean)
-        val = client.get_run(best_run_ids[i]).data.metrics.get("val/acc")
-        if val is not None:
-            client.log_metric(job_run_id, f"{key}/val/acc", val)
+        if scores[i].overall:
+            metrics[f"{key}/test/acc"] = summarize(scores[i].overall).mean
+        if "val/acc" in arms[i].metrics:
+            metrics[f"{key}/val/acc"] = arms[i].metrics["val/acc"]
     few = [r["domain"] for r in rows if r["verdict"] == TOO_FEW]
-    print(
-        f"per-domain on test, {arms[cand].name} vs {arms[base].name}: "
+    line = (
+        f"per-domain on test, {scores[cand].name} vs {scores[base].name}: "
         f"improved {tagged(rows, IMPROVED)}; degraded {tagged(rows, DEGRADED)}"
         + (f"; {TOO_FEW} (< {min_test} test examples): {', '.join(few)}" if few else "")
-        + "; table and plot in the job run's report/",
-        flush=True,
+        + "; table and plot in the job run's report/"
     )
+    tags = {"improved_domains": tagged(rows, IMPROVED), "degraded_domains": tagged(rows, DEGRADED)}
+    return JobReport(tags=tags, metrics=metrics, summary=[line])
 
 
 def _table_fields(arms: list[ArmScores]) -> list[str]:

@@ -2,16 +2,19 @@
 domain, with 95 % intervals over the seeded re-runs, and the Visual Decathlon score on
 the benchmark's definition (E_max = 2 x the fine-tuning arm's error, per domain).
 
-    job_report(client, job_run_id, best_run_ids)   # Method.job_report, after the arms
+    report = job_report(arms, out_dir)   # Method.job_report, after the arms
 
-Writes report/acc_vs_params.{png,csv} on the job run and logs <arm>/test/score_mean.
+Writes acc_vs_params.{png,csv} (the job run's report/) and returns <arm>/test/score_mean.
 """
 
 from __future__ import annotations
 
+import csv
 import math
+from pathlib import Path
 from typing import Any
 
+from adaptune.method import Arm, JobReport
 from adaptune.stats import summarize
 
 from .config import DOMAINS
@@ -19,14 +22,6 @@ from .report import accuracy_vs_params_plot
 from .step import decathlon_score
 
 __all__ = ["arm_rows", "job_report"]
-
-
-def _test_rows(client: Any, best_run_id: str) -> list[dict[str, float]]:
-    """The seeded re-runs' metrics of the best run's search (seed order); else the best
-    run's own (one row)."""
-    from adaptune.tracking.store import seeded_metrics
-
-    return seeded_metrics(client, best_run_id, keep="test/acc")
 
 
 def _ci(values: list[float]) -> tuple[float, float]:
@@ -65,47 +60,31 @@ def arm_rows(
     return out
 
 
-def job_report(client: Any, job_run_id: str, best_run_ids: list[str]) -> None:
-    """Method.job_report for a comparison (arms) job; a no-op for other jobs."""
-    import csv
-    import tempfile
-    from pathlib import Path
-
-    from adaptune.tracking.names import Tag
-
-    names = [a for a in client.get_run(job_run_id).data.tags.get(Tag.ARMS, "").split(",") if a]
-    if len(names) != len(best_run_ids):
-        return
-    arms = {n: _test_rows(client, r) for n, r in zip(names, best_run_ids, strict=True)}
-    arms = {n: rows for n, rows in arms.items() if all("test/acc" in r for r in rows)}
-    modes = {
-        n: client.get_run(r).data.params.get("mode")
-        for n, r in zip(names, best_run_ids, strict=True)
-    }
-    reference = next((n for n in arms if modes.get(n) == "finetune"), None)
-    rows = arm_rows(arms, reference)
+def job_report(arms: list[Arm], out_dir: str) -> JobReport | None:
+    """Method.job_report: the arms' accuracy against added parameters, and their
+    Decathlon scores against the fine-tuning arm's errors."""
+    table = {a.name: [r for r in a.seeds if "test/acc" in r] for a in arms}
+    table = {name: rows for name, rows in table.items() if rows}
+    finetune = [a.name for a in arms if a.params.get("mode") == "finetune" and a.name in table]
+    reference = finetune[0] if finetune else None
+    rows = arm_rows(table, reference)
     if not rows:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        points = [
-            {"label": r["arm"], "params": r["params"], "acc": r["acc"], "ci95": r["ci95"]}
-            for r in rows
-        ]
-        accuracy_vs_params_plot(points, Path(tmp) / "acc_vs_params.png")
-        with open(Path(tmp) / "acc_vs_params.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        client.log_artifacts(job_run_id, tmp, artifact_path="report")
-    for r in rows:
-        if "score" in r:
-            client.log_metric(job_run_id, f"{r['arm']}/test/score_mean", r["score"])
+        return None
+    points = [
+        {"label": r["arm"], "params": r["params"], "acc": r["acc"], "ci95": r["ci95"]} for r in rows
+    ]
+    accuracy_vs_params_plot(points, Path(out_dir) / "acc_vs_params.png")
+    with open(Path(out_dir) / "acc_vs_params.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
     ref = f"against {reference}'s errors" if reference else "not computed: no finetune arm"
-    print(f"Decathlon score ({ref}; test, mean over seeds):", flush=True)
+    lines = [f"Decathlon score ({ref}; test, mean over seeds):"]
     for r in rows:
         score = f"{r['score']:.0f} ± {r['score_ci95']:.0f}" if "score" in r else "—"
-        print(
+        lines.append(
             f"  {r['arm']}: {r['params']:.0f} params/domain, acc {r['acc']:.4f} ± "
-            f"{r['ci95']:.2g}, score {score}",
-            flush=True,
+            f"{r['ci95']:.2g}, score {score}"
         )
+    scores = {f"{r['arm']}/test/score_mean": r["score"] for r in rows if "score" in r}
+    return JobReport(metrics=scores, summary=lines)

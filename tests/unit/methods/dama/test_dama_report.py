@@ -4,11 +4,11 @@ the plot with intervals, and a job report that reads test (never val) metrics.""
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
-from typing import Any
+from pathlib import Path
 
 import pytest
 
+from adaptune.method import Arm
 from adaptune.methods.dama.report import (
     DEGRADED,
     IMPROVED,
@@ -98,68 +98,41 @@ def test_bar_plot_draws_one_bar_per_arm_and_domain_with_error_bars(tmp_path) -> 
     assert (tmp_path / "plot.png").stat().st_size > 0
 
 
-class FakeClient:
-    """The few MlflowClient calls job_report makes: a job run with two arms, their best
-    runs (val AND test metrics) and each arm's seeded re-runs (test metrics)."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, Any] = {}
-        self.tags: dict[str, str] = {}
-        self.metrics: dict[str, float] = {}
-        self.artifacts: list[str] = []
-        self._run("job", {}, {}, {"adaptune.arms": "gamma,s2"})
-        for arm, scores, stage2 in (("gamma", BASE, "0"), ("s2", CAND, "2")):
-            # The best runs' val numbers say the opposite of test: the report must not care.
-            val = {"val/acc/books": 0.99, "val/acc/dvd": 0.1, "val/acc": 0.5}
-            self._run(
-                f"{arm}-best",
-                {**val, "test/acc": 0.0},
-                {"stage2_epochs": stage2},
-                {"mlflow.parentRunId": f"{arm}-search"},
-            )
-            for i, row in enumerate(_seeds(scores.per_domain, N)):
-                self._run(
-                    f"{arm}-r{i}",
-                    row,
-                    {"seed": str(i), "stage2_epochs": stage2},
-                    {"mlflow.parentRunId": f"{arm}-search", "adaptune.kind": "rerun"},
-                )
-
-    def _run(self, rid: str, metrics: dict, params: dict, tags: dict) -> None:
-        data = SimpleNamespace(metrics=metrics, params=params, tags=tags)
-        self.runs[rid] = SimpleNamespace(
-            data=data, info=SimpleNamespace(experiment_id="0", run_id=rid)
-        )
-
-    def get_run(self, rid: str) -> Any:
-        return self.runs[rid]
-
-    def search_runs(self, _exp: list[str], filter_string: str, max_results: int) -> list[Any]:
-        parent = filter_string.split("'")[1]
-        return [
-            r
-            for r in self.runs.values()
-            if r.data.tags.get("mlflow.parentRunId") == parent
-            and r.data.tags.get("adaptune.kind") == "rerun"
-        ]
-
-    def log_artifacts(self, _rid: str, local: str, artifact_path: str) -> None:
-        import os
-
-        self.artifacts += [f"{artifact_path}/{f}" for f in os.listdir(local)]
-
-    def set_tag(self, _rid: str, key: str, value: str) -> None:
-        self.tags[key] = value
-
-    def log_metric(self, _rid: str, key: str, value: float) -> None:
-        self.metrics[key] = value
+def _arm(name: str, scores: ArmScores, stage2: str) -> Arm:
+    # The best run's val numbers say the opposite of test: the report must not care.
+    val = {"val/acc/books": 0.99, "val/acc/dvd": 0.1, "val/acc": 0.5, "test/acc": 0.0}
+    seeds = [{"seed": float(i), **row} for i, row in enumerate(_seeds(_values(scores), N))]
+    return Arm(name, {"stage2_epochs": stage2}, val, seeds)
 
 
-def test_job_report_tags_domains_from_the_test_split_of_the_reruns() -> None:
-    client = FakeClient()
-    job_report(client, "job", ["gamma-best", "s2-best"], min_test=100)
-    assert client.tags["adaptune.improved_domains"] == "dvd"
-    assert client.tags["adaptune.degraded_domains"] == "books"
-    assert {"report/domains.csv", "report/domains.png"} <= set(client.artifacts)
-    assert client.metrics["last_stage/test/acc"] == pytest.approx(sum(CAND.overall) / 3)
-    assert "last_stage/val/acc" in client.metrics  # kept beside the test number
+def _values(scores: ArmScores) -> dict[str, list[float]]:
+    return {d: list(by_seed.values()) for d, by_seed in scores.per_domain.items()}
+
+
+def test_job_report_tags_domains_from_the_test_split_of_the_reruns(tmp_path: Path) -> None:
+    arms = [_arm("gamma", BASE, "0"), _arm("s2", CAND, "2")]
+    out = job_report(arms, str(tmp_path), min_test=100)
+    assert out is not None
+    assert out.tags == {"improved_domains": "dvd", "degraded_domains": "books"}
+    assert {"domains.csv", "domains.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert out.metrics["last_stage/test/acc"] == pytest.approx(sum(CAND.overall) / 3)
+    assert out.metrics["last_stage/val/acc"] == 0.5  # kept beside the test number
+    assert "improved dvd; degraded books" in out.summary[0]
+
+
+def test_seeds_pair_by_id_so_a_lost_rerun_drops_its_pair_not_shifts_them() -> None:
+    def arm(name: str, scores: dict[int, float]) -> ArmScores:
+        rows = [{"seed": s, "test/acc/dvd": v, "test/n/dvd": 400} for s, v in scores.items()]
+        return ArmScores.from_rows(name, rows)
+
+    base = arm("a", {1: 0.80, 2: 0.70, 3: 0.90})
+    lost = arm("b", {1: 0.81, 3: 0.91})  # seed 2's re-run was lost
+    [row] = domain_verdicts(base, lost)
+    assert row["seeds"] == 2 and row["delta"] == pytest.approx(0.01)  # by position: +0.11
+
+
+def test_no_report_for_one_arm_and_a_note_without_per_domain_scores(tmp_path: Path) -> None:
+    assert job_report([_arm("gamma", BASE, "0")], str(tmp_path)) is None
+    bare = [Arm("a", {}, {}, [{"seed": 0.0, "test/acc": 0.5}])] * 2
+    out = job_report(bare, str(tmp_path))
+    assert out is not None and not out.tags and "no test/acc/<domain>" in out.summary[0]

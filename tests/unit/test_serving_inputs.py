@@ -14,7 +14,7 @@ from adaptune.methods import METHODS
 from adaptune.methods.dama.predict import _inputs
 from adaptune.methods.dao.predict import _texts
 from adaptune.methods.mad.predict import _rows
-from adaptune.tracking.serving import normalise
+from adaptune.serving import normalise
 from adaptune.tracking.store import signature_of
 
 TEXT = "The euro rallied after the ECB signalled more hikes."
