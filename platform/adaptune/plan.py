@@ -28,6 +28,7 @@ from adaptune.job.spec import JobSpec, SpecError, SpecProblem
 from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
 from adaptune.preflight import PREVIOUS_STAGE, check_external, schedule_problems
+from adaptune.tracking.names import Mode
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -41,12 +42,12 @@ class Plan:
     space: dict[str, BaseDistribution]
     space_file: str | None  # None: the space is held in the job (made in code)
     metric: str
-    mode: str
+    mode: Mode
     num_samples: int
     max_t: int  # epochs: ASHA's time unit
     # Every objective (metric, mode), the first the one schedulers stop on; more than one
     # = a Pareto front, and `metric`/`mode` above are the one the winner is picked on.
-    objectives: tuple[tuple[str, str], ...] = ()
+    objectives: tuple[tuple[str, Mode], ...] = ()
     conditions: Conditions = dataclasses.field(default_factory=dict)  # the space's `when`
     # What `trust_remote_code: true` lets run (confirmed on the command line), for validate
     # to say; None when no model code runs.
@@ -255,10 +256,10 @@ def _make_plan(
         space,
         None if space_file == IN_JOB else space_file,
         metric,
-        mode,
+        Mode(mode),
         num_samples,
         max_t,
-        tuple(objectives),
+        tuple((m, Mode(d)) for m, d in objectives),
         conditions,
         remote_code,
     )

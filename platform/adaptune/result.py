@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptune.method import TEST_PREFIX
 from adaptune.tracking.names import Cost, Kind, Mode, SearchMetric, Tag
 
 if TYPE_CHECKING:
@@ -242,8 +243,10 @@ def _search_result(client: Any, run: Any, state_dir: Path | None, champion: Any)
     )
     result.best = _best(client, run, metric)
     n = len([s for s in tags.get(Tag.TEST_SCORES, "").split(",") if s])
-    for key in {
-        k.removesuffix("_mean") for k in metrics if k.startswith("test/") and k.endswith("_mean")
+    for key in {  # the re-runs' test metrics and their val objective (what promotion compares)
+        k.removesuffix("_mean")
+        for k in metrics
+        if (k.startswith(TEST_PREFIX) or k == f"{metric}_mean") and k.endswith("_mean")
     }:
         result.final[key] = {
             "mean": metrics[f"{key}_mean"],

@@ -6,7 +6,9 @@ seeds, and the tests that say whether one arm or model beats another beyond the 
     welch(candidate_scores, incumbent_scores)      # two independent sets of seeds
 
 scipy does the arithmetic; this module only fixes the conventions (sample std, two-sided
-tests, alpha 0.05) so that every page and tag says the same thing.
+tests, alpha 0.05) so that every page and tag says the same thing. A difference without
+spread (every seed the same) has no t statistic: an exact test on the signs (paired) or
+ranks (Welch) gives its p, never 0.
 """
 
 from __future__ import annotations
@@ -76,9 +78,9 @@ def paired(a: Sequence[float], b: Sequence[float]) -> Comparison:
     mean = sum(diffs) / len(diffs) if diffs else math.nan
     if len(diffs) < 2:
         return Comparison(mean, math.nan, "needs at least 2 seeds")
-    if all(d == diffs[0] for d in diffs):  # no spread: the test is undefined
-        p = 1.0 if diffs[0] == 0 else 0.0
-        return Comparison(mean, p, f"paired over {len(diffs)} seeds, constant difference")
+    if _flat(diffs):  # no spread: no t; the signs alone (exact)
+        p = 1.0 if _flat([*diffs, 0.0]) else float(stats.binomtest(len(diffs), len(diffs)).pvalue)
+        return Comparison(mean, p, f"sign test over {len(diffs)} seeds, constant difference")
     p = float(stats.ttest_rel(a, b).pvalue)
     return Comparison(mean, p, f"paired t-test over {len(diffs)} seeds")
 
@@ -90,8 +92,13 @@ def welch(a: Sequence[float], b: Sequence[float]) -> Comparison:
     diff = (sum(a) / len(a) - sum(b) / len(b)) if a and b else math.nan
     if len(a) < 2 or len(b) < 2:
         return Comparison(diff, math.nan, "needs at least 2 seeds on each side")
-    if max(a) == min(a) and max(b) == min(b):
-        p = 1.0 if a[0] == b[0] else 0.0
-        return Comparison(diff, p, "Welch t-test, no spread on either side")
+    if _flat(a) and _flat(b):  # no spread: no t; the ranks alone (exact)
+        p = 1.0 if _flat([*a, *b]) else float(stats.mannwhitneyu(a, b, method="exact").pvalue)
+        return Comparison(diff, p, "Mann-Whitney U, no spread on either side")
     p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return Comparison(diff, p, f"Welch t-test, {len(a)} vs {len(b)} seeds")
+
+
+def _flat(xs: Sequence[float]) -> bool:
+    """No spread beyond float rounding (0.8 - 0.7 and 0.7 - 0.6 differ in the 17th digit)."""
+    return max(xs) - min(xs) <= 1e-12 * max(1.0, *(abs(float(x)) for x in xs))

@@ -25,7 +25,7 @@ from adaptune.driver.run import new_name, run_search
 from adaptune.method import test_name
 from adaptune.plan import Plan
 from adaptune.stats import paired, summarize
-from adaptune.tracking.names import Kind, Mode, Tag
+from adaptune.tracking.names import Kind, Tag
 
 __all__ = ["comparison_rows", "run_arms"]
 
@@ -169,7 +169,7 @@ def _promote_val_winner(
     done = [(p, s) for p, s in zip(plans, summaries, strict=True) if s.best_value is not None]
     if not job.promote.enabled or not done:
         return summaries
-    plan, summary = Mode(plans[0].mode).best(done, key=lambda ps: float(ps[1].best_value or 0))
+    plan, summary = plans[0].mode.best(done, key=lambda ps: float(ps[1].best_value or 0))
     result = tracking.promote(
         client,
         client.get_run(summary.parent_run_id),

@@ -141,7 +141,7 @@ class Pricer:
 
 @dataclass(frozen=True)
 class Spend:
-    """A search's compute and cost, summed over its trials (SearchSummary's fields)."""
+    """A search's compute and cost, summed over its trials."""
 
     resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
     saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping

@@ -9,6 +9,8 @@ so the winner needs no reload); the recorder keeps those numbers out of MLflow, 
 the chosen trial's are recorded and printed. Samplers and schedulers act on val alone.
 The re-runs are Tune trials of their own (FIFO: every seed trains every epoch), nested
 under the search run as runs of kind ``rerun``; they are not counted as search trials.
+Each re-run's val objective is kept too: its mean and per-seed values are what the
+champion alias compares (tracking/evidence.py); test is reported, never compared.
 """
 
 from __future__ import annotations
@@ -90,12 +92,19 @@ def rerun_best(
     )
     tuner.fit()
     box.drain(tracking.outbox.catch_up_seconds())
-    rows: list[dict[str, Any]] = [
-        {"trial_id": trial_id, "seed": int(e.trial.config["seed"]), **e.test}
+    rows: list[dict[str, Any]] = [  # the val objective (promotion reads it), then test
+        {
+            "trial_id": trial_id,
+            "seed": int(e.trial.config["seed"]),
+            plan.metric: float(e.trial.last_result[plan.metric]),
+            **e.test,
+        }
         for trial_id, e in sorted(ledger.entries.items())
-        if e.test and e.status is Status.COMPLETED
+        if e.test and e.status is Status.COMPLETED and plan.metric in e.trial.last_result
     ]
-    keys = sorted({k for row in rows for k in row if k.startswith(TEST_PREFIX)})
+    if not rows:
+        return Reruns()
+    keys = [plan.metric, *sorted({k for row in rows for k in row if k.startswith(TEST_PREFIX)})]
     stats = {k: dataclasses.asdict(summarize([r[k] for r in rows if k in r])) for k in keys}
     return Reruns(rows, stats)
 
@@ -122,11 +131,12 @@ def record(
     if flat:
         batch = tracking.metric_batch(flat, step=0)
         box.write(SEARCH_RUN, "test metrics", lambda r: client.log_batch(r, metrics=batch))
-    objective = test_name(metric)
-    scores = [row[objective] for row in reruns.rows if objective in row]
-    if scores:
-        text = ",".join(repr(float(s)) for s in scores)
-        box.write(SEARCH_RUN, "test scores tag", lambda r: client.set_tag(r, Tag.TEST_SCORES, text))
+    for key, tag in ((metric, Tag.VAL_SCORES), (test_name(metric), Tag.TEST_SCORES)):
+        scores = [row[key] for row in reruns.rows if key in row]
+        if scores:
+            text = ",".join(repr(float(s)) for s in scores)
+            write = lambda r, t=tag, v=text: client.set_tag(r, t, v)  # noqa: E731
+            box.write(SEARCH_RUN, f"{key} scores tag", write)
     if reruns.rows:
         keys = sorted({k for row in reruns.rows for k in row})
         with open(Path(out_dir) / "reruns.csv", "w", newline="") as f:

@@ -95,11 +95,11 @@ def finish(
             plan, client, best, search, parent_run_id, tracking_uri, state_dir, caught_up, promote
         )
         summary = SearchSummary(
-            search,
-            parent_run_id,
-            tracking_uri,
-            plan.metric,
-            plan.mode,
+            search=search,
+            parent_run_id=parent_run_id,
+            tracking_uri=tracking_uri,
+            metric=plan.metric,
+            mode=plan.mode,
             **dataclasses.asdict(decision),
             **dataclasses.asdict(spend),
             best_model_uri=model_uri,

@@ -82,9 +82,9 @@ class Kept:
         if not completed:
             return []
         value = lambda t: float(t.last_result[self.metric])  # noqa: E731
-        ranked = sorted(completed, key=value, reverse=Mode(self.mode) is Mode.MAX)
+        ranked = sorted(completed, key=value, reverse=self.mode is Mode.MAX)
         cut = value(ranked[min(k, len(ranked)) - 1])
-        better = (lambda v: v <= cut) if Mode(self.mode) is Mode.MIN else (lambda v: v >= cut)
+        better = (lambda v: v <= cut) if self.mode is Mode.MIN else (lambda v: v >= cut)
         return [t for t in ranked if better(value(t))]
 
     def ended(self, trial: Any, status: Status, trials: list[Any]) -> None:

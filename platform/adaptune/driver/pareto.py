@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,13 @@ def _values(plan: Plan, result: dict[str, Any]) -> list[float] | None:
     return out
 
 
-def dominates(a: list[float], b: list[float], modes: list[str]) -> bool:
+def dominates(a: list[float], b: list[float], modes: Sequence[str]) -> bool:
     """`a` is at least as good as `b` on every objective and better on one."""
     signed = [(x, y) if m == "min" else (-x, -y) for x, y, m in zip(a, b, modes, strict=True)]
     return all(x <= y for x, y in signed) and any(x < y for x, y in signed)
 
 
-def nondominated(points: dict[str, list[float]], modes: list[str]) -> set[str]:
+def nondominated(points: dict[str, list[float]], modes: Sequence[str]) -> set[str]:
     return {
         k
         for k, v in points.items()

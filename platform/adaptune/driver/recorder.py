@@ -31,7 +31,7 @@ from adaptune.driver.presenter import Presentation, run_name, search_note, share
 from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
-from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Mode, Status, Tag
+from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Status, Tag
 from adaptune.tracking.outbox import Outbox
 from adaptune.train import report as rk
 
@@ -183,7 +183,7 @@ class SearchRecorder(Callback):
             self._node(trial.trial_id, str(result.get(rk.NODE_ID) or ""))
         value = result.get(self.plan.metric)
         if isinstance(value, float) and (
-            self.best is None or Mode(self.plan.mode).better(value, self.best)
+            self.best is None or self.plan.mode.better(value, self.best)
         ):
             self.best = value
         self._say(

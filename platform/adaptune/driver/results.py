@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adaptune.driver import pareto
+from adaptune.driver.cost import Spend
 from adaptune.driver.ledger import Ledger
 from adaptune.job.pricing import dollars
 from adaptune.method import test_name
 from adaptune.plan import Plan
-from adaptune.tracking.names import Mode, Status
+from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
 __all__ = ["Decision", "SearchSummary", "cost_line", "decide", "summary_dict"]
@@ -28,7 +29,7 @@ __all__ = ["Decision", "SearchSummary", "cost_line", "decide", "summary_dict"]
 @dataclass(frozen=True)
 class Decision:
     """Each trial's outcome counted, and the best completed trial (None: no trial
-    completed). Field names as in SearchSummary, which is built from it."""
+    completed)."""
 
     trials: int = 0
     completed: int = 0
@@ -40,28 +41,17 @@ class Decision:
     best_run_id: str | None = None
 
 
-@dataclass(frozen=True)
-class SearchSummary:
+@dataclass(frozen=True, kw_only=True)
+class SearchSummary(Spend, Decision):
+    """What a search did: its decision and spend (the fields of both), and the rest."""
+
     search: str
     parent_run_id: str
     tracking_uri: str
     metric: str
     mode: str
-    trials: int = 0
-    completed: int = 0
-    stopped: dict[str, int] = field(default_factory=dict)  # trial id -> epoch stopped at
-    errored: list[str] = field(default_factory=list)
-    best_trial: str | None = None
-    best_value: float | None = None
-    best_params: dict[str, Any] = field(default_factory=dict)
     best_model_uri: str | None = None
-    best_run_id: str | None = None
     wall_s: float = 0.0
-    resource_hours: dict[str, float] = field(default_factory=dict)  # CPU/GPU-hours used
-    saved_hours: dict[str, float] = field(default_factory=dict)  # ... saved by early stopping
-    cost_usd: float = 0.0  # the cost ledger (driver/cost.py)
-    usd_saved: float = 0.0  # what the stopped trials would have cost to max_t
-    node_usd: dict[str, float] = field(default_factory=dict)  # node type -> USD
     promotion: Any = None
     # What could not be written to MLflow by the end (it was down): one line per run.
     unrecorded: list[str] = field(default_factory=list)
@@ -195,7 +185,7 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
     counts = Decision(len(trials), len(trials) - len(stopped) - len(errored), stopped, errored)
     if not done:
         return counts
-    best = Mode(plan.mode).best(done, key=lambda t: t.last_result[plan.metric])
+    best = plan.mode.best(done, key=lambda t: t.last_result[plan.metric])
     return dataclasses.replace(
         counts,
         best_trial=best.trial_id,

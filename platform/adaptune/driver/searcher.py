@@ -69,7 +69,7 @@ def _violation(bound: Bound, result: dict[str, Any]) -> float:
 def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> OptunaSearch:
     objectives = plan.objectives or ((plan.metric, plan.mode),)
     metric: str | list[str] = [m for m, _ in objectives]
-    mode: str | list[str] = [d for _, d in objectives]
+    mode: str | list[str] = [str(d) for _, d in objectives]  # Ray asserts plain str
     if len(objectives) == 1:
         metric, mode = metric[0], mode[0]
     space: Any = DefineByRun(plan.space, plan.conditions) if plan.conditions else plan.space

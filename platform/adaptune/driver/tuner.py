@@ -245,7 +245,8 @@ def make_scheduler(plan: Plan) -> Any:
     )
 
     s = plan.job.the_search.scheduler
-    metric, mode = (plan.objectives or ((plan.metric, plan.mode),))[0]
+    metric, first = (plan.objectives or ((plan.metric, plan.mode),))[0]
+    mode = str(first)  # Ray's schedulers compare types: a plain str
     if s.type == "fifo":
         return FIFOScheduler()
     if s.type == "hyperband":  # synchronous: trials wait (paused) for their bracket's rung

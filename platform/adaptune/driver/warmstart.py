@@ -106,7 +106,7 @@ def _best_trials(plan: Plan, client: Any, search_run: Any, k: int) -> list[Any]:
     if not done:
         name = search_run.data.tags.get(Tag.SEARCH, search_run.info.run_id)
         raise LookupError(f"search {name} has no completed trial with {plan.metric}")
-    sign = 1.0 if plan.mode == Mode.MIN else -1.0
+    sign = 1.0 if plan.mode is Mode.MIN else -1.0
     return sorted(done, key=lambda r: sign * float(r.data.metrics[plan.metric]))[:k]
 
 

@@ -1,13 +1,15 @@
 """What a candidate for the champion alias brings, and whether it is enough to take it.
 
-    ev = gather(search_run, best_run, "val/mse")     # test mean over seeds, else test, else val
-    reason = judge(ev, holder_tags, "min", rule="significant")   # None: it may take it
+    ev = gather(search_run, best_run, "val/mse")     # re-runs' mean val, else the trial's val
+    reason = judge(ev, holder, "champion", "val/mse", "min", rule="significant")  # None: ok
 
-The alias compares held-out test scores, never the validation number that chose the
-winner: the re-runs' mean when the search had ``final.seeds``, else the chosen trial's
-own test score; only a search recorded before test splits existed falls back to val.
-Scores of different kinds, or on different data (fingerprints), are not compared.
-``significant`` also asks Welch's t-test over the two sets of seeded test scores for
+The alias moves on the validation objective, never on test: the seeded re-runs' mean
+val when the search had ``final.seeds``, else the chosen trial's own val value. Test
+scores ride along as the version's tags (reported, never compared), so no number that
+moved the alias is biased by having been read to move it, and a search on the same data
+does not spend the test split again. Scores on different data (fingerprints), or held
+by a version promoted on test scores (before promotion moved to val), are not compared.
+``significant`` also asks Welch's t-test over the two sets of seeded val scores for
 p < 0.05 (adaptune/stats.py); with fewer than two seeds on either side it refuses, and
 says so.
 """
@@ -18,7 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from adaptune.method import test_name
+from adaptune.method import TEST_PREFIX
 from adaptune.tracking.names import Mode, Tag
 
 __all__ = ["Evidence", "gather", "judge", "version_tags"]
@@ -26,10 +28,10 @@ __all__ = ["Evidence", "gather", "judge", "version_tags"]
 
 @dataclass(frozen=True)
 class Evidence:
-    value: float  # what the alias compares
-    kind: str  # "test mean of k seeds" | "test" | "val"
-    scores: tuple[float, ...] = ()  # the objective's test score per re-run seed
-    test: dict[str, float] = field(default_factory=dict)  # test/<metric>, ..._ci95
+    value: float  # what the alias compares: a val score
+    kind: str  # "val mean of k seeds" | "val" | (a version promoted on test) "test..."
+    scores: tuple[float, ...] = ()  # the objective's val score per re-run seed
+    test: dict[str, float] = field(default_factory=dict)  # test/<metric>, ..._ci95: reported
     fingerprint: str = ""
 
     @property
@@ -38,19 +40,16 @@ class Evidence:
 
 
 def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
-    """The candidate's evidence, from its search run (re-runs) and its trial run (test)."""
-    key = test_name(metric)
+    """The candidate's evidence, from its search run (re-runs) and its trial run."""
     search_metrics = dict(search_run.data.metrics)
     fingerprint = search_run.data.tags.get(Tag.DATA_FINGERPRINT, "")
-    test = {k: float(v) for k, v in search_metrics.items() if k.startswith("test/")}
-    scores = _scores(search_run.data.tags.get(Tag.TEST_SCORES, ""))
-    if f"{key}_mean" in search_metrics and scores:
-        kind = f"test mean of {len(scores)} seeds"
-        return Evidence(float(search_metrics[f"{key}_mean"]), kind, scores, test, fingerprint)
-    own = best_run.data.metrics.get(key, search_metrics.get(key))
-    if own is not None:
-        return Evidence(float(own), "test", (float(own),), test, fingerprint)
-    return Evidence(float(best_run.data.metrics[metric]), "val", (), {}, fingerprint)
+    test = {k: float(v) for k, v in search_metrics.items() if k.startswith(TEST_PREFIX)}
+    scores = _scores(search_run.data.tags.get(Tag.VAL_SCORES, ""))
+    if f"{metric}_mean" in search_metrics and scores:
+        kind = f"val mean of {len(scores)} seeds"
+        return Evidence(float(search_metrics[f"{metric}_mean"]), kind, scores, test, fingerprint)
+    own = float(best_run.data.metrics[metric])
+    return Evidence(own, "val", (own,), test, fingerprint)
 
 
 def _scores(text: str) -> tuple[float, ...]:
@@ -64,16 +63,16 @@ def version_tags(ev: Evidence) -> dict[str, str]:
     """The model version's record of its evidence (read back by ``holder``)."""
     tags = {Tag.VALUE: repr(ev.value), Tag.VALUE_KIND: ev.kind}
     if ev.scores:
-        tags[Tag.TEST_SCORES] = ",".join(repr(s) for s in ev.scores)
+        tags[Tag.VAL_SCORES] = ",".join(repr(s) for s in ev.scores)
     for key, value in ev.test.items():
-        tags[Tag.TEST_PREFIX + key.removeprefix("test/")] = repr(value)
+        tags[Tag.TEST_PREFIX + key.removeprefix(TEST_PREFIX)] = repr(value)
     return tags
 
 
 def holder(tags: dict[str, str]) -> Evidence:
-    """A model version's evidence; versions registered before test splits hold val."""
+    """A model version's evidence."""
     kind = tags.get(Tag.VALUE_KIND, "val")
-    scores = _scores(tags.get(Tag.TEST_SCORES, ""))
+    scores = _scores(tags.get(Tag.VAL_SCORES, ""))
     return Evidence(float(tags[Tag.VALUE]), kind, scores, {}, tags.get(Tag.DATA_FINGERPRINT, ""))
 
 
@@ -91,12 +90,14 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
         )
     old = holder(tags)
     if old.family != ev.family:
-        return f"{name} holds a {old.kind} score, the candidate a {ev.kind} score: not comparable"
+        return (
+            f"{name} was promoted on a {old.kind} score, the candidate holds a {ev.kind} "
+            f"score: not comparable (move the alias by hand to start over on val)"
+        )
     if old.fingerprint and ev.fingerprint and old.fingerprint != ev.fingerprint:
         return f"{name} was scored on other data (fingerprint differs): not comparable"
-    shown = test_name(metric) if ev.family == "test" else metric
     if not Mode(mode).better(ev.value, old.value):
-        return f"{shown}={ev.value:.6g} ({ev.kind}) does not beat {name} ({old.value:.6g})"
+        return f"{metric}={ev.value:.6g} ({ev.kind}) does not beat {name} ({old.value:.6g})"
     if rule != "significant":
         return None
     if len(ev.scores) < 2 or len(old.scores) < 2:
@@ -110,7 +111,7 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
     if not test.significant:
         p = "n/a" if math.isnan(test.p) else f"{test.p:.3g}"
         return (
-            f"{shown} {ev.value:.6g} vs {name} {old.value:.6g}: the gain is inside the noise "
+            f"{metric} {ev.value:.6g} vs {name} {old.value:.6g}: the gain is inside the noise "
             f"(p = {p}, {test.test}); not promoted"
         )
     return None

@@ -69,8 +69,9 @@ class Tag:
     VALUE = PREFIX + "value"
     CANDIDATE = PREFIX + "candidate"
     TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics
-    VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "test mean of k seeds", "test", "val"
+    VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "val mean of k seeds" or "val"
     TEST_SCORES = PREFIX + "test_scores"  # the objective's test score per re-run seed
+    VAL_SCORES = PREFIX + "val_scores"  # ... its val score per re-run seed (promotion reads)
 
 
 def stage_best_tag(stage: int) -> str:

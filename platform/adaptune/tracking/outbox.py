@@ -147,9 +147,6 @@ class Outbox:
         lane = self.lanes.get(key)
         return lane.run_id if lane else None
 
-    def run_ids(self) -> dict[str, str]:
-        return {k: lane.run_id for k, lane in self.lanes.items() if lane.run_id}
-
     def write(
         self,
         key: str,

@@ -108,9 +108,9 @@ def _promote(
     is ranked here. If the chosen trial has no model (its write failed), nothing is
     promoted: another trial never takes its place silently.
 
-    The alias compares held-out test scores (tracking/evidence.py): ``rule="better"``
-    moves it to a strictly better score, ``"significant"`` only to one better beyond
-    the noise of the seeded re-runs.
+    The alias compares validation scores, never test (tracking/evidence.py):
+    ``rule="better"`` moves it to a strictly better score, ``"significant"`` only to one
+    better beyond the noise of the seeded re-runs.
 
     Safe when several searches promote to one registered model at once, on one machine
     or many. MLflow has no transactions, so two layers:

@@ -17,7 +17,10 @@ def _summary(arm: str, maps: list[float], binarised: list[float]) -> SearchSumma
         {"seed": s, "test/map": m, "test/map_binarised": b, "test/macro_f1": b / 2}
         for s, m, b in zip((3069, 1051, 2060), maps, binarised, strict=True)
     ]
-    return SearchSummary(arm, "run", "sqlite://", "val/map", "max", best_value=0.5, reruns=reruns)
+    return SearchSummary(
+        search=arm, parent_run_id="run", tracking_uri="sqlite://", metric="val/map", mode="max",
+        best_value=0.5, reruns=reruns,
+    )  # fmt: skip
 
 
 def test_every_compare_metric_gets_a_column_and_its_own_tests() -> None:

@@ -100,7 +100,10 @@ def test_the_ledger_sums_a_search_with_asha_stops() -> None:
     ledger.entry("a").cost = trial_cost(trials[0].last_result, False, CPU, Node("local"), PRICES, 4)
     spend = totals(ledger, pricer)
     assert all(e.cost is not None for e in ledger.entries.values())  # b and c priced here
-    summary = SearchSummary("s", "run", "uri", "val/mse", "min", **dataclasses.asdict(spend))
+    summary = SearchSummary(
+        search="s", parent_run_id="run", tracking_uri="uri", metric="val/mse", mode="min",
+        **dataclasses.asdict(spend),
+    )  # fmt: skip
     assert summary.resource_hours == {"CPU": pytest.approx(0.4 + 0.1 + 0.2)}
     assert summary.saved_hours == {"CPU": pytest.approx(0.3 + 0.2)}
     assert summary.cost_usd == pytest.approx(0.7 * 0.05)

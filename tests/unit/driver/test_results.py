@@ -62,7 +62,10 @@ def test_no_completed_trial_means_no_best_and_a_summary_that_says_so(tmp_path: P
     ledger = Ledger([trial("a", 0.5, epoch=1), trial("b", None, status="ERROR")])
     d = decide(ledger, plan)
     assert d == Decision(2, 0, {"a": 1}, ["b"])
-    summary = SearchSummary("s", "r", "u", plan.metric, plan.mode, **dataclasses.asdict(d))
+    summary = SearchSummary(
+        search="s", parent_run_id="r", tracking_uri="u", metric=plan.metric, mode=plan.mode,
+        **dataclasses.asdict(d),
+    )  # fmt: skip
     assert not any(line.startswith("best trial") for line in summary.lines())
     assert decide(Ledger(), plan) == Decision()
 

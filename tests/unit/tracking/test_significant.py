@@ -1,7 +1,8 @@
-"""Evidence-gated promotion on a real SQLite MLflow store: the alias compares held-out
-test scores; under ``rule: significant`` a candidate whose gain is inside the noise of
-its seeded re-runs is refused, one far outside it is promoted, and the champion version
-carries its test metrics and per-seed scores as tags."""
+"""Evidence-gated promotion on a real SQLite MLflow store: the alias compares validation
+scores (the seeded re-runs' mean val), never test; under ``rule: significant`` a
+candidate whose gain is inside the noise of its re-runs is refused, one far outside it
+is promoted, and the champion version carries its per-seed val scores and its test
+metrics (reported only) as tags."""
 
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     yield {"client": client, "exp": exp, "state": state, "n": [0]}
 
 
-def search_with_reruns(store: dict[str, Any], scores: list[float]) -> Any:
+def search_with_reruns(
+    store: dict[str, Any], scores: list[float], test: list[float] | None = None
+) -> Any:
     """A finished search whose chosen trial has a model, and whose re-runs scored `scores`
-    on test (what driver/final.py records)."""
+    on val and `test` on test (what driver/final.py records)."""
     client: MlflowClient = store["client"]
     store["n"][0] += 1
     name = f"sig{store['n'][0]}"
@@ -43,12 +46,13 @@ def search_with_reruns(store: dict[str, Any], scores: list[float]) -> Any:
     (folder / "weights.txt").write_text(name)
     client.log_artifact(trial, str(folder / "weights.txt"), "model")
     client.set_tag(trial, Tag.MODEL_URI, client.get_run(trial).info.artifact_uri + "/model")
-    client.log_metric(trial, METRIC, 0.9)  # val: the same for every search here
-    client.log_metric(trial, "test/acc", scores[0])
-    mean = sum(scores) / len(scores)
-    for key, value in (("test/acc", scores[0]), ("test/acc_mean", mean)):
-        client.log_metric(parent, key, value)
-    client.set_tag(parent, Tag.TEST_SCORES, ",".join(repr(s) for s in scores))
+    test = test or [0.5] * len(scores)
+    client.log_metric(trial, METRIC, 0.99)  # the selection value: never compared
+    client.log_metric(trial, "test/acc", test[0])
+    for key, values in ((METRIC, scores), ("test/acc", test)):
+        client.log_metric(parent, f"{key}_mean", sum(values) / len(values))
+    client.set_tag(parent, Tag.VAL_SCORES, ",".join(repr(s) for s in scores))
+    client.set_tag(parent, Tag.TEST_SCORES, ",".join(repr(s) for s in test))
     client.set_tag(parent, Tag.BEST_TRIAL, "t1")
     return client.get_run(parent)
 
@@ -70,9 +74,10 @@ def test_a_gain_inside_the_noise_is_refused_and_one_far_outside_it_promoted(
     assert clear.promoted, clear.reason
     mv = store["client"].get_model_version_by_alias("sig", "champion")
     assert str(mv.version) == clear.version
-    assert mv.tags[Tag.VALUE_KIND] == "test mean of 3 seeds"
-    assert float(mv.tags[Tag.TEST_PREFIX + "acc_mean"]) == pytest.approx(0.955)
-    assert mv.tags[Tag.TEST_SCORES].count(",") == 2
+    assert mv.tags[Tag.VALUE_KIND] == "val mean of 3 seeds"
+    assert float(mv.tags[Tag.VALUE]) == pytest.approx(0.955)
+    assert mv.tags[Tag.VAL_SCORES].count(",") == 2
+    assert float(mv.tags[Tag.TEST_PREFIX + "acc_mean"]) == pytest.approx(0.5)  # reported
 
 
 def test_significant_needs_seeds_on_both_sides(store: dict[str, Any]) -> None:
@@ -81,10 +86,31 @@ def test_significant_needs_seeds_on_both_sides(store: dict[str, Any]) -> None:
     assert not again.promoted and "needs final.seeds >= 2" in again.reason
 
 
-def test_better_compares_test_scores_not_the_selection_value(store: dict[str, Any]) -> None:
+def test_better_compares_the_reruns_val_not_the_selection_value(store: dict[str, Any]) -> None:
     client = store["client"]
     low = search_with_reruns(store, [0.70, 0.71])
     assert tracking.promote(client, low, "better", "champion", METRIC, "max").promoted
-    high = search_with_reruns(store, [0.72, 0.73])  # same val (0.9): test decides
+    high = search_with_reruns(store, [0.72, 0.73])  # same selection value (0.99)
     result = tracking.promote(client, high, "better", "champion", METRIC, "max")
     assert result.promoted and result.value == pytest.approx(0.725)
+
+
+def test_better_on_test_but_worse_on_val_is_not_promoted(store: dict[str, Any]) -> None:
+    client = store["client"]
+    first = search_with_reruns(store, [0.80, 0.81], test=[0.60, 0.61])
+    assert tracking.promote(client, first, "test-blind", "champion", METRIC, "max").promoted
+    rival = search_with_reruns(store, [0.78, 0.79], test=[0.90, 0.91])
+    result = tracking.promote(client, rival, "test-blind", "champion", METRIC, "max")
+    assert not result.promoted and "does not beat" in result.reason, result.reason
+
+
+def test_a_champion_promoted_on_test_is_not_compared_with_val(store: dict[str, Any]) -> None:
+    client = store["client"]
+    run = search_with_reruns(store, [0.80, 0.81])
+    assert tracking.promote(client, run, "legacy", "champion", METRIC, "max").promoted
+    mv = client.get_model_version_by_alias("legacy", "champion")
+    client.set_model_version_tag("legacy", mv.version, Tag.VALUE_KIND, "test mean of 2 seeds")
+    again = tracking.promote(
+        client, search_with_reruns(store, [0.9, 0.91]), "legacy", "champion", METRIC, "max"
+    )
+    assert not again.promoted and "promoted on a test mean of 2 seeds score" in again.reason

@@ -95,7 +95,7 @@ def source_checkpoint(
     from .predict import save_model
 
     root = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="dallmi-source-"))
-    path = root / "source" / source_key(cfg, str(data_info["fingerprint"]))
+    path = root / "source" / source_key(cfg, str(data_info["corpus_fingerprint"]))
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one trainer; the others wait, then load

@@ -113,8 +113,11 @@ def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) 
     y_train = torch.cat([t["y"][:ns], torch.from_numpy(observed)])
     train = DomainDataset(t["ids"][rows], t["mask"][rows], y_train, ns)
     val = TensorDataset(t["ids"][val_rows], t["mask"][val_rows], t["y"][val_rows])
-    info = {
-        "fingerprint": t["fingerprint"],
+    info = {  # the labels a model saw count as data: revealed share, or every one (oracle)
+        "fingerprint": fingerprint(
+            [t["fingerprint"], "oracle" if cfg.mode == "oracle" else revealed]
+        ),
+        "corpus_fingerprint": t["fingerprint"],  # the texts and labels (the source phase's key)
         "labels": list(t["labels"]),
         "revealed": revealed,
         "n_source": ns,

@@ -50,7 +50,7 @@ CAND = ArmScores.from_rows(
     "stage 2",
     _seeds(
         {
-            "dvd": [0.85, 0.86, 0.84],
+            "dvd": [0.85, 0.862, 0.838],  # +0.05 give or take: a t-test has spread to work on
             "books": [0.66, 0.67, 0.665],
             "MR": [0.91, 0.89, 0.92],
             "baby": [0.90, 0.95, 0.92],
