@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from adaptune.contract import MethodContractError, check_method
     from adaptune.job.spec import JobSpec as Job
     from adaptune.job.yamlfile import SpecError
-    from adaptune.method import Method, Optimizers, Splits
+    from adaptune.method import Arm, JobReport, Method, Optimizers, Splits
     from adaptune.methods import register_method
     from adaptune.result import Best, Champion, SearchResult
 
@@ -42,15 +42,19 @@ _WHERE = {
     "Method": ".method:Method",
     "Optimizers": ".method:Optimizers",
     "Splits": ".method:Splits",
+    "Arm": ".method:Arm",
+    "JobReport": ".method:JobReport",
     "register_method": ".methods:register_method",
     "check_method": ".contract:check_method",
     "MethodContractError": ".contract:MethodContractError",
 }
 
 __all__ = [
+    "Arm",
     "Best",
     "Champion",
     "Job",
+    "JobReport",
     "Method",
     "MethodContractError",
     "Optimizers",

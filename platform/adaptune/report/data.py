@@ -35,6 +35,7 @@ from adaptune.tracking.names import (
     Tag,
     TrialMetric,
 )
+from adaptune.train import report as rk
 
 __all__ = ["Point", "Search", "Trial", "load_search", "parse_value", "status_of"]
 
@@ -151,7 +152,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
             Point(int(m.step), float(m.value), int(m.timestamp))
             for m in client.get_metric_history(run.info.run_id, metric)
         ]
-        epoch_times = client.get_metric_history(run.info.run_id, "epoch_time_s")
+        epoch_times = client.get_metric_history(run.info.run_id, rk.EPOCH_TIME_S)
         trial = Trial(
             trial_id=tags.get(Tag.TRIAL_ID) or run.info.run_name,
             run_id=run.info.run_id,
@@ -161,8 +162,8 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
                 k: v for k, v in run.data.params.items() if not k.startswith(SEARCHED_PARAM_PREFIX)
             },
             history=sorted({p.epoch: p for p in history}.values()),
-            epochs_run=int(metrics.get("epoch", max((p.epoch for p in history), default=0))),
-            wall_s=float(metrics.get(TrialMetric.WALL_S, metrics.get("time_total_s", 0.0))),
+            epochs_run=int(metrics.get(rk.EPOCH, max((p.epoch for p in history), default=0))),
+            wall_s=float(metrics.get(TrialMetric.WALL_S, metrics.get(rk.TIME_TOTAL_S, 0.0))),
             train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
             node_id=tags.get(Tag.NODE_ID, ""),
             node_type=tags.get(Cost.NODE_TYPE, ""),
