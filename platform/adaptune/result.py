@@ -113,7 +113,7 @@ class SearchResult:
         every other arm (seeds paired by seed id), one column `p_vs_<arm>` each."""
         import pandas as pd
 
-        from adaptune.stats import paired, summarize
+        from adaptune.stats import by_seed, paired, summarize
 
         if not self.arms:
             raise ValueError(f"{self.name} is not a comparison (a job with arms)")
@@ -136,8 +136,7 @@ class SearchResult:
             }
             rows.append(row)
         for a, b in itertools.permutations(scores, 2):
-            shared = sorted(set(scores[a]) & set(scores[b]))
-            p = paired([scores[a][s] for s in shared], [scores[b][s] for s in shared]).p
+            p = paired(*by_seed(scores[a], scores[b])).p
             next(r for r in rows if r["arm"] == a)[f"p_vs_{b}"] = p
         return pd.DataFrame(rows)
 

@@ -3,6 +3,7 @@ seeds, and the tests that say whether one arm or model beats another beyond the 
 
     s = summarize([0.021, 0.024, 0.022])          # Summary(mean, std, ci95, n)
     paired([0.80, 0.82, 0.81], [0.78, 0.80, 0.80])  # Comparison over the same seeds
+    paired(*by_seed({1: 0.80, 2: 0.82}, {2: 0.80, 3: 0.79}))  # the seeds both ran
     welch(candidate_scores, incumbent_scores)      # two independent sets of seeds
 
 scipy does the arithmetic; this module only fixes the conventions (sample std, two-sided
@@ -14,10 +15,10 @@ ranks (Welch) gives its p, never 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ALPHA", "Comparison", "Summary", "paired", "summarize", "welch"]
+__all__ = ["ALPHA", "Comparison", "Summary", "by_seed", "paired", "summarize", "welch"]
 
 ALPHA = 0.05  # two-sided: "significant" means p < 0.05
 
@@ -66,6 +67,13 @@ class Comparison:
         if not self.significant:
             return f"{a} vs {b}: no significant difference (p = {self.p:.3g}, {self.test})"
         return f"{a} vs {b}: difference {self.diff:+.4g}, p = {self.p:.3g} ({self.test})"
+
+
+def by_seed(a: Mapping[int, float], b: Mapping[int, float]) -> tuple[list[float], list[float]]:
+    """Two arms' scores (seed id -> score) on the seeds both ran, in seed order: paired by
+    seed id, never by position, so a lost re-run drops its pair instead of shifting them."""
+    shared = sorted(set(a) & set(b))
+    return [a[s] for s in shared], [b[s] for s in shared]
 
 
 def paired(a: Sequence[float], b: Sequence[float]) -> Comparison:

@@ -24,7 +24,7 @@ from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
 from adaptune.method import test_name
 from adaptune.plan import Plan
-from adaptune.stats import paired, summarize
+from adaptune.stats import by_seed, paired, summarize
 from adaptune.tracking.names import Kind, Tag
 
 __all__ = ["comparison_rows", "run_arms"]
@@ -84,9 +84,9 @@ def comparison_rows(
     for plan, s in zip(plans, summaries, strict=True):
         row: dict[str, Any] = {"arm": plan.job.arm, "search": s.search, "val_best": s.best_value}
         for key in keys:
-            by_seed = {int(r["seed"]): r[key] for r in s.reruns if key in r}
-            scores[key][plan.job.arm] = by_seed
-            values = list(by_seed.values())
+            seeded = {int(r["seed"]): r[key] for r in s.reruns if key in r}
+            scores[key][plan.job.arm] = seeded
+            values = list(seeded.values())
             agg = summarize(values) if values else None
             row[f"{key}_mean"] = agg.mean if agg else None
             row[f"{key}_std"] = agg.std if agg else None
@@ -96,9 +96,7 @@ def comparison_rows(
     verdicts = []
     for key in keys:
         for a, b in itertools.combinations(scores[key], 2):
-            x, y = scores[key][a], scores[key][b]
-            shared = sorted(set(x) & set(y))  # paired by seed id: a lost re-run drops its pair
-            verdict = paired([x[s] for s in shared], [y[s] for s in shared]).verdict(a, b)
+            verdict = paired(*by_seed(scores[key][a], scores[key][b])).verdict(a, b)
             verdicts.append(verdict if len(keys) == 1 else f"{key}: {verdict}")
     return rows, verdicts
 

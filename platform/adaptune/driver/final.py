@@ -46,8 +46,8 @@ def fresh_seeds(base: int, k: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Reruns:
-    rows: list[dict[str, Any]] = field(default_factory=list)  # trial_id, seed, test/<metric>
-    final: dict[str, dict[str, float]] = field(default_factory=dict)  # test/<metric> -> stats
+    rows: list[dict[str, Any]] = field(default_factory=list)  # trial_id, seed, val obj., test/*
+    final: dict[str, dict[str, float]] = field(default_factory=dict)  # those metrics -> stats
 
 
 def rerun_best(

@@ -28,11 +28,10 @@ def method_report(
     hook = plan.method.job_report
     if hook is None or len(names) != len(best_run_ids):
         return
-    arms = [
-        Arm(name, dict(run.data.params), dict(run.data.metrics), seeds)
-        for name, run_id in zip(names, best_run_ids, strict=True)
-        for run, seeds in [tracking.store.seeded_runs(client, run_id)]
-    ]
+    arms = []
+    for name, run_id in zip(names, best_run_ids, strict=True):
+        run, seeds = tracking.store.seeded_runs(client, run_id)
+        arms.append(Arm(name, dict(run.data.params), dict(run.data.metrics), seeds))
     with tempfile.TemporaryDirectory() as tmp:
         out = hook(arms, tmp)
         if any(Path(tmp).iterdir()):

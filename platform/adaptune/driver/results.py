@@ -57,7 +57,8 @@ class SearchSummary(Spend, Decision):
     unrecorded: list[str] = field(default_factory=list)
     mlflow_writes: dict[str, Any] = field(default_factory=dict)  # the outbox's counts
     # The chosen trial's score on the held-out test split (test/<metric>), and the seeded
-    # re-runs of its config (driver/final.py): per test metric {mean, std, ci95, n}.
+    # re-runs of its config (driver/final.py): per test metric and the val objective
+    # {mean, std, ci95, n}.
     test: dict[str, float] = field(default_factory=dict)
     final: dict[str, dict[str, float]] = field(default_factory=dict)
     reruns: list[dict[str, Any]] = field(default_factory=list)  # one row per seed

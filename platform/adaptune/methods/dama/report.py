@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune.method import Arm, JobReport
-from adaptune.stats import paired, summarize
+from adaptune.stats import by_seed, paired, summarize
 
 ACC, COUNT = "test/acc/", "test/n/"
 MIN_TEST = 100  # test examples a domain needs before a verdict on it
@@ -74,13 +74,10 @@ def domain_verdicts(
         if not c:
             continue
         n = min(base.counts.get(domain, 0), cand.counts.get(domain, 0))
-        shared = sorted(set(b) & set(c))  # the seeds both arms ran
-        k = len(shared)
-        bs, cs = (
-            ([b[s] for s in shared], [c[s] for s in shared])
-            if k
-            else ([*b.values()], [*c.values()])
-        )
+        bs, cs = by_seed(b, c)  # the seeds both arms ran
+        k = len(bs)
+        if not k:
+            bs, cs = [*b.values()], [*c.values()]
         mb, mc = sum(bs) / len(bs), sum(cs) / len(cs)
         delta, p = mc - mb, math.nan
         if n < min_test:
