@@ -22,13 +22,13 @@ from optuna.distributions import BaseDistribution
 
 from adaptune.job.algorithms import objectives_of, search_problems
 from adaptune.job.conditions import Conditions, conditions_from
+from adaptune.job.objective import Bound, Mode, Objective, parse_bound
 from adaptune.job.overrides import blame_override
 from adaptune.job.space import grid_size, representative_values, space_from
 from adaptune.job.spec import JobSpec, SpecError, SpecProblem
 from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
 from adaptune.preflight import PREVIOUS_STAGE, check_external, schedule_problems
-from adaptune.tracking.names import Mode
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -47,7 +47,9 @@ class Plan:
     max_t: int  # epochs: ASHA's time unit
     # Every objective (metric, mode), the first the one schedulers stop on; more than one
     # = a Pareto front, and `metric`/`mode` above are the one the winner is picked on.
-    objectives: tuple[tuple[str, Mode], ...] = ()
+    objectives: tuple[Objective, ...]
+    bounds: tuple[Bound, ...] = ()  # search.constraints, parsed: what a feasible trial meets
+    pick_bound: Bound | None = None  # promote.pick.constraint: the winner meets it too
     conditions: Conditions = dataclasses.field(default_factory=dict)  # the space's `when`
     # What `trust_remote_code: true` lets run (confirmed on the command line), for validate
     # to say; None when no model code runs.
@@ -146,15 +148,14 @@ def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spec
         cluster = {"CPU": float(os.cpu_count() or 1), "GPU": gpus}
         if job.resources.accelerator_type:  # the cluster's nodes have it or not (place)
             cluster[accelerator_resource(job.resources.accelerator_type)] = math.inf
-    use_gpu = job.resources.use_gpu
     problems = []
-    if use_gpu is True and cluster.get("GPU", 0) == 0:
+    if job.resources.use_gpu is True and cluster.get("GPU", 0) == 0:
         problems.append(
             job.problem(
                 "resources.use_gpu", "true, but there is no GPU (use 'auto' to fall back to CPU)"
             )
         )
-    need = trial_resources(job, use_gpu is True and not problems)
+    need = trial_resources(job, not problems and uses_gpu(job, cluster))
     for res, amount in need.items():
         have = cluster.get(res, 0.0)
         if amount > have:
@@ -166,6 +167,12 @@ def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[Spec
                 )
             )
     return problems
+
+
+def uses_gpu(job: JobSpec, cluster: dict[str, float]) -> bool:
+    """Whether trials train on GPUs on this cluster: `use_gpu: true`, or `auto` and it has one."""
+    use = job.resources.use_gpu
+    return use is True or (use == "auto" and cluster.get("GPU", 0) > 0)
 
 
 def make_plan(
@@ -225,7 +232,9 @@ def _make_plan(
         )
         problems, remote_code = checked.problems, checked.remote_code
         job = job.model_copy(update={"fixed": checked.fixed})
-    objectives, wrong = objectives_of(job, method.name, method.metric, method.mode, method.metrics)
+    objectives, wrong = objectives_of(
+        job, method.name, method.metric, Mode(method.mode), method.metrics
+    )
     problems += wrong
     num_samples = job.the_search.num_samples or DEFAULT_NUM_SAMPLES
     if job.the_search.sampler == "grid":
@@ -248,18 +257,20 @@ def _make_plan(
     problems += schedule_problems(job, max_t)
     if problems:
         raise SpecError(problems)
-    pick = job.promote.pick.metric if job.promote.pick and len(objectives) > 1 else None
-    metric, mode = next((o for o in objectives if o[0] == pick), objectives[0])
+    pick = job.promote.pick
+    metric, mode = next((o for o in objectives if pick and o[0] == pick.metric), objectives[0])
     return Plan(
         job,
         method,
         space,
         None if space_file == IN_JOB else space_file,
         metric,
-        Mode(mode),
+        mode,
         num_samples,
         max_t,
-        tuple((m, Mode(d)) for m, d in objectives),
+        tuple(objectives),
+        tuple(parse_bound(text) for text in job.the_search.constraints),
+        parse_bound(pick.constraint) if pick and pick.constraint else None,
         conditions,
         remote_code,
     )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from adaptune.job.algorithms import Bound, parse_bound
+from adaptune.job.objective import Bound
 from adaptune.plan import Plan
 from adaptune.tracking.names import Status, Tag
 
@@ -30,11 +30,7 @@ __all__ = ["eligible", "front_rows", "record"]
 CSV, PNG = "pareto.csv", "pareto.png"
 
 
-def _bounds(plan: Plan) -> list[Bound]:
-    return [parse_bound(t) for t in plan.job.the_search.constraints]
-
-
-def _meets(result: dict[str, Any], bounds: list[Bound]) -> bool:
+def _meets(result: dict[str, Any], bounds: Sequence[Bound]) -> bool:
     for b in bounds:
         v = result.get(b.metric)
         if not isinstance(v, int | float) or not math.isfinite(v) or b.violation(v) > 0:
@@ -70,11 +66,10 @@ def eligible(plan: Plan) -> Callable[[list[Any]], list[Any]] | None:
     """The filter results.decide applies to the completed trials before taking the best:
     the feasible front (and promote.pick's bound) for several objectives, the feasible
     trials for one objective with constraints; None when there is nothing to filter."""
-    bounds = _bounds(plan)
+    bounds = plan.bounds
     if not plan.multi_objective and not bounds:
         return None
-    pick = plan.job.promote.pick
-    extra = [parse_bound(pick.constraint)] if pick and pick.constraint else []
+    extra = [plan.pick_bound] if plan.pick_bound else []
     modes = [m for _, m in plan.objectives]
 
     def choose(trials: list[Any]) -> list[Any]:
@@ -92,7 +87,7 @@ def eligible(plan: Plan) -> Callable[[list[Any]], list[Any]] | None:
 def front_rows(plan: Plan, trials: list[Any], outcomes: dict[str, Status]) -> list[dict[str, Any]]:
     """One row per trial that reported every objective: its values, whether it completed,
     met the constraints, and is on the front."""
-    bounds, modes = _bounds(plan), [m for _, m in plan.objectives]
+    bounds, modes = plan.bounds, [m for _, m in plan.objectives]
     rows: list[dict[str, Any]] = []
     for t in trials:
         result = t.last_result or {}

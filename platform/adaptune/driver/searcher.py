@@ -24,8 +24,8 @@ from typing import Any
 from ray.tune.search.optuna import OptunaSearch
 
 from adaptune.driver import upstream
-from adaptune.job.algorithms import Bound, parse_bound
 from adaptune.job.conditions import DefineByRun
+from adaptune.job.objective import Bound
 from adaptune.plan import Plan
 
 __all__ = ["ConstrainedOptunaSearch", "WarmStart", "make_searcher"]
@@ -67,16 +67,14 @@ def _violation(bound: Bound, result: dict[str, Any]) -> float:
 
 
 def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> OptunaSearch:
-    objectives = plan.objectives or ((plan.metric, plan.mode),)
-    metric: str | list[str] = [m for m, _ in objectives]
-    mode: str | list[str] = [str(d) for _, d in objectives]  # Ray asserts plain str
-    if len(objectives) == 1:
+    metric: str | list[str] = [m for m, _ in plan.objectives]
+    mode: str | list[str] = [str(d) for _, d in plan.objectives]  # Ray asserts plain str
+    if not plan.multi_objective:
         metric, mode = metric[0], mode[0]
     space: Any = DefineByRun(plan.space, plan.conditions) if plan.conditions else plan.space
     points, rewards = (warm.points, warm.rewards) if warm else ([], None)
     if warm and plan.conditions:  # define-by-run: only the parameters active in each point
         points = [space.sample_all(p) for p in points]
-    bounds = tuple(parse_bound(text) for text in plan.job.the_search.constraints)
     return ConstrainedOptunaSearch(
         space=space,
         metric=metric,
@@ -84,5 +82,5 @@ def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> Op
         sampler=sampler,
         points_to_evaluate=points or None,
         evaluated_rewards=rewards if points and rewards else None,
-        bounds=bounds,
+        bounds=plan.bounds,
     )

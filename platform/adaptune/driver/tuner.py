@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from adaptune.driver import upstream
 from adaptune.job.yamlfile import SpecError
-from adaptune.plan import Plan, check_resources, trial_resources
+from adaptune.plan import Plan, check_resources, trial_resources, uses_gpu
 from adaptune.train import report as rk
 
 if TYPE_CHECKING:
@@ -174,14 +174,8 @@ def placement_for(plan: Plan, cluster: dict[str, float]) -> Placement:
     problems = check_resources(job, cluster)
     if problems:  # refused before anything starts
         raise SpecError(problems)
-    use_gpu = job.resources.use_gpu is True or (
-        job.resources.use_gpu == "auto" and cluster.get("GPU", 0) > 0
-    )
+    use_gpu = uses_gpu(job, cluster)
     need = trial_resources(job, use_gpu)
-    if need.get("GPU", 0.0) > cluster.get("GPU", 0.0):  # use_gpu auto: fewer GPUs than a trial's
-        have = cluster.get("GPU", 0.0)
-        message = f"one trial needs {need['GPU']:g} GPU, the cluster has {have:g}"
-        raise SpecError([job.problem("resources", message)])
     if job.the_search.max_concurrent != "auto":
         concurrent = int(job.the_search.max_concurrent)
     else:
@@ -245,7 +239,7 @@ def make_scheduler(plan: Plan) -> Any:
     )
 
     s = plan.job.the_search.scheduler
-    metric, first = (plan.objectives or ((plan.metric, plan.mode),))[0]
+    metric, first = plan.objectives[0]
     mode = str(first)  # Ray's schedulers compare types: a plain str
     if s.type == "fifo":
         return FIFOScheduler()

@@ -28,6 +28,7 @@ from optuna.distributions import distribution_to_json
 
 from adaptune.driver.searcher import WarmStart
 from adaptune.job.conditions import possible
+from adaptune.job.space import parse_value
 from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan
 from adaptune.tracking import find_run, trial_runs
@@ -125,8 +126,6 @@ def _champion(plan: Plan, client: Any) -> tuple[Any, list[Any]]:
 
 def _point(plan: Plan, params: dict[str, str]) -> dict[str, Any] | None:
     """This space's parameters from a trial's logged config, or None if one cannot fit."""
-    from adaptune.report.data import parse_value
-
     point = {}
     for name, dist in plan.space.items():
         if name not in params:

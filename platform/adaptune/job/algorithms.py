@@ -17,20 +17,18 @@ sampler and the Ray scheduler); every problem names file, line and key.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from adaptune.job.objective import Mode, Objective, parse_bound
 from adaptune.job.spec import JobSpec, SpecProblem
 
 __all__ = [
     "MULTI_OBJECTIVE_SAMPLERS",
     "SAMPLER_OPTIONS",
-    "Bound",
     "objectives_of",
-    "parse_bound",
     "sampler_options",
     "search_problems",
 ]
@@ -138,45 +136,13 @@ def _option_problems(job: JobSpec) -> list[SpecProblem]:
 
 # ---------------------------------------------------------------- objectives, bounds
 
-Objective = tuple[str, str]  # (metric, min|max)
-_BOUND = re.compile(r"^\s*(\S+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
-
-
-class Bound(BaseModel):
-    """`metric <= value` (or >=): Optuna's constraint value is how far it is violated."""
-
-    model_config = ConfigDict(frozen=True)
-    metric: str
-    op: Literal["<=", ">="]
-    value: float
-
-    def violation(self, observed: float) -> float:
-        """<= 0 when met (Optuna's convention for feasible)."""
-        return observed - self.value if self.op == "<=" else self.value - observed
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:g}"
-
-
-def parse_bound(text: str) -> Bound:
-    m = _BOUND.match(text)
-    if not m:
-        raise ValueError(f"'{text}': write 'metric <= number' or 'metric >= number'")
-    try:
-        value = float(m.group(3))
-    except ValueError:
-        raise ValueError(f"'{text}': '{m.group(3)}' is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"'{text}': the bound must be finite")
-    return Bound(metric=m.group(1), op=m.group(2), value=value)
-
 
 def _listed(value: Any) -> list[Any] | None:
     return None if value is None else (list(value) if isinstance(value, list) else [value])
 
 
 def objectives_of(
-    job: JobSpec, method: str, default_metric: str, default_mode: str, metrics: Sequence[str]
+    job: JobSpec, method: str, default_metric: str, default_mode: Mode, metrics: Sequence[str]
 ) -> tuple[list[Objective], list[SpecProblem]]:
     """The search's objectives, in order (the first is the one schedulers stop on)."""
     s = job.the_search
@@ -204,7 +170,7 @@ def objectives_of(
             problems.append(job.problem(key, f"'{name}' is given twice"))
     if problems:
         return [], problems
-    return list(zip(names, modes, strict=True)), []
+    return [(n, Mode(m)) for n, m in zip(names, modes, strict=True)], []
 
 
 def _bound_problems(job: JobSpec, key: str, text: str, metrics: Sequence[str]) -> list[SpecProblem]:

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from adaptune.job.yamlfile import SpecError, SpecProblem, load_yaml, problems_from_validation
 
-__all__ = ["as_entries", "grid_of", "grid_size", "load_space", "space_from"]
+__all__ = ["as_entries", "grid_of", "grid_size", "load_space", "parse_value", "space_from"]
 
 Scalar = bool | int | float | str | None
 
@@ -219,3 +219,17 @@ def representative_values(dist: BaseDistribution) -> list[Any]:
     if isinstance(dist, IntDistribution | FloatDistribution):
         return [dist.low, dist.high]
     return []
+
+
+def parse_value(text: str, dist: BaseDistribution) -> Any:
+    """A trial's param string back to the distribution's type; None if it does not fit."""
+    try:
+        if isinstance(dist, CategoricalDistribution):
+            return next(c for c in dist.choices if str(c) == text)
+        if isinstance(dist, IntDistribution):
+            return int(float(text))
+        if isinstance(dist, FloatDistribution):
+            return float(text)
+    except (ValueError, StopIteration):
+        return None
+    return None

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from adaptune.job import names
+from adaptune.job.objective import Mode
 from adaptune.job.overrides import blame_override, set_dotted
 from adaptune.job.pricing import PricingSpec
 from adaptune.job.space import as_entries
@@ -51,7 +52,6 @@ __all__ = [
 ]
 
 Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc", "gp", "nsga2"]
-Direction = Literal["min", "max"]
 
 
 class _Strict(BaseModel):
@@ -108,7 +108,7 @@ class SearchSpec(_Strict):
     sampler_options: dict[str, Any] = Field(default_factory=dict)
     # default: the method's metric; a list = multi-objective (a Pareto front)
     metric: str | list[str] | None = None
-    mode: Direction | list[Direction] | None = None
+    mode: Mode | list[Mode] | None = None
     constraints: list[str] = Field(default_factory=list)  # "metric <= value", feasibility
     warm_start: WarmStartSpec | None = None
     scheduler: SchedulerSpec = SchedulerSpec()

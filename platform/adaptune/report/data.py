@@ -24,6 +24,7 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
+from adaptune.job.space import parse_value
 from adaptune.tracking import trial_runs
 from adaptune.tracking.names import (
     SEARCHED_PARAM_PREFIX,
@@ -89,20 +90,6 @@ def status_of(tag: str | None) -> str:
     return (
         status.value if status in (Status.COMPLETED, Status.STOPPED, Status.ERRORED) else "running"
     )
-
-
-def parse_value(text: str, dist: BaseDistribution) -> Any:
-    """A trial's param string back to the distribution's type; None if it does not fit."""
-    try:
-        if isinstance(dist, CategoricalDistribution):
-            return next(c for c in dist.choices if str(c) == text)
-        if isinstance(dist, IntDistribution):
-            return int(float(text))
-        if isinstance(dist, FloatDistribution):
-            return float(text)
-    except (ValueError, StopIteration):
-        return None
-    return None
 
 
 def _float(params: dict[str, str], key: str, default: float) -> float:

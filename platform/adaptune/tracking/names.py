@@ -10,11 +10,9 @@ imports MLflow: the driver, the report and the tests all read the same constants
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Any, TypeVar
 
-T = TypeVar("T")
+from adaptune.job.objective import Mode  # the direction is the job's word; read here too
 
 __all__ = [
     "Cost",
@@ -89,22 +87,6 @@ class Kind(StrEnum):
     JOB = "job"
     TRIAL = "trial"
     RERUN = "rerun"  # a seeded re-run of the best config, not a search trial
-
-
-class Mode(StrEnum):
-    """An objective's direction: what "better" and "best" mean, in one place."""
-
-    MIN = "min"
-    MAX = "max"
-
-    def better(self, new: float, old: float) -> bool:
-        """Strictly better: a tie keeps the old one."""
-        return new < old if self is Mode.MIN else new > old
-
-    def best(self, items: Iterable[T], key: Callable[[T], Any]) -> T:
-        """The best item by `key`; the first of equals wins."""
-        pick = min if self is Mode.MIN else max
-        return pick(items, key=key)
 
 
 class Status(StrEnum):

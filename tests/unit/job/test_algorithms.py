@@ -10,8 +10,9 @@ import optuna
 import pytest
 from tests.conftest import ROOT, write
 
-from adaptune.job.algorithms import SAMPLER_OPTIONS, parse_bound, sampler_options
+from adaptune.job.algorithms import SAMPLER_OPTIONS, sampler_options
 from adaptune.job.conditions import DefineByRun, active, load_conditions
+from adaptune.job.objective import parse_bound
 from adaptune.job.space import load_space
 from adaptune.job.spec import SpecError, load_job
 from adaptune.plan import make_plan
