@@ -12,7 +12,7 @@ import pytest
 
 from adaptune.methods import METHODS
 from adaptune.methods.dama.predict import _inputs
-from adaptune.methods.dao.predict import _texts
+from adaptune.methods.encoder import texts_of
 from adaptune.methods.mad.predict import _rows
 from adaptune.serving import normalise
 from adaptune.tracking.store import signature_of
@@ -35,12 +35,12 @@ TEXT = "The euro rallied after the ECB signalled more hikes."
     ],
 )
 def test_common_shapes_reach_the_predictor_as_texts(given: object) -> None:
-    assert _texts(normalise(given)) == [TEXT]
+    assert texts_of(normalise(given)) == [TEXT]
 
 
 def test_a_frame_without_the_text_column_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"expected a 'text' column, got columns \['id'\]"):
-        _texts(normalise(pd.DataFrame({"id": ["7"]})))
+        texts_of(normalise(pd.DataFrame({"id": ["7"]})))
     with pytest.raises(ValueError, match="'text' column"):
         _inputs(pd.DataFrame({"review": [TEXT], "domain": ["books"]}))
     with pytest.raises(ValueError, match="'image' column"):

@@ -21,6 +21,7 @@ from adaptune.contract.checker import (
 )
 from adaptune.contract.steps import _evaluate, _round_trip, _spaces, _splits, _train
 from adaptune.method import Method, Optimizers, make_config
+from adaptune.train.worker import train_batches
 
 
 def check_method(
@@ -122,7 +123,6 @@ def _run(
     cache_dir: str | None,
 ) -> None:
     import torch
-    from torch.utils.data import DataLoader
 
     m = c.method
     cfg = c.call(
@@ -148,21 +148,17 @@ def _run(
     c.ok("build data and model")
 
     gen = torch.Generator().manual_seed(0)
-    if m.train_loader is not None:
-        loader = c.call(
-            "train_loader(train, cfg, generator, 0, 1)",
-            "Fix train_loader.",
-            m.train_loader,
-            train,
-            cfg,
-            gen,
-            0,
-            1,
-        )
-    else:  # what the worker uses, less the DistributedSampler
-        loader = DataLoader(
-            train, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=gen
-        )
+    loader = c.call(  # what the worker uses, less the DistributedSampler
+        "train_loader(train, cfg, generator, 0, 1)",
+        "Fix train_loader (or cfg.batch_size).",
+        train_batches,
+        m,
+        train,
+        cfg,
+        gen,
+        0,
+        1,
+    )
     total = len(loader) * cfg.epochs
     opt = c.call(
         "build_optimizers(model, cfg, total_steps)",

@@ -22,9 +22,7 @@ FILE_FORMATS = {
 }
 
 
-def load_records(
-    data: DataSpec, needed: tuple[str, ...], base: Path | None = None
-) -> dict[str, list[Any]]:
+def load_records(data: DataSpec, needed: tuple[str, ...]) -> dict[str, list[Any]]:
     """Columns `needed` (our names), renamed from the data's own via ``data.columns``.
     A file is checked as ``validate`` checked it (job/datafile.py) before datasets reads
     it, so a file changed since gives the same one-line error, not a parser's traceback;
@@ -34,7 +32,7 @@ def load_records(
     if data.source == "file":
         if not data.path:
             raise ValueError("data.path is required for source 'file'")
-        path = Path(data.path) if base is None else base / data.path
+        path = Path(data.path)
         fmt = FILE_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise ValueError(

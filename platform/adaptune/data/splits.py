@@ -4,6 +4,7 @@
     seed = test_seed(data.seed)              # a generated corpus's test sample
     spec = test_source(data)                 # a file / HF split given for test, or None
     rest, test = carve(labels, data.test_fraction, data.seed)   # stratified indices
+    train, val = val_split(len(rest), data)  # positions in rest: a seeded val share
 
 No trial and no sampler ever sees the test split: the worker scores it once, after the
 last epoch, and only the chosen trial's numbers are recorded (driver/final.py).
@@ -18,7 +19,7 @@ import numpy as np
 
 from adaptune.job.spec import DataSpec
 
-__all__ = ["carve", "test_seed", "test_size", "test_source"]
+__all__ = ["carve", "test_seed", "test_size", "test_source", "val_split"]
 
 # A generated corpus's test sample is drawn with its own seed: the data seed shifted by a
 # large prime, so it never coincides with another data seed's training sample.
@@ -61,3 +62,10 @@ def carve(labels: Sequence[Any], fraction: float, seed: int) -> tuple[np.ndarray
         k = max(1, round(len(keys) * fraction))
         return np.sort(order[k:]), np.sort(order[:k])
     return np.sort(np.asarray(rest, dtype=int)), np.sort(np.asarray(test, dtype=int))
+
+
+def val_split(n: int, data: DataSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) positions of n rows: a seeded share data.val_fraction (at least 1) is val."""
+    order = np.random.default_rng(data.seed).permutation(n)
+    n_val = max(1, round(n * data.val_fraction))
+    return order[n_val:], order[:n_val]

@@ -1,8 +1,7 @@
 """Transformer encoders shared by the text methods (DAO, DALLMi): the shipped MiniLM-L6,
 its tokenizer, optional LoRA adapters through PEFT, and saving what was trained only.
 
-    enc = load_encoder(shipped_backbone(), lora_rank=8, lora_alpha=None,
-                       lora_dropout=0.05, lora_targets=("query", "key", "value", "dense"))
+    enc = load_encoder(shipped_backbone(), cfg)   # cfg.lora_rank, lora_alpha, ...: a DAOConfig
     save_encoder(enc, tokenizer, "out/", base=shipped_backbone())   # ~1 MB, not ~90 MB
     enc = load_saved_encoder("out/")                                 # LoRA merged in
 
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from torch import nn
-from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModel, AutoTokenizer, BatchEncoding, PreTrainedTokenizerBase
 
 __all__ = [
     "BackboneError",
@@ -38,6 +37,8 @@ __all__ = [
     "load_tokenizer",
     "save_encoder",
     "shipped_backbone",
+    "texts_of",
+    "tokenize",
 ]
 
 FULL, ADAPTER, TOKENIZER, BASE = "encoder", "adapter", "tokenizer", "base"
@@ -71,6 +72,28 @@ def load_tokenizer(path: str, trust_remote_code: bool = False) -> PreTrainedToke
     return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
 
 
+def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_len: int) -> BatchEncoding:
+    """Token ids and attention masks, truncated to max_len, padded to the longest text."""
+    return tokenizer(
+        texts, truncation=True, max_length=max_len, padding="longest", return_tensors="pt"
+    )
+
+
+def texts_of(texts: Any) -> list[str]:
+    """A prediction request's texts: a DataFrame's 'text' column, one text, or a list."""
+    import pandas as pd
+
+    if isinstance(texts, pd.DataFrame):
+        if "text" not in texts.columns:  # never score some other column
+            raise ValueError(f"expected a 'text' column, got columns {list(texts.columns)}")
+        return [str(t) for t in texts["text"]]
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, Sequence):
+        return [str(t) for t in texts]
+    raise TypeError(f"expected text, a list of texts or a DataFrame with 'text', got {type(texts)}")
+
+
 def _open(path: str, trust_remote_code: bool, attn_implementation: str | None) -> nn.Module:
     """The plain encoder at `path` (a backbone, or a saved folder with any LoRA merged)."""
     if is_saved(path):
@@ -84,31 +107,23 @@ def _open(path: str, trust_remote_code: bool, attn_implementation: str | None) -
     return encoder
 
 
-def load_encoder(
-    path: str,
-    *,
-    trust_remote_code: bool = False,
-    lora_rank: int = 0,
-    lora_alpha: float | None = None,
-    lora_dropout: float = 0.05,
-    lora_targets: Sequence[str] = (),
-    attn_implementation: str | None = None,
-) -> nn.Module:
-    """The encoder at `path` (a backbone or a saved model's folder); with lora_rank > 0
-    wrapped in fresh LoRA (alpha defaults to rank). attn_implementation None =
-    transformers' choice (SDPA where the model supports it)."""
-    encoder = _open(path, trust_remote_code, attn_implementation)
-    if lora_rank == 0:
+def load_encoder(path: str, cfg: Any) -> nn.Module:
+    """The encoder at `path` (a backbone or a saved model's folder); with cfg.lora_rank > 0
+    wrapped in fresh LoRA (cfg.lora_alpha None = rank). `cfg`: a text method's config
+    (trust_remote_code, lora_*; attn_implementation where it has one, None =
+    transformers' choice: SDPA where the model supports it)."""
+    encoder = _open(path, cfg.trust_remote_code, getattr(cfg, "attn_implementation", None))
+    if cfg.lora_rank == 0:
         return encoder
     # PEFT imports ~3 s of transformers' modelling code: only where a model is built, not
     # in the search's driver, which loads this module for the tokenizer
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
-        r=lora_rank,
-        lora_alpha=int(lora_alpha if lora_alpha is not None else lora_rank),
-        lora_dropout=lora_dropout,
-        target_modules=list(lora_targets),
+        r=cfg.lora_rank,
+        lora_alpha=int(cfg.lora_alpha if cfg.lora_alpha is not None else cfg.lora_rank),
+        lora_dropout=cfg.lora_dropout,
+        target_modules=list(cfg.lora_targets),
     )
     return get_peft_model(encoder, lora)
 

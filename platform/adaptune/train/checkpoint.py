@@ -56,11 +56,6 @@ def frozen_at_build(model: torch.nn.Module) -> frozenset[str]:
     return frozenset(n for n, p in inner.named_parameters() if not p.requires_grad)
 
 
-def _trained(model: torch.nn.Module, frozen: frozenset[str]) -> dict[str, torch.Tensor]:
-    inner = getattr(model, "module", model)
-    return {k: v for k, v in inner.state_dict().items() if k not in frozen}
-
-
 def save_state(
     directory: str | Path,
     model: torch.nn.Module,
@@ -69,10 +64,11 @@ def save_state(
     generator: torch.Generator,
     frozen: frozenset[str] = frozenset(),
 ) -> None:
+    state = getattr(model, "module", model).state_dict()
     torch.save(
         {
             "epoch": epoch,
-            "model": _trained(model, frozen),
+            "model": {k: v for k, v in state.items() if k not in frozen},
             "optimizers": [o.state_dict() for o in opt.optimizers],
             "schedulers": [s.state_dict() for s in opt.schedulers],
             "generator": generator.get_state(),

@@ -61,9 +61,6 @@ class _Context:
     def get_world_size(self) -> int:
         return 1
 
-    def get_local_rank(self) -> int:
-        return 0
-
 
 class InActorTrain:
     """ray.train for one worker that is the Tune trial actor itself."""

@@ -71,6 +71,18 @@ def train_epoch(method: Any, model: Any, loader: Any, opt: Any, cfg: Any) -> dic
     return {f"train/{k}" if "/" not in k else k: float(v) / steps for k, v in sums.items()}
 
 
+def train_batches(method: Any, ds: Any, cfg: Any, generator: Any, rank: int, world: int) -> Any:
+    """The method's train_loader, else shuffled batches of cfg.batch_size (incomplete ones
+    dropped), which the worker shards by a DistributedSampler (prepare_data_loader)."""
+    if method.train_loader is not None:
+        return method.train_loader(ds, cfg, generator, rank, world)
+    from torch.utils.data import DataLoader
+
+    return DataLoader(
+        ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True, generator=generator
+    )
+
+
 def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, float]:
     """The method's metrics on the test split, named test/<name>, from evaluate_test when
     the method has one (evaluate may act on what it measures), else evaluate."""
@@ -124,20 +136,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     model = train.prepare_model(method.build_model(cfg, info))
     frozen = frozen_at_build(model)  # rebuilt exactly on a restart: not checkpointed
     generator = torch.Generator().manual_seed(cfg.seed)
-    if method.train_loader is not None:
-        train_loader = train.prepare_data_loader(
-            method.train_loader(train_ds, cfg, generator, rank, world), add_dist_sampler=False
-        )
-    else:
-        train_loader = train.prepare_data_loader(
-            DataLoader(
-                train_ds,
-                batch_size=cfg.batch_size,
-                shuffle=True,
-                drop_last=True,
-                generator=generator,
-            )
-        )
+    train_loader = train.prepare_data_loader(
+        train_batches(method, train_ds, cfg, generator, rank, world),
+        add_dist_sampler=method.train_loader is None,  # the method's own shards itself
+    )
     # Every rank scores the whole validation set, so the metrics are exact, not averaged.
     val_loader, test_loader = (
         train.prepare_data_loader(

@@ -12,23 +12,15 @@ either, ``report.search_report`` tables DALLMi against the baselines per rate.
     from . import METHOD, DALLMiConfig
 """
 
-from adaptune.method import Method, lazy
+from adaptune.method import Method
+from adaptune.methods.hooks import hooks
 
 from .config import METRICS, DALLMiConfig
-
-_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="dallmi",
     config_cls=DALLMiConfig,
-    build_data=lazy(f"{_HERE}.step:build_data"),
-    build_model=lazy(f"{_HERE}.model:build_model"),
-    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
-    train_step=lazy(f"{_HERE}.step:train_step"),
-    evaluate=lazy(f"{_HERE}.step:evaluate"),
-    evaluate_test=lazy(f"{_HERE}.step:evaluate_test"),
-    save_model=lazy(f"{_HERE}.predict:save_model"),
-    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
+    **hooks(__name__, evaluate_test="step", train_loader="sampler", search_report="report"),
     metric="val/map",
     mode="max",
     metrics=METRICS,
@@ -38,8 +30,6 @@ METHOD = Method(
     data_sources=("synthetic-multilabel", "file", "hf"),
     data_options=("n_labels", "cooccur", "preset", "revealed", "source_domain", "target_domain"),
     data_columns=(("text", "text"), ("labels", "labels"), ("domain", "name")),
-    train_loader=lazy(f"{_HERE}.sampler:train_loader"),
-    search_report=lazy(f"{_HERE}.report:search_report"),
 )
 
 __all__ = ["METHOD", "DALLMiConfig"]

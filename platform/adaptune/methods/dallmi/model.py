@@ -1,6 +1,6 @@
 """DALLMi's network: a BERT-style encoder (optional LoRA) with one sigmoid output per label.
 
-    model = DALLMiModel(load_encoder(cfg), cfg, n_labels=6)
+    model = DALLMiModel(load_encoder(backbone_path(cfg), cfg), cfg, n_labels=6)
     logits = model(ids, mask)                                  # [batch, labels]
     mixed = model.forward_mixed(ids_p, mask_p, ids_u, mask_u, mu)
 
@@ -39,18 +39,6 @@ def start_path(cfg: DALLMiConfig, data_info: dict[str, Any]) -> str | None:
 
 def load_tokenizer(cfg: DALLMiConfig) -> PreTrainedTokenizerBase:
     return encoder_lib.load_tokenizer(cfg.init_from or backbone_path(cfg), cfg.trust_remote_code)
-
-
-def load_encoder(cfg: DALLMiConfig, path: str | None = None) -> nn.Module:
-    """The backbone (or the model saved under `path`, LoRA merged) with fresh LoRA."""
-    return encoder_lib.load_encoder(
-        path or backbone_path(cfg),
-        trust_remote_code=cfg.trust_remote_code,
-        lora_rank=cfg.lora_rank,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        lora_targets=cfg.lora_targets,
-    )
 
 
 def embeddings_of(encoder: nn.Module) -> nn.Module:
@@ -125,7 +113,9 @@ def build_model(cfg: DALLMiConfig, data_info: dict[str, Any]) -> DALLMiModel:
     with fresh LoRA adapters on top when lora_rank > 0 (source.py)."""
     labels = [str(name) for name in data_info["labels"]]
     start = start_path(cfg, data_info)
-    model = DALLMiModel(load_encoder(cfg, start), cfg, len(labels), labels)
+    # the backbone, or the model saved at `start` (LoRA merged), with fresh LoRA
+    encoder = encoder_lib.load_encoder(start or backbone_path(cfg), cfg)
+    model = DALLMiModel(encoder, cfg, len(labels), labels)
     if start:
         head = torch.load(Path(start) / "head.pt", weights_only=True, map_location="cpu")
         model.head.load_state_dict(head)

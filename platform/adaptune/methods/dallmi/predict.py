@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +64,7 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
 
     @torch.no_grad()
     def predict(texts: Any) -> pd.DataFrame:
-        enc = tokenizer(
-            _texts(texts),
-            truncation=True,
-            max_length=cfg.max_len,
-            padding=True,
-            return_tensors="pt",
-        )
+        enc = encoder_lib.tokenize(tokenizer, encoder_lib.texts_of(texts), cfg.max_len)
         probs = torch.sigmoid(model(enc["input_ids"], enc["attention_mask"])).numpy()
         frame = pd.DataFrame({f"p_{name}": probs[:, j] for j, name in enumerate(labels)})
         frame.insert(
@@ -81,15 +75,3 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
         return frame
 
     return predict
-
-
-def _texts(texts: Any) -> list[str]:
-    if isinstance(texts, pd.DataFrame):
-        if "text" not in texts.columns:  # never score some other column
-            raise ValueError(f"expected a 'text' column, got columns {list(texts.columns)}")
-        return [str(t) for t in texts["text"]]
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, Sequence):
-        return [str(t) for t in texts]
-    raise TypeError(f"expected text, a list of texts or a DataFrame with 'text', got {type(texts)}")

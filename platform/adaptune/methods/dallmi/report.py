@@ -26,9 +26,7 @@ from typing import Any
 from .config import METRICS
 
 __all__ = [
-    "ARM_METRICS",
     "Cell",
-    "arms_markdown",
     "comparison",
     "comparison_plot",
     "pivot_markdown",
@@ -260,48 +258,3 @@ def search_report(rows: Sequence[dict[str, Any]], directory: str) -> None:
     write_csv(cells, root / "comparison.csv")
     write_markdown(cells, root / "comparison.md")
     comparison_plot(cells, root / "comparison.png")
-
-
-# A comparison job's table (jobs/dallmi_compare.yaml) shows both mAP forms: the paper's
-# headline is AP on binarised predictions, which exposes a collapse continuous mAP hides.
-ARM_METRICS = ("test/map", "test/map_binarised", "test/macro_f1")
-
-
-def arms_markdown(
-    arms: Sequence[tuple[str, Sequence[dict[str, Any]]]],
-    metrics: Sequence[str] = ARM_METRICS,
-    reference: str | None = None,
-) -> str:
-    """Per arm, each test metric's mean ± 95 % CI over its seeded re-runs, then paired
-    t-tests (same seeds) of every arm against `reference` (default: the first arm).
-
-    `arms`: (arm name, its re-run rows: {"seed", "test/<metric>", ...}); rows pair up by
-    seed, as driver/compare.py pairs them for the objective. The summaries that
-    ``adaptune search --json`` writes hold these rows as "reruns".
-    """
-    from adaptune.stats import paired, summarize
-
-    by_seed = {name: {int(r["seed"]): r for r in rows} for name, rows in arms}
-    lines = ["| arm | " + " | ".join(metrics) + " | seeds |", "|---|" + "---|" * (len(metrics) + 1)]
-    for name, rows in arms:
-        cells = []
-        for m in metrics:
-            values = [float(r[m]) for r in rows if m in r]
-            agg = summarize(values) if values else None
-            if agg is None:
-                cells.append("—")
-            else:  # one seed: no interval
-                ci = f" ± {agg.ci95:.3f}" if agg.n > 1 else ""
-                cells.append(f"{agg.mean:.3f}{ci}")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(rows)} |")
-    ref = reference or arms[0][0]
-    verdicts = []
-    for name, _ in arms:
-        if name == ref:
-            continue
-        seeds = sorted(set(by_seed[name]) & set(by_seed[ref]))
-        for m in metrics:
-            a = [float(by_seed[name][s][m]) for s in seeds]
-            b = [float(by_seed[ref][s][m]) for s in seeds]
-            verdicts.append(f"- {m}: {paired(a, b).verdict(name, ref)}")
-    return "\n".join([*lines, "", *verdicts]) + "\n"

@@ -62,11 +62,8 @@ class PhasedBatches:
     def __len__(self) -> int:
         return self.steps
 
-    def in_source_phase(self) -> bool:
-        return self.cfg.mode == "source_only"
-
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        source = self.in_source_phase()
+        source = self.cfg.mode == "source_only"
         self.epoch += 1
         pool = self.source if source else self.target
         order = self.rng.permutation(pool)

@@ -26,9 +26,10 @@ import torch
 import torch.nn.functional as F
 
 from adaptune.data import fingerprint
+from adaptune.methods.encoder import load_encoder
 
 from .config import DALLMiConfig
-from .model import DALLMiModel, backbone_path, load_encoder
+from .model import DALLMiModel, backbone_path
 from .sampler import DomainDataset
 
 __all__ = ["SOURCE_KEYS", "source_checkpoint", "source_key", "train_source"]
@@ -62,7 +63,7 @@ def train_source(cfg: DALLMiConfig, ds: DomainDataset, labels: list[str]) -> DAL
     from transformers import get_linear_schedule_with_warmup  # ~2 s: only when step 1 trains
 
     torch.manual_seed(cfg.seed)
-    model = DALLMiModel(load_encoder(cfg), cfg, len(labels), labels)
+    model = DALLMiModel(load_encoder(backbone_path(cfg), cfg), cfg, len(labels), labels)
     ns, bs = ds.n_source, cfg.batch_size
     steps = max(1, ns // bs)
     params = [p for p in model.parameters() if p.requires_grad]

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from adaptune.data import cached, fingerprint
-from adaptune.data.splits import carve, test_seed, test_size, test_source
+from adaptune.data.splits import carve, test_seed, test_size, test_source, val_split
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
+from adaptune.methods.encoder import tokenize
 
-from .config import METRICS, DALLMiConfig
+from .config import DALLMiConfig
 from .data import (
     generate_multilabel,
     load_multilabel,
@@ -35,7 +35,6 @@ from .sampler import POOL, SOURCE, DomainDataset
 from .source import source_checkpoint
 
 __all__ = [
-    "METRICS",
     "build_data",
     "build_optimizers",
     "effective_revealed",
@@ -82,13 +81,7 @@ def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) 
 
     def build() -> dict[str, Any]:
         (s_text, s_lab), (t_text, t_lab), names, (x_text, x_lab) = _corpora(data)
-        enc = load_tokenizer(cfg)(
-            s_text + t_text + x_text,
-            truncation=True,
-            max_length=cfg.max_len,
-            padding="longest",
-            return_tensors="pt",
-        )
+        enc = tokenize(load_tokenizer(cfg), s_text + t_text + x_text, cfg.max_len)
         y = multi_hot(s_lab + t_lab + x_lab, names)
         return {
             "ids": enc["input_ids"],
@@ -103,9 +96,7 @@ def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) 
     t = cached(cache_dir, key, build)
     ns, n_test = int(t["n_source"]), int(t["n_test"])
     n = len(t["y"]) - n_test
-    order = ns + np.random.default_rng(data.seed).permutation(n - ns)
-    n_val = max(1, round((n - ns) * data.val_fraction))
-    val_rows, train_rows = torch.from_numpy(order[:n_val]), torch.from_numpy(order[n_val:])
+    train_rows, val_rows = (torch.from_numpy(ns + i) for i in val_split(n - ns, data))
     full = t["y"][train_rows].numpy()
     # The oracle sees every target label (the headroom); the others a revealed share.
     observed = full.copy() if cfg.mode == "oracle" else reveal_positives(full, revealed, data.seed)
@@ -122,7 +113,7 @@ def build_data(cfg: DALLMiConfig, data: DataSpec, cache_dir: str | None = None) 
         "revealed": revealed,
         "n_source": ns,
         "n_target_train": len(train_rows),
-        "n_val": n_val,
+        "n_val": len(val_rows),
         "n_test": n_test,
         "observed_positives": [int(v) for v in observed.sum(0)],
         "target_positives": [int(v) for v in t["y"][train_rows].sum(0)],
@@ -205,22 +196,19 @@ def train_step(
 
 
 @torch.no_grad()
-def predict_scores(model: torch.nn.Module, loader: Any) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str, float]:
+    """Target metrics plus ``val/ap/<label>`` per label (up to MAX_LABEL_METRICS labels;
+    labels without validation positives are left out); per-label AP is also kept on the
+    model for save_model's eval.json."""
     model.eval()
     ys, scores = [], []
     for ids, mask, y in loader:
         scores.append(torch.sigmoid(model(ids, mask).float()).cpu())
         ys.append(y.cpu())
     model.train()
-    return torch.cat(ys).numpy(), torch.cat(scores).numpy()
-
-
-def evaluate(model: torch.nn.Module, loader: Any, cfg: DALLMiConfig) -> dict[str, float]:
-    """Target metrics plus ``val/ap/<label>`` per label (up to MAX_LABEL_METRICS labels;
-    labels without validation positives are left out); per-label AP is also kept on the
-    model for save_model's eval.json."""
-    y_true, scores = predict_scores(model, loader)
-    out, per_label = multilabel_metrics(y_true, scores, cfg.threshold)
+    out, per_label = multilabel_metrics(
+        torch.cat(ys).numpy(), torch.cat(scores).numpy(), cfg.threshold
+    )
     inner = unwrap(model)
     inner.last_per_label_ap = per_label
     out.update(per_label_metrics(inner.labels, per_label))

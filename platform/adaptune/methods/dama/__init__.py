@@ -8,22 +8,15 @@ by the paper's validation-based Algorithm 1.
     adaptune search jobs/dama_stage1.yaml     # then stage 2 with init_from: <stage-1 model>
 """
 
-from adaptune.method import Method, lazy
+from adaptune.method import Method
+from adaptune.methods.hooks import hooks
 
 from .config import METRICS, DAMAConfig
-
-_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="dama",
     config_cls=DAMAConfig,
-    build_data=lazy(f"{_HERE}.step:build_data"),
-    build_model=lazy(f"{_HERE}.predict:build_model"),
-    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
-    train_step=lazy(f"{_HERE}.step:train_step"),
-    evaluate=lazy(f"{_HERE}.step:evaluate"),
-    save_model=lazy(f"{_HERE}.predict:save_model"),
-    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
+    **hooks(__name__, build_model="predict", evaluate_test="step", job_report="report"),
     metric="val/acc",
     mode="max",
     metrics=METRICS,
@@ -44,8 +37,6 @@ METHOD = Method(
         "topic_share",
     ),
     data_columns=(("text", "text"), ("label", "class"), ("domain", "name")),
-    evaluate_test=lazy(f"{_HERE}.step:evaluate_test"),
-    job_report=lazy(f"{_HERE}.report:job_report"),
 )
 
 __all__ = ["METHOD", "DAMAConfig"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import FDU_DOMAINS, TOPIC, review
+from .data import FDU_DOMAINS, FILLER, TOPIC, review
 
 DESIGN_SEED = 2505  # the language: cue polarities per domain; never the sampling seed
 OPINION = [
@@ -47,25 +47,6 @@ OPINION = [
 CUES_PER_DOMAIN = 8  # of the pool, the words a domain uses as its polarity cues
 GENERIC_POS = ("great", "love it", "recommend")
 GENERIC_NEG = ("bad", "returned it", "regret")
-FILLER = [
-    "the",
-    "a",
-    "it",
-    "this",
-    "i",
-    "was",
-    "is",
-    "and",
-    "my",
-    "for",
-    "with",
-    "of",
-    "to",
-    "but",
-    "very",
-    "really",
-    "just",
-]
 # Domains whose reviews carry a brand word that tracks the label only in training.
 SPURIOUS = {
     "electronics": "zentek",

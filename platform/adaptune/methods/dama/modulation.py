@@ -19,19 +19,6 @@ from .model import DAMAModel
 DomainLogits = Callable[[torch.Tensor], torch.Tensor]  # embeddings -> domain logits
 
 
-def domain_gradient(
-    domain_logits: DomainLogits, x: torch.Tensor, domains: torch.Tensor, n_ref: float
-) -> torch.Tensor:
-    """grad_x of the batch-mean domain cross-entropy, a constant (detached) tensor. The mean
-    is over `n_ref` samples (the training batch size), whatever this batch's size, so that
-    evaluation and serving see the same per-sample scale as training."""
-    x0 = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        loss = F.cross_entropy(domain_logits(x0).float(), domains, reduction="sum") / n_ref
-        (g,) = torch.autograd.grad(loss, x0)
-    return g.detach()
-
-
 def modulate(
     domain_logits: DomainLogits,
     x: torch.Tensor,
@@ -40,9 +27,16 @@ def modulate(
     n_ref: float,
 ) -> torch.Tensor:
     """x' = x + sigma with sigma = lam[d] * grad_x L_d: lam > 0 removes domain information,
-    lam < 0 injects it. Differentiable in lam (x itself is treated as data)."""
-    g = domain_gradient(domain_logits, x, domains, n_ref)
-    sigma = lam[domains].view(-1, *([1] * (x.dim() - 1))) * g
+    lam < 0 injects it. Differentiable in lam (x itself is treated as data).
+
+    grad_x L_d is of the batch-mean domain cross-entropy, a constant (detached) tensor. The
+    mean is over `n_ref` samples (the training batch size), whatever this batch's size, so
+    that evaluation and serving see the same per-sample scale as training."""
+    x0 = x.detach().requires_grad_(True)
+    with torch.enable_grad():
+        loss = F.cross_entropy(domain_logits(x0).float(), domains, reduction="sum") / n_ref
+        (g,) = torch.autograd.grad(loss, x0)
+    sigma = lam[domains].view(-1, *([1] * (x.dim() - 1))) * g.detach()
     return x.detach() + sigma
 
 

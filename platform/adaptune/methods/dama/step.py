@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from adaptune.data import cached, fingerprint, load_records
-from adaptune.data.splits import carve, test_seed, test_size, test_source
+from adaptune.data.splits import carve, test_seed, test_size, test_source, val_split
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
 
@@ -99,10 +98,7 @@ def _generated(data: DataSpec) -> tuple[Records, Records | None, Records]:
 
 
 def _split(records: Records, data: DataSpec) -> tuple[Records, Records]:
-    n = len(records[0])
-    order = np.random.default_rng(data.seed).permutation(n)
-    n_val = max(1, round(n * data.val_fraction))
-    pick = [order[n_val:], order[:n_val]]
+    pick = val_split(len(records[0]), data)
     train, val = (tuple([col[i] for i in idx] for col in records) for idx in pick)
     return train, val  # type: ignore[return-value]
 
@@ -227,9 +223,10 @@ def _sync_grad(p: torch.Tensor) -> None:
         p.grad /= dist.get_world_size()
 
 
-def _pass(
-    model: DAMAModel, loader: Any, lam: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+Scored = tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]
+
+
+def _pass(model: DAMAModel, loader: Any, lam: torch.Tensor | None) -> Scored:
     """Per-sample (correct, domain, domain-correct) and mean L_s, modulated when lam given."""
     correct, doms, dom_ok, loss_sum, n = [], [], [], 0.0, 0
     for ids, y, d in loader:
@@ -271,31 +268,14 @@ def check_domain_head(dom_ok: torch.Tensor, doms: torch.Tensor, m: int, refuse: 
     print(f"warning: {why}", flush=True)
 
 
-def evaluate(model: torch.nn.Module, loader: Any, cfg: DAMAConfig) -> dict[str, float]:
-    """Dev metrics. Stage 2: one Algorithm 1 step, then val/acc is measured at the lambda*
-    it keeps (what is saved and served); val/acc_last is this epoch's lambda before it."""
-    inner = unwrap(model)
-    frozen_mode(inner)  # not eval(): stage 2 back-propagates to the input here too
-    m = inner.arch.n_domains
-    mod = modulating(inner, cfg)
-    correct, doms, dom_ok, loss = _pass(inner, loader, inner.lam.detach() if mod else None)
-    acc, counts = _per_domain(correct, doms, m)
-    last = float(correct.float().mean())
-    if mod:
-        dev = inner.lam.device
-        present = (counts > 0).to(dev)
-        if bool((inner.best_acc[present] < 0).any()):  # first epoch: accuracy at lambda = 0
-            base = _pass(inner, loader, None)
-            check_domain_head(base[2], base[1], m, cfg.chance_base == "refuse")
-            inner.best_acc.copy_(_per_domain(*base[:2], m)[0])
-        scale_step(inner, acc.to(dev), present, cfg.alpha, cfg.beta, cfg.bound, cfg.scaling)
-        correct, doms, dom_ok, loss = _pass(inner, loader, inner.lam_star.detach().clone())
-        acc, counts = _per_domain(correct, doms, m)
-    inner.epochs_done += 1
-    inner.train()
+def _metrics(inner: DAMAModel, scored: Scored, last: float | None = None) -> dict[str, float]:
+    """The val/ metrics of one _pass; val/acc_last is `last` where given, else val/acc."""
+    correct, doms, dom_ok, loss = scored
+    acc, counts = _per_domain(correct, doms, inner.arch.n_domains)
+    overall = float(correct.float().mean())
     out = {
-        "val/acc": float(correct.float().mean()),
-        "val/acc_last": last,
+        "val/acc": overall,
+        "val/acc_last": overall if last is None else last,
         "val/loss": loss,
         "val/domain_acc": float(dom_ok.float().mean()),
     }
@@ -305,24 +285,39 @@ def evaluate(model: torch.nn.Module, loader: Any, cfg: DAMAConfig) -> dict[str, 
     return out
 
 
+def evaluate(model: torch.nn.Module, loader: Any, cfg: DAMAConfig) -> dict[str, float]:
+    """Dev metrics. Stage 2: one Algorithm 1 step, then val/acc is measured at the lambda*
+    it keeps (what is saved and served); val/acc_last is this epoch's lambda before it."""
+    inner = unwrap(model)
+    frozen_mode(inner)  # not eval(): stage 2 back-propagates to the input here too
+    m = inner.arch.n_domains
+    mod = modulating(inner, cfg)
+    scored = _pass(inner, loader, inner.lam.detach() if mod else None)
+    last = float(scored[0].float().mean())
+    if mod:
+        acc, counts = _per_domain(scored[0], scored[1], m)
+        dev = inner.lam.device
+        present = (counts > 0).to(dev)
+        if bool((inner.best_acc[present] < 0).any()):  # first epoch: accuracy at lambda = 0
+            base = _pass(inner, loader, None)
+            check_domain_head(base[2], base[1], m, cfg.chance_base == "refuse")
+            inner.best_acc.copy_(_per_domain(*base[:2], m)[0])
+        scale_step(inner, acc.to(dev), present, cfg.alpha, cfg.beta, cfg.bound, cfg.scaling)
+        scored = _pass(inner, loader, inner.lam_star.detach().clone())
+    inner.epochs_done += 1
+    inner.train()
+    return _metrics(inner, scored, last)
+
+
 def evaluate_test(model: torch.nn.Module, loader: Any, cfg: DAMAConfig) -> dict[str, float]:
     """Method.evaluate_test: the model as it is served (stage 2: the kept lambda*), with no
     Algorithm 1 step: the test split never moves lambda."""
     inner = unwrap(model)
     frozen_mode(inner)
-    m = inner.arch.n_domains
     lam = inner.lam_star.detach().clone() if modulating(inner, cfg) else None
-    correct, doms, dom_ok, loss = _pass(inner, loader, lam)
-    acc, counts = _per_domain(correct, doms, m)
+    scored = _pass(inner, loader, lam)
     inner.train()
-    out = {
-        "val/acc": float(correct.float().mean()),
-        "val/acc_last": float(correct.float().mean()),
-        "val/loss": loss,
-        "val/domain_acc": float(dom_ok.float().mean()),
-    }
-    out.update(
-        {f"val/acc/{name}": float(acc[i]) for i, name in enumerate(inner.domains) if counts[i] > 0}
-    )
+    out = _metrics(inner, scored)
+    counts = torch.bincount(scored[1], minlength=inner.arch.n_domains)
     out.update({f"val/n/{name}": float(counts[i]) for i, name in enumerate(inner.domains)})
     return out

@@ -34,18 +34,6 @@ def load_tokenizer(cfg: DAOConfig) -> PreTrainedTokenizerBase:
     return encoder_lib.load_tokenizer(backbone_path(cfg), cfg.trust_remote_code)
 
 
-def load_encoder(cfg: DAOConfig) -> nn.Module:
-    return encoder_lib.load_encoder(
-        backbone_path(cfg),
-        trust_remote_code=cfg.trust_remote_code,
-        lora_rank=cfg.lora_rank,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        lora_targets=cfg.lora_targets,
-        attn_implementation=cfg.attn_implementation,
-    )
-
-
 class DAOModel(nn.Module):
     def __init__(self, encoder: nn.Module, cfg: DAOConfig):
         super().__init__()
@@ -98,7 +86,7 @@ def unwrap(model: nn.Module) -> DAOModel:
 
 
 def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
-    model = DAOModel(load_encoder(cfg), cfg)
+    model = DAOModel(encoder_lib.load_encoder(backbone_path(cfg), cfg), cfg)
     if cfg.init_from:
         heads = torch.load(Path(cfg.init_from) / "heads.pt", weights_only=True, map_location="cpu")
         model.reg_head.load_state_dict(heads["reg_head"])
@@ -110,9 +98,3 @@ def build_model(cfg: DAOConfig, data_info: dict[str, Any]) -> DAOModel:
 
 def count_trainable(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def save_heads(model: DAOModel, path: Path) -> None:
-    torch.save(
-        {"reg_head": model.reg_head.state_dict(), "cls_head": model.cls_head.state_dict()}, path
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from adaptune.methods import encoder as encoder_lib
 
 from .config import DAOConfig
 from .loss import CLASS_NAMES
-from .model import DAOModel, backbone_path, load_tokenizer, save_heads, unwrap
+from .model import DAOModel, backbone_path, load_tokenizer, unwrap
 from .report import write_trajectory
 
 
@@ -33,7 +33,8 @@ def save_model(
     out.mkdir(parents=True, exist_ok=True)
     dao = unwrap(model)
     encoder_lib.save_encoder(dao.encoder, load_tokenizer(cfg), out, backbone_path(cfg))
-    save_heads(dao, out / "heads.pt")
+    heads = {"reg_head": dao.reg_head.state_dict(), "cls_head": dao.cls_head.state_dict()}
+    torch.save(heads, out / "heads.pt")
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     write_trajectory(dao.trajectory, out)
 
@@ -53,10 +54,7 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
 
     @torch.no_grad()
     def predict(texts: Any) -> pd.DataFrame:
-        batch = _texts(texts)
-        enc = tokenizer(
-            batch, truncation=True, max_length=cfg.max_len, padding=True, return_tensors="pt"
-        )
+        enc = encoder_lib.tokenize(tokenizer, encoder_lib.texts_of(texts), cfg.max_len)
         _, score, logits = model(enc["input_ids"], enc["attention_mask"])
         cls = logits.argmax(-1)
         return pd.DataFrame(
@@ -68,15 +66,3 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
         )
 
     return predict
-
-
-def _texts(texts: Any) -> list[str]:
-    if isinstance(texts, pd.DataFrame):
-        if "text" not in texts.columns:  # never score some other column
-            raise ValueError(f"expected a 'text' column, got columns {list(texts.columns)}")
-        return [str(t) for t in texts["text"]]
-    if isinstance(texts, str):
-        return [texts]
-    if isinstance(texts, Sequence):
-        return [str(t) for t in texts]
-    raise TypeError(f"expected text, a list of texts or a DataFrame with 'text', got {type(texts)}")

@@ -6,15 +6,15 @@ import contextlib
 import math
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from adaptune.data import cached, fingerprint, load_records
-from adaptune.data.splits import carve, test_seed, test_size, test_source
+from adaptune.data.splits import carve, test_seed, test_size, test_source, val_split
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
+from adaptune.methods.encoder import tokenize
 
 from .config import DAOConfig
 from .data import generate_finsent
@@ -54,13 +54,7 @@ def build_data(cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None) -> 
 
     def build() -> dict[str, Any]:
         (texts, scores), (t_texts, t_scores) = _records(data)
-        enc = load_tokenizer(cfg)(
-            texts + t_texts,
-            truncation=True,
-            max_length=cfg.max_len,
-            padding="longest",
-            return_tensors="pt",
-        )
+        enc = tokenize(load_tokenizer(cfg), texts + t_texts, cfg.max_len)
         return {
             "input_ids": enc["input_ids"],
             "attention_mask": enc["attention_mask"],
@@ -72,17 +66,16 @@ def build_data(cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None) -> 
     t = cached(cache_dir, key, build)
     n_test = int(t["n_test"])
     n = len(t["score"]) - n_test
-    order = torch.from_numpy(np.random.default_rng(data.seed).permutation(n))
-    n_val = max(1, round(n * data.val_fraction))
-    parts = [order[n_val:], order[:n_val], torch.arange(n, n + n_test)]
+    train_i, val_i = (torch.from_numpy(i) for i in val_split(n, data))
+    parts = [train_i, val_i, torch.arange(n, n + n_test)]
     train, val, test = (
         TensorDataset(t["input_ids"][i], t["attention_mask"][i], t["score"][i]) for i in parts
     )
     counts = torch.bincount(score_to_class(t["score"][parts[0]]), minlength=NUM_CLASSES)
     info = {
         "fingerprint": t["fingerprint"],
-        "n_train": n - n_val,
-        "n_val": n_val,
+        "n_train": len(train_i),
+        "n_val": len(val_i),
         "n_test": n_test,
         "class_counts": counts.tolist(),
     }

@@ -6,7 +6,8 @@ adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and he
     adaptune search jobs/mad_digits.yaml
 """
 
-from adaptune.method import Method, lazy
+from adaptune.method import Method
+from adaptune.methods.hooks import hooks
 
 from .config import METRICS, MADConfig
 
@@ -24,18 +25,11 @@ DIGIT_ZERO = [
         (0, 0, 6, 13, 10, 0, 0, 0),
     )
 ]
-_HERE = __name__  # this package: hooks are imported from its modules on first use
 
 METHOD = Method(
     name="mad",
     config_cls=MADConfig,
-    build_data=lazy(f"{_HERE}.step:build_data"),
-    build_model=lazy(f"{_HERE}.model:build_model"),
-    build_optimizers=lazy(f"{_HERE}.step:build_optimizers"),
-    train_step=lazy(f"{_HERE}.step:train_step"),
-    evaluate=lazy(f"{_HERE}.step:evaluate"),
-    save_model=lazy(f"{_HERE}.predict:save_model"),
-    load_predictor=lazy(f"{_HERE}.predict:load_predictor"),
+    **hooks(__name__, train_loader="step", search_report="report", job_report="compare"),
     metric="val/acc",
     mode="max",
     metrics=METRICS,
@@ -43,9 +37,6 @@ METHOD = Method(
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
     data_sources=("digits-decathlon",),
     data_options=("size", "pretrain", "per_class"),
-    train_loader=lazy(f"{_HERE}.step:train_loader"),
-    search_report=lazy(f"{_HERE}.report:search_report"),
-    job_report=lazy(f"{_HERE}.compare:job_report"),
 )
 
 __all__ = ["METHOD", "MADConfig"]

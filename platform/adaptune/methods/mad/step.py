@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from adaptune.data import cached, fingerprint
-from adaptune.data.splits import carve
+from adaptune.data.splits import carve, val_split
 from adaptune.job.spec import DataSpec
 from adaptune.method import Optimizers, Splits
 
@@ -40,9 +40,8 @@ def _split(labels: torch.Tensor, data: DataSpec) -> tuple[torch.Tensor, ...]:
     test digits are never trained on, in any domain. Test is a seeded share stratified
     by class (the digits are a fixed set: nothing to draw a fresh sample from)."""
     rest, test = carve(labels.tolist(), data.test_fraction, data.seed)
-    order = rest[np.random.default_rng(data.seed).permutation(len(rest))]
-    n_val = max(1, round(len(rest) * data.val_fraction))
-    return tuple(torch.from_numpy(i) for i in (order[n_val:], order[:n_val], test))
+    train, val = val_split(len(rest), data)
+    return tuple(torch.from_numpy(i) for i in (rest[train], rest[val], test))
 
 
 def _few_shot(
