@@ -11,11 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from adaptune.job.objective import Mode
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["MODEL_METADATA", "Method", "Optimizers", "Splits", "lazy", "make_config"]
+__all__ = ["MODEL_METADATA", "Method", "Mode", "Optimizers", "Splits", "lazy", "make_config"]
 
 # In every saved model directory: {"method": name}; the served model reads it to find
 # the method's predictor (serving.py), the next stage to find its base.
@@ -68,7 +70,7 @@ class Method:
     save_model: Callable[[nn.Module, Any, dict[str, Any], str], None]  # (..., directory)
     load_predictor: Callable[[str], Callable[[Any], Any]]  # directory -> predict(DataFrame)
     metric: str  # default objective, e.g. "val/mse"
-    mode: str  # "min" | "max"
+    mode: Mode  # Mode.MIN | Mode.MAX ("min" / "max" are taken too)
     metrics: Sequence[str] = ()  # every metric evaluate() reports, for validation
     # The "val/<name>" metrics a comparison job tables on test beside the objective (each
     # with its interval and paired tests): the ones a method's claims are read from.
@@ -107,6 +109,11 @@ class Method:
     # job run's report/; the JobReport's tags (under adaptune.<method>.<key>) and metrics
     # to the job run; its summary lines are printed.
     job_report: Callable[[list[Arm], str], JobReport | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("min", "max"):
+            raise ValueError(f"Method {self.name!r}: mode {self.mode!r} must be 'min' or 'max'")
+        object.__setattr__(self, "mode", Mode(self.mode))  # a plain "max" works too
 
 
 @dataclass(frozen=True)

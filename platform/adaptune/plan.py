@@ -232,9 +232,7 @@ def _make_plan(
         )
         problems, remote_code = checked.problems, checked.remote_code
         job = job.model_copy(update={"fixed": checked.fixed})
-    objectives, wrong = objectives_of(
-        job, method.name, method.metric, Mode(method.mode), method.metrics
-    )
+    objectives, wrong = objectives_of(job, method.name, method.metric, method.mode, method.metrics)
     problems += wrong
     num_samples = job.the_search.num_samples or DEFAULT_NUM_SAMPLES
     if job.the_search.sampler == "grid":

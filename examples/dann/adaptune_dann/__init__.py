@@ -13,7 +13,7 @@ a small MLP, so a trial takes seconds on a CPU.
     adaptune search examples/dann/job.yaml
 """
 
-from adaptune.method import Method, lazy
+from adaptune.method import Method, Mode, lazy
 from adaptune_dann.config import METRICS, DANNConfig
 
 METHOD = Method(
@@ -28,7 +28,7 @@ METHOD = Method(
     save_model=lazy("adaptune_dann.predict:save_model"),
     load_predictor=lazy("adaptune_dann.predict:load_predictor"),
     metric="val/acc",
-    mode="max",
+    mode=Mode.MAX,
     metrics=METRICS,
     compare_metrics=("val/acc", "val/domain_acc"),
     input_example=[{"text": "long battery life and a sharp screen"}],

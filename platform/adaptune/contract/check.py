@@ -83,8 +83,6 @@ def _declaration(c: _Checker) -> None:
                 f"config class {m.config_cls.__name__} must be frozen: "
                 "@dataclass(frozen=True) (trials share it across threads)"
             )
-    if m.mode not in ("min", "max"):
-        c.fail(f"Method.mode '{m.mode}' must be 'min' or 'max'")
     bad = [x for x in (m.metric, *m.metrics) if not x.startswith("val/")]
     if bad:
         c.fail(

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from adaptune.data import fingerprint
-from adaptune.method import Method, Optimizers, Splits
+from adaptune.method import Method, Mode, Optimizers, Splits
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ TOY = Method(
     save_model=save_model,
     load_predictor=load_predictor,
     metric="val/mse",
-    mode="min",
+    mode=Mode.MIN,
     metrics=("val/mse", "val/acc"),
     input_example=[[0.1, 0.2, 0.3]],
 )

@@ -12,7 +12,7 @@ either, ``report.search_report`` tables DALLMi against the baselines per rate.
     from . import METHOD, DALLMiConfig
 """
 
-from adaptune.method import Method
+from adaptune.method import Method, Mode
 from adaptune.methods.hooks import hooks
 
 from .config import METRICS, DALLMiConfig
@@ -22,7 +22,7 @@ METHOD = Method(
     config_cls=DALLMiConfig,
     **hooks(__name__, evaluate_test="step", train_loader="sampler", search_report="report"),
     metric="val/map",
-    mode="max",
+    mode=Mode.MAX,
     metrics=METRICS,
     compare_metrics=("val/map", "val/map_binarised", "val/macro_f1"),
     input_example=["MRI of the brain shows a small lesion; follow-up scan advised."],

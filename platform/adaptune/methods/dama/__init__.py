@@ -8,7 +8,7 @@ by the paper's validation-based Algorithm 1.
     adaptune search jobs/dama_stage1.yaml     # then stage 2 with init_from: <stage-1 model>
 """
 
-from adaptune.method import Method
+from adaptune.method import Method, Mode
 from adaptune.methods.hooks import hooks
 
 from .config import METRICS, DAMAConfig
@@ -18,7 +18,7 @@ METHOD = Method(
     config_cls=DAMAConfig,
     **hooks(__name__, build_model="predict", evaluate_test="step", job_report="report"),
     metric="val/acc",
-    mode="max",
+    mode=Mode.MAX,
     metrics=METRICS,
     compare_metrics=("val/acc", "val/domain_acc"),
     input_example=[{"text": "long battery life and a sharp screen", "domain": "electronics"}],

@@ -4,7 +4,7 @@ Regression (score in [-1, 1]) and 5-class classification share a LoRA-tuned enco
 a small learned module re-weights the two losses every step.
 """
 
-from adaptune.method import Method
+from adaptune.method import Method, Mode
 from adaptune.methods.hooks import hooks
 
 from .config import METRICS, DAOConfig
@@ -14,7 +14,7 @@ METHOD = Method(
     config_cls=DAOConfig,
     **hooks(__name__, step_series="step"),
     metric="val/mse",
-    mode="min",
+    mode=Mode.MIN,
     metrics=METRICS,
     compare_metrics=("val/mse", "val/r2", "val/acc", "val/f1"),
     input_example=["The euro rallied after the ECB signalled more rate hikes."],

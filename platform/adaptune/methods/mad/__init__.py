@@ -6,7 +6,7 @@ adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and he
     adaptune search jobs/mad_digits.yaml
 """
 
-from adaptune.method import Method
+from adaptune.method import Method, Mode
 from adaptune.methods.hooks import hooks
 
 from .config import METRICS, MADConfig
@@ -31,7 +31,7 @@ METHOD = Method(
     config_cls=MADConfig,
     **hooks(__name__, train_loader="step", search_report="report", job_report="compare"),
     metric="val/acc",
-    mode="max",
+    mode=Mode.MAX,
     metrics=METRICS,
     input_example=[{"image": DIGIT_ZERO, "domain": "original"}],
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
