@@ -34,10 +34,6 @@ class Evidence:
     test: dict[str, float] = field(default_factory=dict)  # test/<metric>, ..._ci95: reported
     fingerprint: str = ""
 
-    @property
-    def family(self) -> str:
-        return "test" if self.kind.startswith("test") else "val"
-
 
 def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
     """The candidate's evidence, from its search run (re-runs) and its trial run."""
@@ -60,7 +56,7 @@ def _scores(text: str) -> tuple[float, ...]:
 
 
 def version_tags(ev: Evidence) -> dict[str, str]:
-    """The model version's record of its evidence (read back by ``holder``)."""
+    """The model version's record of its evidence (read back by ``judge``)."""
     tags = {Tag.VALUE: repr(ev.value), Tag.VALUE_KIND: ev.kind}
     if ev.scores:
         tags[Tag.VAL_SCORES] = ",".join(repr(s) for s in ev.scores)
@@ -69,11 +65,9 @@ def version_tags(ev: Evidence) -> dict[str, str]:
     return tags
 
 
-def holder(tags: dict[str, str]) -> Evidence:
-    """A model version's evidence."""
-    kind = tags.get(Tag.VALUE_KIND, "val")
-    scores = _scores(tags.get(Tag.VAL_SCORES, ""))
-    return Evidence(float(tags[Tag.VALUE]), kind, scores, {}, tags.get(Tag.DATA_FINGERPRINT, ""))
+def on_test(tags: dict[str, str]) -> bool:
+    """A model version promoted on test scores (before promotion moved to val)."""
+    return tags.get(Tag.VALUE_KIND, "").startswith("test")
 
 
 def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: str) -> str | None:
@@ -88,8 +82,13 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
             f"{name} was chosen on {tags.get(Tag.METRIC)}/{tags.get(Tag.MODE)}, "
             f"not comparable with {metric}/{mode}"
         )
-    old = holder(tags)
-    if old.family != ev.family:
+    old = Evidence(  # the holder's
+        float(tags[Tag.VALUE]),
+        tags.get(Tag.VALUE_KIND, "val"),
+        _scores(tags.get(Tag.VAL_SCORES, "")),
+        fingerprint=tags.get(Tag.DATA_FINGERPRINT, ""),
+    )
+    if on_test(tags):
         return (
             f"{name} was promoted on a {old.kind} score, the candidate holds a {ev.kind} "
             f"score: not comparable (move the alias by hand to start over on val)"

@@ -3,16 +3,14 @@
     result = promote(client, search_run, "dao-finsent", "champion", "val/mse", "min")
 
 The best trial is the one ``search.results`` chose, named by the search run's
-``best_trial`` tag; a search recorded before that tag existed is ranked here.
+``best_trial`` tag; a search recorded before that tag existed is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from adaptune.tracking import evidence
-from adaptune.tracking.names import Mode, Status, Tag
+from adaptune.tracking.names import Tag
+from adaptune.tracking.reach import locked
 from adaptune.tracking.store import quiet, trial_runs
 
 __all__ = ["Promotion", "promote"]
@@ -40,32 +39,25 @@ class Promotion:
     previous: str | None = None
 
 
-def _chosen(
-    client: MlflowClient, search_run: Any, metric: str, mode: str, best_trial: str | None
-) -> Any:
+def _chosen(client: MlflowClient, search_run: Any, metric: str, best_trial: str | None) -> Any:
     """The chosen trial's run, or why there is none to promote (a string)."""
     best_trial = best_trial or search_run.data.tags.get(Tag.BEST_TRIAL)
-    runs = trial_runs(client, search_run)
-    if best_trial:
-        mine = [r for r in runs if r.data.tags.get(Tag.TRIAL_ID) == best_trial]
-        if not mine:
-            return f"best trial {best_trial} has no run in {client.tracking_uri}"
-        run = max(mine, key=lambda r: int(r.info.start_time or 0))
-        if not run.data.tags.get(Tag.MODEL_URI):
-            return f"best trial {best_trial} has no logged model (its model write failed)"
-        if metric not in run.data.metrics:
-            return f"best trial {best_trial} has no {metric}"
-        return run
-    done = [  # a search from before the best_trial tag: rank its completed trials here
-        r
-        for r in runs
-        if Status.parse(r.data.tags.get(Tag.STATUS)) is Status.COMPLETED
-        and r.data.tags.get(Tag.MODEL_URI)
-        and metric in r.data.metrics
+    if not best_trial:  # searches recorded before search.results wrote the tag
+        return (
+            f"the search names no best trial (no {Tag.BEST_TRIAL} tag: recorded by an older "
+            "adaptune); run the search again to promote from it"
+        )
+    mine = [
+        r for r in trial_runs(client, search_run) if r.data.tags.get(Tag.TRIAL_ID) == best_trial
     ]
-    if not done:
-        return "no finished trial with a model"
-    return Mode(mode).best(done, key=lambda r: r.data.metrics[metric])
+    if not mine:
+        return f"best trial {best_trial} has no run in {client.tracking_uri}"
+    run = max(mine, key=lambda r: int(r.info.start_time or 0))
+    if not run.data.tags.get(Tag.MODEL_URI):
+        return f"best trial {best_trial} has no logged model (its model write failed)"
+    if metric not in run.data.metrics:
+        return f"best trial {best_trial} has no {metric}"
+    return run
 
 
 def promote(
@@ -79,34 +71,14 @@ def promote(
     best_trial: str | None = None,
     rule: str = "better",
 ) -> Promotion:
-    """Promote the search's chosen trial (see _promote); what was decided, and why, is
-    recorded on the search run (``Tag.PROMOTION``), where `at.load` reads it back."""
-    result = _promote(
-        client, search_run, model_name, alias, metric, mode, dry_run, best_trial, rule
-    )
-    if not dry_run:
-        text = json.dumps(dataclasses.asdict(result))
-        client.set_tag(search_run.info.run_id, Tag.PROMOTION, text)
-    return result
-
-
-def _promote(
-    client: MlflowClient,
-    search_run: Any,
-    model_name: str,
-    alias: str,
-    metric: str,
-    mode: str,
-    dry_run: bool = False,
-    best_trial: str | None = None,
-    rule: str = "better",
-) -> Promotion:
-    """Register the search's best trial; move `alias` only if it beats the holder.
+    """Register the search's best trial; move `alias` only if it beats the holder. What
+    was decided, and why, is recorded on the search run (``Tag.PROMOTION``, unless a dry
+    run), where `at.load` reads it back.
 
     The best trial is `best_trial`, else the one the search chose (its ``best_trial``
-    tag, written by ``search.results``); only a search recorded before that tag existed
-    is ranked here. If the chosen trial has no model (its write failed), nothing is
-    promoted: another trial never takes its place silently.
+    tag, written by ``search.results``); a search without that tag is refused. If the
+    chosen trial has no model (its write failed), nothing is promoted: another trial
+    never takes its place silently.
 
     The alias compares validation scores, never test (tracking/evidence.py):
     ``rule="better"`` moves it to a strictly better score, ``"significant"`` only to one
@@ -132,43 +104,42 @@ def _promote(
     one, so the best candidate is the rightful holder; to retire a version for good,
     delete its ``adaptune.candidate`` tag.
     """
-    best = _chosen(client, search_run, metric, mode, best_trial)
+    trial_id: str | None = None
+    value: float | None = None
+    previous: str | None = None
+
+    def decided(promoted: bool, reason: str, version: str | None = None) -> Promotion:
+        result = Promotion(model_name, version, promoted, reason, trial_id, value, previous)
+        if not dry_run:
+            text = json.dumps(dataclasses.asdict(result))
+            client.set_tag(search_run.info.run_id, Tag.PROMOTION, text)
+        return result
+
+    best = _chosen(client, search_run, metric, best_trial)
     if isinstance(best, str):
-        return Promotion(model_name, None, False, best)
+        return decided(False, best)
     ev = evidence.gather(search_run, best, metric)
-    value = ev.value
-    trial_id = best.data.tags.get(Tag.TRIAL_ID)
+    value, trial_id = ev.value, best.data.tags.get(Tag.TRIAL_ID)
     with _store_lock(client.tracking_uri):
         current = _champion(client, model_name, alias)
         previous = str(current.version) if current is not None else None
         refused = evidence.judge(ev, current, alias, metric, mode, rule)
         if refused:
-            return Promotion(model_name, None, False, refused, trial_id, value, previous)
+            return decided(False, refused)
         if dry_run:
-            reason = "dry run: would register the model and move the alias to it"
-            return Promotion(model_name, None, True, reason, trial_id, value, previous)
+            return decided(True, "dry run: would register the model and move the alias to it")
         version = _register(client, best, model_name, alias, metric, mode, ev, search_run)
-        holder = _settle(client, model_name, alias, metric, mode, ev.family)
+        holder = _settle(client, model_name, alias, metric, mode)
     if holder != version:
         reason = f"v{version} registered, but {alias} is on v{holder}: better, promoted meanwhile"
-        return Promotion(model_name, version, False, reason, trial_id, value, previous)
-    return Promotion(model_name, version, True, f"{alias} -> v{version}", trial_id, value, previous)
+        return decided(False, reason, version)
+    return decided(True, f"{alias} -> v{version}", version)
 
 
-@contextlib.contextmanager
-def _store_lock(uri: str) -> Iterator[None]:
+def _store_lock(uri: str) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock beside a local store, held across processes; none for a server."""
     path = _lock_path(uri)
-    if path is None:
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return locked(path) if path is not None else contextlib.nullcontext()
 
 
 def _lock_path(uri: str) -> Path | None:
@@ -181,14 +152,12 @@ def _lock_path(uri: str) -> Path | None:
     return None  # a tracking server or database: compare-and-set alone (see promote)
 
 
-def _settle(
-    client: MlflowClient, name: str, alias: str, metric: str, mode: str, family: str | None = None
-) -> str:
+def _settle(client: MlflowClient, name: str, alias: str, metric: str, mode: str) -> str:
     """Move `alias` to the best candidate until reading it back agrees; returns its holder."""
     last = ""
     for _ in range(50):
         holder = _champion(client, name, alias)
-        best = _best_candidate(client, name, alias, metric, mode, holder, family)
+        best = _best_candidate(client, name, alias, metric, mode, holder)
         if holder is not None and str(holder.version) == best:
             return best
         try:
@@ -201,13 +170,7 @@ def _settle(
 
 
 def _best_candidate(
-    client: MlflowClient,
-    name: str,
-    alias: str,
-    metric: str,
-    mode: str,
-    holder: Any,
-    family: str | None = None,
+    client: MlflowClient, name: str, alias: str, metric: str, mode: str, holder: Any
 ) -> str:
     versions = list(client.search_model_versions(f"name = '{name}'"))
     candidates = [v for v in versions if v.tags.get(Tag.CANDIDATE) == alias]
@@ -219,7 +182,7 @@ def _best_candidate(
         if v.tags.get(Tag.METRIC) == metric
         and v.tags.get(Tag.MODE) == mode
         and Tag.VALUE in v.tags
-        and family in (None, evidence.holder(v.tags).family)  # test never meets val
+        and not evidence.on_test(v.tags)  # test never meets val
     ]
     sign = 1.0 if mode == "min" else -1.0  # ties: the older version keeps it
     top = min(comparable, key=lambda v: (sign * float(v.tags[Tag.VALUE]), int(v.version)))

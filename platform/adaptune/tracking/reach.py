@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-__all__ = ["TrackingUnreachable", "bounded_http", "check_reachable", "store_lock"]
+__all__ = ["TrackingUnreachable", "bounded_http", "check_reachable", "locked", "store_lock"]
 
 CONNECT_TIMEOUT_S = 5.0
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
@@ -53,17 +53,22 @@ def check_reachable(uri: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         ) from None
 
 
-@contextlib.contextmanager
-def store_lock(uri: str) -> Iterator[None]:
+def store_lock(uri: str) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock beside a SQLite store's file while it is first opened (MLflow
     creates the tables then: two first searches at once would both try, and one fail
     with "table ... already exists"). Other stores: no lock."""
     if not uri.startswith("sqlite:///"):
-        yield
-        return
+        return contextlib.nullcontext()
     db = Path(uri.removeprefix("sqlite:///"))
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as f:
+    return locked(db.with_name(db.name + ".lock"))
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on the file `path` (created with its folder), held across
+    processes (promotion's lock beside a local store uses it too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

@@ -34,7 +34,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def make_search(store: dict[str, Any], value: float, model: str) -> str:
-    """A finished search whose one completed trial has `value` and a (tiny) model."""
+    """A finished search whose one completed trial, its chosen best, has `value` and a
+    (tiny) model."""
     client: MlflowClient = store["client"]
     store["n"][0] += 1
     name = f"s{store['n'][0]}"
@@ -48,6 +49,7 @@ def make_search(store: dict[str, Any], value: float, model: str) -> str:
             f"{TAG}alias": "champion",
             f"{TAG}metric": METRIC,
             f"{TAG}mode": "min",
+            f"{TAG}best_trial": f"t-{name}",
         },
     )
     trial = client.create_run(
@@ -247,3 +249,15 @@ def test_best_trial_without_a_model_promotes_no_other_trial(store: dict[str, Any
     assert not result.promoted and result.version is None
     assert "best trial b has no logged model" in result.reason
     assert not list(client.search_model_versions("name = 'nomodel'"))
+
+
+def test_a_search_without_a_best_trial_tag_is_refused(store: dict[str, Any]) -> None:
+    """A search recorded before search.results tagged its choice: nothing is ranked here."""
+    client: MlflowClient = store["client"]
+    run = tracking.find_search_run(client, make_search(store, 0.5, "untagged"))
+    client.delete_tag(run.info.run_id, f"{TAG}best_trial")
+    result = tracking.promote(
+        client, client.get_run(run.info.run_id), "untagged", "champion", METRIC, "min"
+    )
+    assert not result.promoted and "recorded by an older adaptune" in result.reason
+    assert not list(client.search_model_versions("name = 'untagged'"))
