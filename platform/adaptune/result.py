@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adaptune import tracking
 from adaptune.method import TEST_PREFIX
 from adaptune.tracking.names import Cost, Kind, Mode, SearchMetric, Tag
 
@@ -83,28 +84,28 @@ class SearchResult:
         if self.parts:
             return pd.concat([p.trials_df() for p in self.parts], ignore_index=True)
         from adaptune.library import library_mode
-        from adaptune.report.data import load_search, parse_value
+        from adaptune.report.data import load_search
+        from adaptune.report.tables import trial_rows
 
         with library_mode(quiet=True, tune=False):
-            client = _client(self.tracking_uri)
+            client = tracking.setup(self.tracking_uri)
             search = load_search(client, client.get_run(self.run_id))
-        mode = Mode(search.mode)
-        rows = []
-        for t in search.trials:
-            values = [p.value for p in t.history]
-            row: dict[str, Any] = {
+        rows = [  # the report's trials.csv rows, less its columns
+            {
                 "search": self.name,
-                "trial_id": t.trial_id,
-                "status": t.status,
-                "stop_epoch": t.epochs_run if t.status == "stopped" else None,
-                "epochs": t.epochs_run,
-                f"best_{search.metric}": mode.best(values, key=float) if values else None,
-                f"last_{search.metric}": values[-1] if values else None,
+                "trial_id": r["trial_id"],
+                "status": r["status"],
+                "stop_epoch": r["epochs_run"] if r["status"] == "stopped" else None,
+                "epochs": r["epochs_run"],
+                f"best_{search.metric}": r["best_value"],
+                f"last_{search.metric}": r["final_value"],
+                **{name: r[name] for name in search.space},
+                "cost_usd": r["usd"],
+                "node_id": r["node_id"],
+                "run_id": r["run_id"],
             }
-            for name, dist in search.space.items():
-                row[name] = parse_value(t.params.get(name, ""), dist)
-            row.update(cost_usd=t.usd, node_id=t.node_id, run_id=t.run_id)
-            rows.append(row)
+            for r in trial_rows(search)
+        ]
         return pd.DataFrame(rows)
 
     def comparison_df(self) -> pd.DataFrame:
@@ -121,10 +122,11 @@ class SearchResult:
 
         key = "test/" + self.metric.removeprefix("val/")
         with library_mode(quiet=True, tune=False):
-            client = _client(self.tracking_uri)
-            scores = {arm: _seed_scores(client, part, key) for arm, part in self._arm_parts()}
+            client = tracking.setup(self.tracking_uri)
+            arms = list(zip(self.arms, self.parts, strict=True))
+            scores = {arm: _seed_scores(client, part, key) for arm, part in arms}
         rows = []
-        for arm, part in self._arm_parts():
+        for arm, part in arms:
             agg = summarize(list(scores[arm].values())) if scores[arm] else None
             row: dict[str, Any] = {
                 "arm": arm,
@@ -139,9 +141,6 @@ class SearchResult:
             p = paired(*by_seed(scores[a], scores[b])).p
             next(r for r in rows if r["arm"] == a)[f"p_vs_{b}"] = p
         return pd.DataFrame(rows)
-
-    def _arm_parts(self) -> list[tuple[str, SearchResult]]:
-        return list(zip(self.arms, self.parts, strict=True))
 
     def lines(self) -> list[str]:
         """A short text summary (what `print(result)` shows)."""
@@ -161,29 +160,13 @@ class SearchResult:
         return "\n".join(self.lines())
 
 
-def _client(uri: str) -> Any:
-    from adaptune import tracking
-
-    return tracking.setup(uri)
-
-
-def _children(client: Any, run_id: str, kind: str) -> list[Any]:
-    """The runs of `kind` nested under run `run_id`, oldest first."""
-    return list(
-        client.search_runs(
-            [client.get_run(run_id).info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{run_id}' and tags.`{Tag.KIND}` = '{kind}'",
-            max_results=1000,
-            order_by=["attributes.start_time ASC"],
-        )
-    )
-
-
 def _seed_scores(client: Any, part: SearchResult, key: str) -> dict[int, float]:
     """Seed id -> the test score of each seeded re-run of the search's best config."""
-    runs = _children(client, part.run_id, Kind.RERUN)
+    from adaptune.tracking import child_runs
+
+    runs = child_runs(client, part.run_id, Kind.RERUN)
     return {
-        int(r.data.params.get("seed", r.data.tags.get(Tag.SEED, i))): float(r.data.metrics[key])
+        int(r.data.params.get("seed", i)): float(r.data.metrics[key])
         for i, r in enumerate(runs)
         if key in r.data.metrics
     }
@@ -193,17 +176,9 @@ def load_result(
     client: Any, name: str, state_dir: Path | None = None, champion: Any = None
 ) -> SearchResult:
     """The search or job called `name` (or with that run id), from MLflow alone."""
-    from adaptune import tracking
+    from adaptune.tracking import find_run
 
-    try:
-        run = tracking.find_run(client, name, Kind.SEARCH)
-    except LookupError:
-        try:
-            run = tracking.find_run(client, name, Kind.JOB)
-        except LookupError:
-            raise LookupError(
-                f"no search or job called '{name}' in {client.tracking_uri}"
-            ) from None
+    run = find_run(client, name)
     if run.data.tags.get(Tag.KIND) == Kind.JOB:
         return _job_result(client, run, state_dir)
     return _search_result(client, run, state_dir, champion)
@@ -297,7 +272,9 @@ def _champion(live: Any, recorded: str | None) -> Champion | None:
 
 def _job_result(client: Any, run: Any, state_dir: Path | None) -> SearchResult:
     """A multi-stage job or a comparison: its searches, in the order they ran."""
-    children = _children(client, run.info.run_id, Kind.SEARCH)
+    from adaptune.tracking import child_runs
+
+    children = child_runs(client, run.info.run_id, Kind.SEARCH)
     parts = [_search_result(client, c, state_dir, None) for c in children]
     arms = [a for a in run.data.tags.get(Tag.ARMS, "").split(",") if a]
     first = parts[0] if parts else None

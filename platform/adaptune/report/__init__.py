@@ -11,20 +11,6 @@ the search run's report/, plus one self-contained HTML page (images embedded) th
 says where the champion stands. A multi-stage job's page has one section per stage.
 """
 
-from adaptune.report.build import (
-    Report,
-    build_job_report,
-    build_report,
-    build_search_report,
-    find_run,
-    report_quietly,
-)
+from adaptune.report.build import Report, build_report, find_run, report_quietly
 
-__all__ = [
-    "Report",
-    "build_job_report",
-    "build_report",
-    "build_search_report",
-    "find_run",
-    "report_quietly",
-]
+__all__ = ["Report", "build_report", "find_run", "report_quietly"]

@@ -24,11 +24,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from adaptune.report.html import heading, image, page, paragraph, table
-from adaptune.report.section import render_with_method_files
-from adaptune.tracking import find_run as tracking_find_run
+from adaptune.report.section import render_search
+from adaptune.tracking import child_runs, find_run  # find_run: a search, else a job
 from adaptune.tracking.names import Kind, Tag, method_tag, stage_best_tag
 
-__all__ = ["Report", "build_job_report", "build_report", "build_search_report", "find_run"]
+__all__ = ["Report", "build_report", "find_run", "report_quietly"]
 
 REPORT_DIR = "report"
 PAGE = "report.html"
@@ -42,12 +42,6 @@ class Report:
     files: list[str] = field(default_factory=list)  # logged under the run's report/
 
 
-def _use_agg() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-
 def _publish(client: MlflowClient, run: Any, folder: Path, state_dir: Path, name: str) -> Path:
     client.log_artifacts(run.info.run_id, str(folder), artifact_path=REPORT_DIR)
     local = state_dir / "reports" / f"{name}.html"
@@ -57,26 +51,14 @@ def _publish(client: MlflowClient, run: Any, folder: Path, state_dir: Path, name
 
 
 def build_search_report(client: MlflowClient, run: Any, state_dir: Path) -> Report:
-    _use_agg()
     name = run.data.tags.get(Tag.SEARCH) or run.info.run_name
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        parts, files = render_with_method_files(client, run, out)
+        parts, files = render_search(client, run, out)
         title = f"adaptune search {name}"
         (out / PAGE).write_text(page(title, [heading(title, 1), *parts]), encoding="utf-8")
         html = _publish(client, run, out, state_dir, name)
     return Report(name, run.info.run_id, html, [*files, PAGE])
-
-
-def _stage_runs(client: MlflowClient, job_run: Any) -> list[Any]:
-    """The job's search runs, in stage order; a stage may log to its own experiment."""
-    runs = client.search_runs(
-        [e.experiment_id for e in client.search_experiments()],
-        filter_string=f"tags.mlflow.parentRunId = '{job_run.info.run_id}' "
-        f"and tags.`{Tag.KIND}` = '{Kind.SEARCH}'",
-        max_results=1000,
-    )
-    return sorted(runs, key=lambda r: r.info.start_time or 0)
 
 
 def _job_files(client: MlflowClient, job_run: Any, dest: Path) -> list[str]:
@@ -120,10 +102,9 @@ def _number(text: str) -> Any:
 
 def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Report:
     """One page for a multi-stage job: a section per stage, then the per-domain table."""
-    _use_agg()
     name = job_run.info.run_name
     title = f"adaptune job {name}"
-    stages = _stage_runs(client, job_run)
+    stages = child_runs(client, job_run.info.run_id, Kind.SEARCH)  # in stage order
     parts = [
         heading(title, 1),
         paragraph(f"{len(stages)} stages; MLflow job run {job_run.info.run_id}."),
@@ -138,7 +119,7 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
                 parts.append(paragraph(f"Stage winner: {best}"))
             folder = out / f"stage{i}"
             folder.mkdir()
-            stage_parts, _ = render_with_method_files(client, stage, folder, level=3)
+            stage_parts, _ = render_search(client, stage, folder, level=3)
             parts += stage_parts
         parts += _job_files(client, job_run, out)
         publish = out / "page"
@@ -148,32 +129,23 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
     return Report(name, job_run.info.run_id, html, [PAGE])
 
 
-def find_run(client: MlflowClient, name: str) -> Any:
-    """A search run (name or run id, like `adaptune promote`), else a multi-stage job run
-    by its run name or id. Raises LookupError."""
-    for kind in ("search", "job"):
-        try:
-            return tracking_find_run(client, name, kind)
-        except LookupError:
-            continue
-    raise LookupError(f"no search or job called '{name}' in {client.tracking_uri}")
+def _build(client: MlflowClient, run: Any, state_dir: Path) -> Report:
+    import matplotlib
 
-
-def build_report(client: MlflowClient, name: str, state_dir: Path) -> Report:
-    run = find_run(client, name)
+    matplotlib.use("Agg")
     if run.data.tags.get(Tag.KIND) == Kind.JOB:
         return build_job_report(client, run, state_dir)
     return build_search_report(client, run, state_dir)
 
 
+def build_report(client: MlflowClient, name: str, state_dir: Path) -> Report:
+    return _build(client, find_run(client, name), state_dir)
+
+
 def report_quietly(client: MlflowClient, run_id: str, state_dir: Path) -> Path | None:
     """After a search or job: build its report; a failure is a warning, never an error."""
     try:
-        run = client.get_run(run_id)
-        if run.data.tags.get(Tag.KIND) == Kind.JOB:
-            report = build_job_report(client, run, state_dir)
-        else:
-            report = build_search_report(client, run, state_dir)
+        report = _build(client, client.get_run(run_id), state_dir)
     except Exception as e:  # the search itself succeeded; its report must not fail it
         print(f"warning: no report for run {run_id}: {type(e).__name__}: {e}", file=sys.stderr)
         return None

@@ -95,9 +95,9 @@ def list_runs(client: MlflowClient, limit: int = 50) -> list[dict[str, Any]]:
 def describe(client: MlflowClient, name: str, state_dir: Path) -> dict[str, Any]:
     """One search (or job): its row, settings, trials and where to look next. Raises
     LookupError for an unknown name."""
-    from adaptune.report.build import find_run
     from adaptune.report.data import load_search
-    from adaptune.report.tables import best_point
+    from adaptune.report.tables import trial_rows
+    from adaptune.tracking import find_run
 
     run = find_run(client, name)
     info = _row(run, _champions(client, [run]))
@@ -119,15 +119,13 @@ def describe(client: MlflowClient, name: str, state_dir: Path) -> dict[str, Any]
     }
     info["trials_table"] = [
         {
-            "trial": t.trial_id,
-            "status": t.status_text,
-            "epochs": t.epochs_run,
-            "last": t.history[-1].value if t.history else None,
-            "best": (best_point(t.history, search.mode) or t.history[-1]).value
-            if t.history
-            else None,
+            "trial": r["trial_id"],
+            "status": r["status_detail"],
+            "epochs": r["epochs_run"],
+            "last": r["final_value"],
+            "best": r["best_value"],
             **{k: _rounded(t.params.get(k, "")) for k in search.space},
         }
-        for t in search.trials
+        for t, r in zip(search.trials, trial_rows(search), strict=True)
     ]
     return info

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from adaptune.report.data import Search
-from adaptune.tracking.names import SearchMetric, Tag
+from adaptune.tracking.names import Mode, SearchMetric, Tag
 
 __all__ = ["Champion", "champion_info"]
 
@@ -100,8 +100,7 @@ def _compare(info: Champion, mode: str) -> None:
         return
     new, old = info.rows[0]["value"], info.rows[1]["value"]
     delta = new - old
-    better = delta < 0 if mode == "min" else delta > 0
-    word = "better" if better else ("equal" if delta == 0 else "worse")
+    word = "better" if Mode(mode).better(new, old) else ("equal" if delta == 0 else "worse")
     direction = "lower" if mode == "min" else "higher"
     info.verdict += (
         f" Against {info.rows[1]['role']} v{info.rows[1]['version']}: {new:.6g} vs "

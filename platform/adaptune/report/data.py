@@ -125,7 +125,7 @@ def load_search(client: MlflowClient, run: Any) -> Search:
         experiment_id=str(run.info.experiment_id),
     )
     search.trials = _trials(client, run, metric)
-    search.space = _space(client, run, search.trials)
+    search.space = _space(client, run)
     return search
 
 
@@ -163,42 +163,16 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
     return sorted(kept.values(), key=lambda t: (t.start_ms, t.trial_id))
 
 
-def _space(client: MlflowClient, run: Any, trials: list[Trial]) -> dict[str, BaseDistribution]:
-    """The searched distributions: spec/space.json, else the logged space YAML, else
-    inferred from the parameters that vary between trials (older searches)."""
-    from adaptune.job.space import load_space
-
+def _space(client: MlflowClient, run: Any) -> dict[str, BaseDistribution]:
+    """The searched distributions (spec/space.json); a search recorded by an older adaptune,
+    without that file, is refused (LookupError)."""
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = client.download_artifacts(run.info.run_id, SPACE_ARTIFACT, tmp)
-            raw = json.loads(Path(path).read_text())
-            return {k: json_to_distribution(v) for k, v in raw.items()}
-        except Exception:  # not logged by this search's version: try the YAML
-            pass
-        name = Path(run.data.params.get(Param.SPACE, "")).name
-        if name:
-            try:
-                return load_space(client.download_artifacts(run.info.run_id, f"spec/{name}", tmp))
-            except Exception:
-                pass
-    return infer_space(trials)
-
-
-def infer_space(trials: list[Trial]) -> dict[str, BaseDistribution]:
-    space: dict[str, BaseDistribution] = {}
-    keys = sorted({k for t in trials for k in t.params})
-    for key in keys:
-        values = sorted({t.params[key] for t in trials if key in t.params})
-        if len(values) < 2:
-            continue
-        try:
-            numbers = [float(v) for v in values]
-        except ValueError:
-            space[key] = CategoricalDistribution(values)
-            continue
-        low, high = min(numbers), max(numbers)
-        if all(n.is_integer() and "." not in v for n, v in zip(numbers, values, strict=True)):
-            space[key] = IntDistribution(int(low), int(high))
-        else:
-            space[key] = FloatDistribution(low, high, log=low > 0 and high / low >= 100)
-    return space
+        except Exception:
+            raise LookupError(
+                f"search run {run.info.run_id} has no {SPACE_ARTIFACT} (recorded by an older "
+                "adaptune): its searched space is unknown"
+            ) from None
+        raw = json.loads(Path(path).read_text())
+    return {k: json_to_distribution(v) for k, v in raw.items()}

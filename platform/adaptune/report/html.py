@@ -48,9 +48,8 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def heading(text: str, level: int = 2, anchor: str = "") -> str:
-    ident = f' id="{esc(anchor)}"' if anchor else ""
-    return f"<h{level}{ident}>{esc(text)}</h{level}>"
+def heading(text: str, level: int = 2) -> str:
+    return f"<h{level}>{esc(text)}</h{level}>"
 
 
 def paragraph(text: str, note: bool = False) -> str:

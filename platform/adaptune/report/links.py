@@ -46,9 +46,6 @@ class RunLinks:
     def run(self, run_id: str) -> str:
         return f"{self.base.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{run_id}{VIEW}"
 
-    def runs(self) -> str:
-        return runs_url(self.base, self.experiment_id)
-
     def search(self, name: str) -> str:
         return search_url(self.base, self.experiment_id, name)
 

@@ -50,9 +50,6 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-STATUSES = ("completed", "stopped", "errored", "running")
-
-
 SCHEDULER_NAMES = {"asha": "ASHA", "hyperband": "HyperBand", "median": "median stopping"}
 
 
@@ -86,7 +83,7 @@ def _objectives(search: Search) -> list[tuple[str, Any]]:
 
 
 def _overview(search: Search) -> str:
-    counts = {s: sum(t.status == s for t in search.trials) for s in STATUSES}
+    counts = {s: sum(t.status == s for t in search.trials) for s in plots.STATUS_COLOURS}
     wall = search.metrics.get(SearchMetric.WALL_S)
     rows: list[tuple[str, Any]] = [
         ("method", search.tags.get(Tag.METHOD, "")),
@@ -273,11 +270,7 @@ def _trials(search: Search, rows: list[dict[str, Any]], level: int, links: RunLi
 
 
 def render_search(
-    client: MlflowClient,
-    run: Any,
-    out: Path,
-    level: int = 2,
-    method_files: list[Path] | None = None,
+    client: MlflowClient, run: Any, out: Path, level: int = 2
 ) -> tuple[list[str], list[str]]:
     """Write the search's report files into `out`; return (HTML parts, file names)."""
     search = load_search(client, run)
@@ -294,9 +287,11 @@ def render_search(
     parts += _importance(search, out, files, level)
     parts += _shapes(search, out, files, level)
     parts += _rungs(search, out, files, level)
-    if method_files:
-        parts.append(heading("Method report", level))
-        parts += [image(p) for p in method_files if p.suffix == ".png"]
+    with tempfile.TemporaryDirectory() as tmp:
+        method_files = method_report_files(client, run.info.run_id, Path(tmp))
+        if method_files:
+            parts.append(heading("Method report", level))
+            parts += [image(p) for p in method_files]
     parts += _trials(search, rows, level, links)
     return parts, files
 
@@ -315,11 +310,3 @@ def method_report_files(client: MlflowClient, run_id: str, dest: Path) -> list[P
             continue
         out.append(Path(client.download_artifacts(run_id, item.path, str(dest))))
     return out
-
-
-def render_with_method_files(
-    client: MlflowClient, run: Any, out: Path, level: int = 2
-) -> tuple[list[str], list[str]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        extra = method_report_files(client, run.info.run_id, Path(tmp))
-        return render_search(client, run, out, level, extra)

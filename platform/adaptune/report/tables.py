@@ -14,11 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adaptune.report.data import Point, Search, Trial, parse_value
+from adaptune.report.data import Search, Trial, parse_value
 from adaptune.tracking.names import Mode
 
 __all__ = [
-    "best_point",
     "best_so_far",
     "milestones",
     "rung_rows",
@@ -40,23 +39,13 @@ FIXED_COLUMNS = [
 ]
 
 
-def best_point(history: list[Point], mode: str) -> Point | None:
-    if not history:
-        return None
-    return Mode(mode).best(history, key=lambda p: p.value)
-
-
-def better(a: float, b: float, mode: str) -> bool:
-    return Mode(mode).better(a, b)
-
-
 def trial_rows(search: Search) -> list[dict[str, Any]]:
     """One row per Tune trial: outcome, objective (last and best), compute, full config
     (searched parameters first, parsed to their type)."""
     hours = {res: f"{res.lower()}_hours" for res in search.per_trial}
     rows = []
     for t in search.trials:
-        best = best_point(t.history, search.mode)
+        best = Mode(search.mode).best(t.history, key=lambda p: p.value) if t.history else None
         row: dict[str, Any] = {
             "trial_id": t.trial_id,
             "status": t.status,
@@ -158,7 +147,7 @@ def best_so_far(trials: list[Trial], mode: str, start_ms: int) -> list[dict[str,
     rows: list[dict[str, Any]] = []
     best: float | None = None
     for n, (p, trial_id) in enumerate(points, start=1):
-        if best is None or better(p.value, best, mode):
+        if best is None or Mode(mode).better(p.value, best):
             best = p.value
         rows.append(
             {

@@ -9,12 +9,12 @@ from adaptune.tracking.names import Kind, Mode, Status, Tag
 from adaptune.tracking.promotion import Promotion, promote
 from adaptune.tracking.scrub import scrub, secret_values
 from adaptune.tracking.store import (
+    child_runs,
     default_state_dir,
     ensure_experiment,
     fail_fast,
     find_run,
     find_search_run,
-    log_metrics,
     log_params,
     log_trial_model,
     metric_batch,
@@ -30,12 +30,12 @@ __all__ = [
     "Promotion",
     "Status",
     "Tag",
+    "child_runs",
     "default_state_dir",
     "ensure_experiment",
     "fail_fast",
     "find_run",
     "find_search_run",
-    "log_metrics",
     "log_params",
     "log_trial_model",
     "metric_batch",

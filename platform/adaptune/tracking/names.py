@@ -55,7 +55,6 @@ class Tag:
     NODE_ID = PREFIX + "node_id"  # the node rank 0 ran on first
     NODE_IDS = PREFIX + "node_ids"  # every node it ran on, in order, once a restart moved it
     MODEL_URI = PREFIX + "model_uri"
-    SEED = PREFIX + "seed"  # on a seeded re-run of the best config
     # on a multi-objective search's trial runs: "true" when on the Pareto front (a
     # completed, feasible trial no other completed, feasible trial dominates), else "false"
     PARETO_FRONT = PREFIX + "pareto_front"
@@ -129,15 +128,11 @@ class Param:
     USE_GPU = "use_gpu_resolved"
     MAX_CONCURRENT = "max_concurrent_resolved"
     SAMPLER = "search.sampler"
-    SPACE = "search.space"
     SCHEDULER = "scheduler.type"
     GRACE_PERIOD = "scheduler.grace_period"
     REDUCTION_FACTOR = "scheduler.reduction_factor"
-    MIN_SAMPLES = "scheduler.min_samples_required"
     # a multi-objective search: "metric:mode,metric:mode" (the first is the schedulers')
     OBJECTIVES = "objectives"
-    CONSTRAINTS = "search.constraints"
-    PICK = "promote.pick"
     WORKERS = "resources.workers_per_trial"
     CPUS_PER_WORKER = "resources.cpus_per_worker"
     GPUS_PER_WORKER = "resources.gpus_per_worker"

@@ -29,7 +29,6 @@ import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ __all__ = ["Outbox", "catch_up_seconds", "is_transient"]
 
 CATCH_UP_ENV = "ADAPTUNE_MLFLOW_CATCHUP_S"
 DEFAULT_CATCH_UP_S = 60.0
+MAX_RETRY_EVERY = 10.0  # seconds: the longest wait between two tries while MLflow is down
 
 
 def catch_up_seconds() -> float:
@@ -87,12 +87,6 @@ class _Lane:
     dead: str | None = None  # the run could not be created: why
 
 
-def _fail_fast() -> AbstractContextManager[None]:
-    from adaptune.tracking import fail_fast
-
-    return fail_fast()
-
-
 class Outbox:
     """Ordered, retried MLflow writes, one lane per run (see the module docstring)."""
 
@@ -101,15 +95,9 @@ class Outbox:
         *,
         say: Callable[[str], None] | None = None,
         retry_every: float = 2.0,
-        max_retry_every: float = 10.0,
-        guard: Callable[[], AbstractContextManager[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self.say = say or (lambda text: None)
-        self.retry_every, self.max_retry_every = retry_every, max_retry_every
-        self.guard = guard or _fail_fast
-        self.clock, self.sleep = clock, sleep
+        self.retry_every = retry_every
         self.lanes: dict[str, _Lane] = {}
         self.down_since: float | None = None  # MLflow unreachable since (clock)
         self.down_s = 0.0  # total time MLflow was unreachable, outages that ended
@@ -181,7 +169,7 @@ class Outbox:
         True when nothing is left queued."""
         if not self.pending:
             return True
-        if self.down_since is not None and self.clock() < self._next_try:
+        if self.down_since is not None and time.monotonic() < self._next_try:
             return False
         return self._send()
 
@@ -189,7 +177,7 @@ class Outbox:
         """Retry with backoff (1 s, 2 s, ... 10 s) until every lane is empty or `timeout`
         seconds have passed; always tries once. True when everything was written.
         `timeout` bounds the wait for MLflow, not a catch-up that is making progress."""
-        deadline = self.clock() + timeout
+        deadline = time.monotonic() + timeout
         wait = 1.0
         if self.pending and self.down_since is not None:
             self.say(
@@ -199,11 +187,11 @@ class Outbox:
         while True:
             if self._send():
                 return True
-            left = deadline - self.clock()
+            left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            self.sleep(min(wait, left))
-            wait = min(wait * 2, self.max_retry_every)
+            time.sleep(min(wait, left))
+            wait = min(wait * 2, MAX_RETRY_EVERY)
 
     def _send(self) -> bool:
         """One pass over the lanes, oldest first; stops at the first transient failure."""
@@ -218,8 +206,10 @@ class Outbox:
         """Write `op`: "ok", "retry" (a transient failure: it stays queued) or "refused"
         (MLflow said no: recorded in lane.refused, not retried)."""
         self.stats["attempts"] += 1
+        from adaptune.tracking.store import fail_fast  # MLflow: imported at the first write
+
         try:
-            with self.guard():
+            with fail_fast():
                 found = op.done(lane.run_id or "") if op.tried and op.done else None
                 result = found or op.fn(lane.run_id or "")  # found: an earlier try got through
         except Exception as e:
@@ -245,7 +235,7 @@ class Outbox:
         return "ok"
 
     def _go_down(self, err: BaseException) -> None:
-        now = self.clock()
+        now = time.monotonic()
         self._last_error = _short(err)
         if self.down_since is None:
             self.down_since = now
@@ -256,12 +246,12 @@ class Outbox:
                 "the search goes on"
             )
         else:
-            self._wait = min(self._wait * 2, self.max_retry_every)
+            self._wait = min(self._wait * 2, MAX_RETRY_EVERY)
         self._next_try = now + self._wait
 
     def _back_up(self) -> None:
         assert self.down_since is not None
-        took = self.clock() - self.down_since
+        took = time.monotonic() - self.down_since
         self.down_s += took
         self.down_since = None
         self.say(f"MLflow back after {took:.0f} s: catching up {self.pending} queued writes")
@@ -297,7 +287,7 @@ class Outbox:
             "outages": self.outages,
             "unreachable_s": round(
                 self.down_s
-                + (self.clock() - self.down_since if self.down_since is not None else 0.0),
+                + (time.monotonic() - self.down_since if self.down_since is not None else 0.0),
                 1,
             ),
         }

@@ -103,13 +103,11 @@ class ScrubbingClient(MlflowClient):
 
 
 @contextlib.contextmanager
-def scrubbed_copy(
-    local_dir: str, secrets: Sequence[str] | None = None, keep: frozenset[str] = frozenset()
-) -> Iterator[str]:
+def scrubbed_copy(local_dir: str, keep: frozenset[str] = frozenset()) -> Iterator[str]:
     """`local_dir` itself when no text file in it holds a secret, else a scrubbed copy
     (removed on exit). Files named in `keep` are left as they are (a tokenizer's
     vocabulary: its entry "secret": 3595 is a word, and scrubbing it breaks the model)."""
-    secrets = secret_values() if secrets is None else secrets
+    secrets = secret_values()
     files = [p for p in Path(local_dir).rglob("*") if p.is_file() and p.name not in keep]
     cleaned = {p: text for p in files if (text := _scrubbed_text(p, secrets)) is not None}
     if not cleaned:

@@ -33,6 +33,7 @@ from adaptune.tracking.reach import bounded_http, check_reachable, store_lock
 from adaptune.tracking.scrub import ScrubbingClient, scrub, scrubbed_copy, secret_values
 
 __all__ = [
+    "child_runs",
     "default_state_dir",
     "ensure_experiment",
     "fail_fast",
@@ -72,26 +73,29 @@ FAIL_FAST_TIMEOUT_ENV = "ADAPTUNE_MLFLOW_TIMEOUT_S"
 
 
 @contextlib.contextmanager
-def fail_fast(timeout_s: int | None = None) -> Iterator[None]:
-    """MLflow HTTP requests made inside: no retries, a short timeout (``timeout_s``, else
-    ``$ADAPTUNE_MLFLOW_TIMEOUT_S``, else 15 s: per socket operation, not per upload).
+def fail_fast() -> Iterator[None]:
+    """MLflow HTTP requests made inside: no retries, a short timeout
+    (``$ADAPTUNE_MLFLOW_TIMEOUT_S``, else 15 s: per socket operation, not per upload).
     MLflow reads these settings on every request; the previous values come back after."""
-    if timeout_s is None:
-        timeout_s = int(os.environ.get(FAIL_FAST_TIMEOUT_ENV, "15"))
     settings = {
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout_s),
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(os.environ.get(FAIL_FAST_TIMEOUT_ENV, "15"))),
     }
     before = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     try:
         yield
     finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _restore_env(before)
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    """Put environment variables back as `saved` found them (None: unset)."""
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def setup(uri: str) -> MlflowClient:
@@ -107,11 +111,7 @@ def setup(uri: str) -> MlflowClient:
     # MLflow also exports the URIs to the environment; left there they would become the
     # default of every later search in this process (resolve_uri reads them) and of child
     # processes. The fluent API keeps them in its own globals, so the export is undone.
-    for key, value in exported.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    _restore_env(exported)
     with store_lock(uri):  # opening a new SQLite store creates its tables: one at a time
         db = template.sqlite_file(uri)
         new = db is not None and not db.exists()
@@ -165,10 +165,6 @@ def series_batch(series: dict[str, Any]) -> list[Metric]:
         for name, points in series.items()
         for step, v in points
     ]
-
-
-def log_metrics(client: MlflowClient, run_id: str, metrics: dict[str, Any], step: int) -> None:
-    client.log_batch(run_id, metrics=metric_batch(metrics, step))
 
 
 def log_params(client: MlflowClient, run_id: str, params: dict[str, Any]) -> None:
@@ -300,10 +296,16 @@ def log_trial_model(
     return str(info.model_uri)
 
 
-def find_run(client: MlflowClient, name: str, kind: str) -> Any:
+def find_run(client: MlflowClient, name: str, kind: str | None = None) -> Any:
     """A run of `kind` ("search": a search's parent run, found by its search name; "job":
-    a multi-stage job's run, found by its run name), or the run with id `name`. The name
-    is scrubbed as it was when written, so a name holding a secret is still found."""
+    a multi-stage job's run, found by its run name), or the run with id `name`; no kind:
+    a search, else a job. The name is scrubbed as it was when written, so a name holding
+    a secret is still found."""
+    if kind is None:
+        for kind in (Kind.SEARCH, Kind.JOB):
+            with contextlib.suppress(LookupError):
+                return find_run(client, name, kind)
+        raise LookupError(f"no search or job called '{name}' in {client.tracking_uri}")
     if any(c in name for c in "'\"`\\"):  # no search name has one; MLflow's filter would break
         raise LookupError(f"no {kind} called {name!r}: names hold no quotes")
     name = scrub(name)
@@ -339,21 +341,28 @@ def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:
     )
 
 
+def child_runs(client: MlflowClient, parent_id: str, kind: str) -> list[Any]:
+    """The runs of `kind` nested under run `parent_id`, oldest first, in any experiment (a
+    stage may log to its own)."""
+    runs = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and tags.`{Tag.KIND}` = '{kind}'",
+        max_results=1000,
+    )
+    return sorted(runs, key=lambda r: r.info.start_time or 0)
+
+
 def seeded_runs(client: MlflowClient, best_run_id: str) -> tuple[Any, list[dict[str, float]]]:
     """The best run, and one row per seed: its ``seed`` and test metrics, from the seeded
     re-runs (kind ``rerun``) of the search that holds it that scored the test split, in
     seed order; with none, the best run's own. What a method's job report compares."""
     best = client.get_run(best_run_id)
     parent = best.data.tags.get("mlflow.parentRunId")
-    found: list[Any] = []
-    if parent:
-        found = client.search_runs(
-            [best.info.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.`{Tag.KIND}` = "
-            f"'{Kind.RERUN}'",
-            max_results=1000,
-        )
-        found = [r for r in found if any(k.startswith(TEST_PREFIX) for k in r.data.metrics)]
+    found = [
+        r
+        for r in (child_runs(client, parent, Kind.RERUN) if parent else [])
+        if any(k.startswith(TEST_PREFIX) for k in r.data.metrics)
+    ]
     rows = [
         {
             "seed": float(r.data.params.get("seed", 0)),

@@ -59,8 +59,10 @@ def seed_store(uri: str) -> bool:
             ok = _schema(dst) == _mlflow_schema() and not dst.execute(EXPERIMENTS).fetchall()
     except (OSError, sqlite3.Error):
         ok = False
-    if not ok:  # not a database, or not this MLflow's empty one: built the usual way
-        discard(uri)
+    if not ok:  # not a database, or not this MLflow's empty one: the copy and the template
+        for path in (db, template):  # both go, and the store is built the usual way
+            with contextlib.suppress(OSError):
+                path.unlink()
     return ok
 
 
@@ -104,12 +106,3 @@ def keep_template(uri: str) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def discard(uri: str) -> None:
-    """A copy of a bad template: the copy and the template both go."""
-    db = sqlite_file(uri)
-    for path in (db, template_path()):
-        if path is not None:
-            with contextlib.suppress(OSError):
-                path.unlink()

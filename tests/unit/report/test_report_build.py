@@ -59,7 +59,7 @@ def _search(
     name: str,
     trials: list[tuple[str, str, list[float], dict[str, str]]],
     parent: str | None = None,
-    space: str = "json",
+    space: dict[str, Any] | None = SPACE,
     experiment: str | None = None,
 ) -> str:
     """A search run like run_search writes it; trials: (id, status tag, values, params)."""
@@ -87,13 +87,9 @@ def _search(
         "search.sampler": "tpe",
     }
     client.log_batch(run, params=[Param(k, v) for k, v in settings.items()])
-    if space == "json":
+    if space is not None:  # None: an older search, recorded before spec/space.json
         client.log_dict(
-            run, {k: distribution_to_json(d) for k, d in SPACE.items()}, "spec/space.json"
-        )
-    elif space == "yaml":
-        client.log_text(
-            run, "lr: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}\n", "spec/space.yaml"
+            run, {k: distribution_to_json(d) for k, d in space.items()}, "spec/space.json"
         )
     now = int(time.time() * 1000)
     best = None
@@ -211,10 +207,11 @@ def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
     one = [
         (f"s{i}", "completed", [0.5, 0.4 - 0.01 * i], {"lr": str(1e-4 * (i + 1))}) for i in range(4)
     ]
-    _search(store, "stage-one", one, parent=job, space="yaml")  # an older search: YAML only
-    # A stage may log to its own experiment; nothing recorded its space: inferred.
+    lr = {"lr": SPACE["lr"]}
+    _search(store, "stage-one", one, parent=job, space=lr)
+    # A stage may log to its own experiment.
     other = tracking.ensure_experiment(client, "reports-stage-two", store["root"])
-    _search(store, "stage-two", one, parent=job, space="none", experiment=other)
+    _search(store, "stage-two", one, parent=job, space=lr, experiment=other)
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "domains.csv").write_text(
         "domain,stage1,stage2,delta\nbooks,0.8,0.85,0.05\noverall,0.8,0.85,0.05\n"
@@ -231,8 +228,14 @@ def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
     assert "books" in page and "adaptune.dama.degraded_domains: none" in page
     assert 'alt="domains.png"' in page
     assert page.count("Only one parameter (lr) was searched") == 2
-    assert page.count('alt="slice_lr"') == 2  # the YAML's and the inferred space
+    assert page.count('alt="slice_lr"') == 2
     assert "report.html" in {Path(a.path).name for a in client.list_artifacts(job, "report")}
+
+
+def test_a_search_without_its_recorded_space_is_refused(store: dict[str, Any]) -> None:
+    _search(store, "old", _trials(2), space=None)
+    with pytest.raises(LookupError, match="recorded by an older adaptune"):
+        build_report(store["client"], "old", store["root"])
 
 
 def test_a_failed_report_only_warns(store: dict[str, Any], capsys: pytest.CaptureFixture) -> None:

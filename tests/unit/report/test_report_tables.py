@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from adaptune.report.data import Point, Search, Trial, infer_space, parse_value, status_of
+from adaptune.report.data import Point, Search, Trial, parse_value, status_of
 from adaptune.report.html import image, page, table
 from adaptune.report.importance import MIN_TRIALS, importances
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
@@ -174,14 +174,6 @@ def test_importance_falls_back_with_a_note() -> None:
     assert not imp.values and "Too few trials" in imp.note
     one = importances(search(few, space={"lr": SPACE["lr"]}), [1, 3])
     assert not one.values and "Only one parameter (lr)" in one.note
-
-
-def test_space_is_inferred_from_varying_params_when_not_recorded() -> None:
-    trials = [trial("a", [1.0], lr=1e-5, rank=4), trial("b", [1.0], lr=1e-2, rank=8)]
-    space = infer_space(trials)
-    assert set(space) == {"lr", "rank"}  # layers and epochs do not vary
-    assert space["lr"] == FloatDistribution(1e-5, 1e-2, log=True)
-    assert space["rank"] == IntDistribution(4, 8)
 
 
 def test_page_is_one_file_with_embedded_images_and_escaped_tables(tmp_path: Path) -> None:
