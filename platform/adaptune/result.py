@@ -235,7 +235,8 @@ def _search_result(client: Any, run: Any, state_dir: Path | None, champion: Any)
 
 
 def _best(client: Any, run: Any, metric: str) -> Best | None:
-    from adaptune.report.data import load_search, parse_value
+    from adaptune.job.space import parse_value
+    from adaptune.report.data import load_search
 
     trial_id = run.data.tags.get(Tag.BEST_TRIAL)
     value = run.data.metrics.get(SearchMetric.best(metric))

@@ -32,7 +32,7 @@ from adaptune.job.space import parse_value
 from adaptune.job.yamlfile import SpecError
 from adaptune.plan import Plan
 from adaptune.tracking import find_run, trial_runs
-from adaptune.tracking.names import SPACE_ARTIFACT, Kind, Mode, Param, Status, Tag
+from adaptune.tracking.names import SPACE_ARTIFACT, Kind, Param, Status, Tag
 
 __all__ = ["gather"]
 
@@ -107,8 +107,7 @@ def _best_trials(plan: Plan, client: Any, search_run: Any, k: int) -> list[Any]:
     if not done:
         name = search_run.data.tags.get(Tag.SEARCH, search_run.info.run_id)
         raise LookupError(f"search {name} has no completed trial with {plan.metric}")
-    sign = 1.0 if plan.mode is Mode.MIN else -1.0
-    return sorted(done, key=lambda r: sign * float(r.data.metrics[plan.metric]))[:k]
+    return plan.mode.ranked(done, key=lambda r: float(r.data.metrics[plan.metric]))[:k]
 
 
 def _champion(plan: Plan, client: Any) -> tuple[Any, list[Any]]:

@@ -35,6 +35,10 @@ class Mode(StrEnum):
         pick = min if self is Mode.MIN else max
         return pick(items, key=key)
 
+    def ranked(self, items: Iterable[T], key: Callable[[T], Any]) -> list[T]:
+        """Best first; equals keep their order."""
+        return sorted(items, key=key, reverse=self is Mode.MAX)
+
     @property
     def word(self) -> str:
         """What better means, in words: "lower" or "higher"."""

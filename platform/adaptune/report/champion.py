@@ -101,8 +101,7 @@ def _compare(info: Champion, mode: str) -> None:
     new, old = info.rows[0]["value"], info.rows[1]["value"]
     delta = new - old
     word = "better" if Mode(mode).better(new, old) else ("equal" if delta == 0 else "worse")
-    direction = "lower" if mode == "min" else "higher"
     info.verdict += (
         f" Against {info.rows[1]['role']} v{info.rows[1]['version']}: {new:.6g} vs "
-        f"{old:.6g} ({delta:+.4g}, {word}; {direction} is better)."
+        f"{old:.6g} ({delta:+.4g}, {word}; {Mode(mode).word} is better)."
     )

@@ -18,19 +18,16 @@ from typing import Any, NamedTuple
 from mlflow import MlflowClient
 from optuna.distributions import (
     BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
     json_to_distribution,
 )
 
-from adaptune.job.space import parse_value
 from adaptune.tracking import trial_runs
 from adaptune.tracking.names import (
     SEARCHED_PARAM_PREFIX,
     SPACE_ARTIFACT,
     Cost,
     Kind,
+    Mode,
     Param,
     Status,
     Tag,
@@ -38,7 +35,7 @@ from adaptune.tracking.names import (
 )
 from adaptune.train import report as rk
 
-__all__ = ["Point", "Search", "Trial", "load_search", "parse_value", "status_of"]
+__all__ = ["Point", "Search", "Trial", "load_search", "status_of"]
 
 
 class Point(NamedTuple):
@@ -69,7 +66,7 @@ class Search:
     run_id: str
     name: str
     metric: str
-    mode: str  # min | max
+    mode: Mode
     start_ms: int
     scheduler: str  # asha | fifo
     grace_period: float
@@ -111,7 +108,7 @@ def load_search(client: MlflowClient, run: Any) -> Search:
         run_id=run.info.run_id,
         name=tags.get(Tag.SEARCH) or run.info.run_name,
         metric=metric,
-        mode=tags.get(Tag.MODE) or params.get(Param.MODE, "min"),
+        mode=Mode(tags.get(Tag.MODE) or params.get(Param.MODE, "min")),
         start_ms=int(run.info.start_time or 0),
         scheduler=params.get(Param.SCHEDULER, "asha"),
         grace_period=_float(params, Param.GRACE_PERIOD, 1),

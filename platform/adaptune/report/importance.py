@@ -15,7 +15,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from adaptune.report.data import Search, parse_value
+from adaptune.job.space import parse_value
+from adaptune.report.data import Search
 
 __all__ = ["MIN_TRIALS", "Importance", "importances", "study_at"]
 

@@ -13,7 +13,8 @@ from typing import Any
 from matplotlib.figure import Figure
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from adaptune.report.data import Search, Trial, parse_value
+from adaptune.job.space import parse_value
+from adaptune.report.data import Search, Trial
 
 __all__ = [
     "best_so_far_plot",
@@ -82,8 +83,7 @@ def curves_plot(search: Search, best: str | None, rungs: list[int]) -> Figure:
         ax.axvline(r, color="black", linestyle=":", linewidth=0.8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch" + (" (dotted: the scheduler's rungs)" if len(rungs) > 1 else ""))
-    better = "lower" if search.mode == "min" else "higher"
-    ax.set_ylabel(f"{search.metric} ({better} is better)")
+    ax.set_ylabel(f"{search.metric} ({search.mode.word} is better)")
     ax.set_title(f"learning curves: {len(drawn)} trials", fontsize=10)
     handles = [
         Line2D([], [], color="tab:blue", linewidth=3.2, label="best trial"),

@@ -14,7 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adaptune.report.data import Search, Trial, parse_value
+from adaptune.job.space import parse_value
+from adaptune.report.data import Search, Trial
 from adaptune.tracking.names import Mode
 
 __all__ = [

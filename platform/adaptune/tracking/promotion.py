@@ -21,7 +21,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from adaptune.tracking import evidence
-from adaptune.tracking.names import Tag
+from adaptune.tracking.names import Mode, Tag
 from adaptune.tracking.reach import locked
 from adaptune.tracking.store import quiet, trial_runs
 
@@ -184,8 +184,8 @@ def _best_candidate(
         and Tag.VALUE in v.tags
         and not evidence.on_test(v.tags)  # test never meets val
     ]
-    sign = 1.0 if mode == "min" else -1.0  # ties: the older version keeps it
-    top = min(comparable, key=lambda v: (sign * float(v.tags[Tag.VALUE]), int(v.version)))
+    by_age = sorted(comparable, key=lambda v: int(v.version))  # ties: the older version keeps it
+    top = Mode(mode).best(by_age, key=lambda v: float(v.tags[Tag.VALUE]))
     return str(top.version)
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from adaptune.report.data import Point, Search, Trial, parse_value, status_of
+from adaptune.job.space import parse_value
+from adaptune.report.data import Point, Search, Trial, status_of
 from adaptune.report.html import image, page, table
 from adaptune.report.importance import MIN_TRIALS, importances
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
