@@ -1,6 +1,7 @@
 """The statistics behind every verdict (adaptune/stats.py), checked against scipy: the
-95 % t-interval, the paired and Welch tests, and differences without spread, which have
-no t statistic and get an exact test's p, never 0."""
+95 % t-interval, the paired and Welch tests, differences without spread (no t statistic:
+an exact test's p, never 0), Holm's step-down correction written out by hand, and the
+detectable difference of an inconclusive verdict (the noncentral t's power at it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import pytest
 from scipy import stats as sp
 
-from adaptune.stats import paired, summarize, welch
+from adaptune.stats import ALPHA, POWER, adjusted, paired, summarize, welch
 
 A = [0.81, 0.84, 0.79, 0.86]
 B = [0.78, 0.80, 0.79, 0.81]
@@ -47,3 +48,48 @@ def test_welch_without_spread_gets_the_exact_rank_test() -> None:
     assert apart.p == pytest.approx(sp.mannwhitneyu([0.9] * 3, [0.8] * 3, method="exact").pvalue)
     assert apart.p == pytest.approx(0.1) and "Mann-Whitney" in apart.test
     assert welch([0.5, 0.5], [0.5, 0.5]).p == 1.0
+
+
+def test_holm_adjusts_every_contrast_but_the_primary() -> None:
+    diffs = ([0.3, 0.5, 0.4], [0.01, 0.03, -0.01], [0.2, 0.21, 0.25], [0.1, -0.1, 0.05])
+    cs = [paired(d, [0.0] * 3) for d in diffs]
+    out = adjusted(cs, primary=0)
+    assert out[0].p_holm is None and out[0].p == cs[0].p  # read at its own p
+    # Holm by hand: sort the family's p, multiply the i-th smallest by (m - i), keep the
+    # running maximum, cap at 1
+    family = sorted(range(1, 4), key=lambda i: cs[i].p)
+    running = 0.0
+    for rank, i in enumerate(family):
+        running = max(running, min(1.0, (3 - rank) * cs[i].p))
+        assert out[i].p_holm == pytest.approx(running)
+    assert all(o.p == c.p for o, c in zip(out, cs, strict=True))  # the raw p is kept
+    assert "Holm" in out[1].verdict("a", "b") and "Holm" not in out[0].verdict("a", "b")
+
+
+def test_a_difference_significant_alone_can_be_inconclusive_after_holm() -> None:
+    cs = [paired([0.11, 0.14, 0.13, 0.12], [0.1, 0.1, 0.11, 0.1])] * 4  # p = 0.037
+    assert cs[0].significant
+    out = adjusted(cs)
+    assert all(not c.significant for c in out)
+    assert "inconclusive at 4 seeds" in out[0].verdict("a", "b")
+
+
+def test_untestable_comparisons_are_left_out_of_the_family() -> None:
+    one = paired([0.5], [0.4])  # one seed: no p
+    two = paired(A, B)
+    out = adjusted([one, two])
+    assert out[0].p_holm is None and out[1].p_holm == pytest.approx(two.p)
+
+
+def test_the_detectable_difference_is_found_with_the_stated_power() -> None:
+    c = paired(A, B)
+    diffs = [a - b for a, b in zip(A, B, strict=True)]
+    n, sd = len(diffs), sp.tstd(diffs)
+    # power of the two-sided paired t-test at that difference: the noncentral t's mass
+    # beyond the critical values
+    crit = sp.t.ppf(1 - ALPHA / 2, n - 1)
+    nc = c.detectable / (sd / math.sqrt(n))
+    power = sp.nct.sf(crit, n - 1, nc) + sp.nct.cdf(-crit, n - 1, nc)
+    assert power == pytest.approx(POWER, abs=1e-4)
+    assert not c.significant and f"{c.detectable:.2g} or more" in c.verdict("a", "b")
+    assert math.isfinite(welch(A, B).detectable)

@@ -240,6 +240,9 @@ class JobSpec(_Strict):
     # A comparison: every arm runs the job's search (same sampler, budget, scheduler),
     # its best config gets the same seeded re-runs, and the job run gets the comparison.
     arms: list[ArmSpec] | None = None
+    # [candidate, baseline]: the contrast the comparison is run for, on the objective's test
+    # metric, read at its own p; every other contrast of the job is Holm-adjusted.
+    primary: tuple[str, str] | None = None
     storage_path: str | None = None  # Tune/Train state; default: the state folder
     pricing: PricingSpec = PricingSpec()  # what compute costs (job/pricing.py)
 
@@ -295,6 +298,10 @@ class JobSpec(_Strict):
             for i, arm in enumerate(self.arms):
                 if names.index(arm.name) != i:
                     raise KeyedValueError(f"arms.{i}.name", f"arm name '{arm.name}' repeats")
+        wrong = [a for a in self.primary or () if a not in [a.name for a in self.arms or []]]
+        if wrong or (self.primary and self.primary[0] == self.primary[1]):
+            why = f"'{wrong[0]}' is not an arm" if wrong else "two different arms"
+            raise KeyedValueError("primary", f"{why}: name [candidate, baseline] of 'arms'")
         return self
 
     @property

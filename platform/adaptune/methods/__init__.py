@@ -45,7 +45,6 @@ BUILTIN = (
     "mad",
     "dallmi",
 )
-NAMES = BUILTIN  # the older name, kept for callers that mean the built-in four
 
 
 class MethodRegistryError(ValueError):

@@ -8,7 +8,7 @@ from tests.conftest import ROOT
 from adaptune.driver.compare import _markdown, comparison_rows
 from adaptune.driver.results import SearchSummary
 from adaptune.job.spec import load_job
-from adaptune.methods import NAMES, get_method
+from adaptune.methods import BUILTIN, get_method
 from adaptune.plan import make_plans
 
 
@@ -46,6 +46,6 @@ def test_every_compare_metric_gets_a_column_and_its_own_tests() -> None:
 
 
 def test_compare_metrics_are_metrics_the_method_reports() -> None:
-    for name in NAMES:
+    for name in BUILTIN:
         method = get_method(name)
         assert set(method.compare_metrics) <= set(method.metrics), name

@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from adaptune.method import Arm, JobReport
-from adaptune.stats import by_seed, paired, summarize
+from adaptune.stats import Comparison, adjusted, by_seed, paired, summarize
 
 ACC, COUNT = "test/acc/", "test/n/"
 MIN_TEST = 100  # test examples a domain needs before a verdict on it
 TOO_FEW = "too few examples to tell"
-IMPROVED, DEGRADED, SAME = "improved", "degraded", "no significant difference"
+# SAME: not significant (Holm across the domains) at the seeds run, not "equal"
+IMPROVED, DEGRADED, SAME = "improved", "degraded", "inconclusive"
 
 
 @dataclass
@@ -65,10 +66,12 @@ class ArmScores:
 def domain_verdicts(
     base: ArmScores, cand: ArmScores, tolerance: float = 0.005, min_test: int = MIN_TEST
 ) -> list[dict[str, Any]]:
-    """One row per domain both arms score: n_test, means, delta (cand - base), p, verdict."""
+    """One row per domain both arms score: n_test, means, delta (cand - base), p, its
+    Holm adjustment across the domains (the verdicts read it), verdict."""
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
-    rows = []
+    rows: list[dict[str, Any]] = []
+    tested: list[tuple[dict[str, Any], Comparison]] = []
     for domain, b in base.per_domain.items():
         c = cand.per_domain.get(domain)
         if not c:
@@ -79,34 +82,24 @@ def domain_verdicts(
         if not k:
             bs, cs = [*b.values()], [*c.values()]
         mb, mc = sum(bs) / len(bs), sum(cs) / len(cs)
-        delta, p = mc - mb, math.nan
-        if n < min_test:
-            verdict = TOO_FEW
-        else:
-            if k >= 2:
-                test = paired(cs, bs)
-                p, real = test.p, test.significant
-            else:  # one seed: the difference against its binomial noise on n examples
-                se = math.sqrt(max(mb * (1 - mb) + mc * (1 - mc), 1e-12) / n)
-                real = abs(delta) > 1.96 * se
-            verdict = SAME
-            if real and delta > tolerance:
-                verdict = IMPROVED
-            elif real and delta < -tolerance:
-                verdict = DEGRADED
-        rows.append(
-            {
-                "domain": domain,
-                "n_test": n,
-                base.name: mb,
-                cand.name: mc,
-                "delta": delta,
-                "p": p,
-                "seeds": k,
-                "verdict": verdict,
-            }
-        )
+        row: dict[str, Any] = {"domain": domain, "n_test": n, base.name: mb, cand.name: mc}
+        row["delta"] = mc - mb
+        rows.append({**row, "p": math.nan, "p_holm": None, "seeds": k, "verdict": TOO_FEW})
+        if n >= min_test and k >= 2:
+            tested.append((rows[-1], paired(cs, bs)))
+        elif n >= min_test:  # one seed: the difference against its binomial noise on n
+            se = math.sqrt(max(mb * (1 - mb) + mc * (1 - mc), 1e-12) / n)
+            rows[-1]["verdict"] = _verdict(abs(mc - mb) > 1.96 * se, mc - mb, tolerance)
+    for (row, _), test in zip(tested, adjusted([t for _, t in tested]), strict=True):
+        row["p"], row["p_holm"] = test.p, test.p_holm
+        row["verdict"] = _verdict(test.significant, row["delta"], tolerance)
     return rows
+
+
+def _verdict(real: bool, delta: float, tolerance: float) -> str:
+    if real and delta > tolerance:
+        return IMPROVED
+    return DEGRADED if real and delta < -tolerance else SAME
 
 
 def tagged(rows: list[dict[str, Any]], verdict: str) -> str:
@@ -194,13 +187,13 @@ def job_report(
 
 def _table_fields(arms: list[ArmScores]) -> list[str]:
     cols = [c for a in arms for c in (f"{a.name} mean", f"{a.name} ci95")]
-    return ["domain", "n_test", *cols, "delta", "p", "verdict"]
+    return ["domain", "n_test", *cols, "delta", "p", "p_holm", "verdict"]
 
 
 def _table(arms: list[ArmScores], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
-        row = {"domain": r["domain"], "n_test": r["n_test"], "delta": r["delta"], "p": r["p"]}
+        row = {k: r[k] for k in ("domain", "n_test", "delta", "p", "p_holm")}
         for a in arms:
             if r["domain"] in a.per_domain:
                 row[f"{a.name} mean"], row[f"{a.name} ci95"] = a.mean_ci(r["domain"])
