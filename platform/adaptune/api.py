@@ -166,22 +166,33 @@ def run_plans(
     and the result read back from MLflow (None if it cannot be read: MLflow down at the
     end, which the summaries say; or not read: `read_back` False). A local Ray this call
     started stays up for the next search, as after ray.init(); ray.shutdown() stops it
-    (the CLI does on exit)."""
+    (the CLI does on exit). One search per plan: a search, a job's stages or a comparison's
+    arms (make_plans), or the job `record` names continued."""
     from adaptune import tracking
-    from adaptune.driver.job import run_job
     from adaptune.result import load_result
 
     with library_mode(quiet=quiet):
-        summaries = run_job(
-            plans,
-            state,
-            origin=origin,
-            record=record,
-            address=address,
-            tracking_uri=tracking_uri,
-            verbose=verbose,
-            dashboard=dashboard,
-        )
+        from adaptune.driver.tuner import needs_dashboard
+
+        common: dict[str, Any] = {
+            "address": address,
+            "tracking_uri": tracking_uri,
+            "verbose": verbose,
+            "origin": origin,
+            "dashboard": dashboard or needs_dashboard(plans),
+        }
+        if plans[0].job.arm and record is None:  # a comparison: one search per arm
+            from adaptune.driver.compare import run_arms
+
+            summaries = run_arms(plans, state, **common)
+        elif len(plans) > 1 or (record is not None and record.kind == "job"):
+            from adaptune.driver.stages import run_stages
+
+            summaries = run_stages(plans, state, resume=record, **common)
+        else:
+            from adaptune.driver.run import run_search
+
+            summaries = [run_search(plans[0], state, resume=record, **common)]
         last = summaries[-1]
         if not read_back:
             return summaries, None

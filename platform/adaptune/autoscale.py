@@ -167,15 +167,10 @@ class LocalAutoscaler:
     """A fake-provider head under `base` (its temp dir, config and logs); `config_of(gcs
     address)` gives the autoscaling config. Stops every process it started on exit."""
 
-    def __init__(
-        self,
-        base: Path,
-        config_of: Callable[[str], dict[str, Any]],
-        env: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, base: Path, config_of: Callable[[str], dict[str, Any]]) -> None:
         self.base, self.config_of = base, config_of
         self.marker = f"ADAPTUNE_LOCAL_AUTOSCALE={os.getpid()}-{time.time_ns()}"
-        self.env = dict(env if env is not None else os.environ)
+        self.env = dict(os.environ)
         self.gcs_port = self.dashboard_port = 0
 
     @property
@@ -252,8 +247,7 @@ class LocalAutoscaler:
     def pids(self) -> list[int]:
         """Processes this head started (they inherit the marker) or that keep files or
         their working folder under `base` (Ray's agents rename themselves)."""
-        key, _, value = self.marker.partition("=")
-        needle, base = f"{key}={value}".encode(), str(self.base)
+        needle, base = self.marker.encode(), str(self.base)
         found = []
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit() or int(proc.name) == os.getpid():

@@ -23,13 +23,11 @@ import argparse
 import importlib
 import sys
 
-from adaptune.commands.output import quiet_libraries, state_dir
+from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, quiet_libraries, state_dir
 from adaptune.commands.parser import build_parser
 from adaptune.job.yamlfile import SpecError
 
 __all__ = ["build_parser", "main"]
-
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 # command -> "commands.<module>:<function>"; those marked * also take the state folder
 HANDLERS = {

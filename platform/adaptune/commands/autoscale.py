@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from adaptune.commands.output import EXIT_BAD_INPUT
+
 if TYPE_CHECKING:
     from adaptune.autoscale import LocalAutoscaler
 
 __all__ = ["cmd_cluster"]
-
-EXIT_BAD_INPUT = 2
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:

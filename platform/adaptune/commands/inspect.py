@@ -11,11 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adaptune.commands.output import Output
+from adaptune.commands.output import EXIT_BAD_INPUT, Output
 
 __all__ = ["cmd_list", "cmd_show", "columns"]
-
-EXIT_BAD_INPUT = 2
 
 
 def _fmt(v: Any) -> str:

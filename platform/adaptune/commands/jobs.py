@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from adaptune.commands.output import Output
+from adaptune.commands.output import EXIT_BAD_INPUT, Output
 
 __all__ = ["cmd_logs", "cmd_status", "cmd_stop", "cmd_submit"]
-
-EXIT_BAD_INPUT = 2
 
 
 def cmd_submit(args: argparse.Namespace) -> int:

@@ -18,13 +18,16 @@ from types import TracebackType
 from typing import IO, Any
 
 __all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
     "Output",
-    "can_open_browser",
     "next_steps",
     "open_page",
     "quiet_libraries",
     "state_dir",
 ]
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2  # parser.EXIT_CODES says what each means
 
 
 class Output:
@@ -34,7 +37,6 @@ class Output:
         """`stdout_taken`: stdout carries something else (--events -), human lines go to
         stderr as they do for --json -."""
         self.target: str | None = getattr(args, "json", None)
-        self.quiet = bool(getattr(args, "quiet", False))
         self.taken = stdout_taken or self.target == "-"
         self._stdout: IO[str] | None = None
 
@@ -106,17 +108,11 @@ def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list
     return lines
 
 
-def can_open_browser() -> bool:
-    """Whether a graphical browser can open here (no display on Linux: none can, and a
-    text browser would take the terminal over)."""
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-
-
 def open_page(url: str) -> bool:
-    """Open `url` in the user's browser if one can open here; True if it did."""
-    if not can_open_browser():
+    """Open `url` in the user's browser if a graphical one can open here (no display on
+    Linux: none can, and a text browser would take the terminal over); True if it did."""
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform not in ("darwin", "win32") and not display:
         return False
     import webbrowser
 

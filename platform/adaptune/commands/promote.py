@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from adaptune.commands.output import Output, open_page, state_dir
+from adaptune.commands.output import EXIT_BAD_INPUT, Output, open_page, state_dir
 
 __all__ = ["cmd_promote", "cmd_report"]
-
-EXIT_BAD_INPUT = 2
 
 
 def cmd_promote(args: argparse.Namespace) -> int:

@@ -7,16 +7,15 @@ adaptune resume quickstart-20261124-101500-3f2a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
-from adaptune.commands.output import Output, next_steps, state_dir
+from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, Output, next_steps, state_dir
 from adaptune.commands.validate import load_plans
 
 __all__ = ["cmd_resume", "cmd_search"]
-
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -46,7 +45,6 @@ def _run(args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], rec
     """Run through the API's runner with the console set up (progress, -q, --events)."""
     from adaptune.api import run_plans
     from adaptune.driver import console
-    from adaptune.driver.results import summary_dict
 
     events = getattr(args, "events", None)
     if events == "-":  # the events alone on stdout, as they are written
@@ -67,7 +65,7 @@ def _run(args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], rec
                 verbose=args.verbose,
                 read_back=False,  # the summaries are what it prints
             )
-            done = [summary_dict(s) for s in summaries]
+            done = [dataclasses.asdict(s) for s in summaries]  # promotion included
             console.CONSOLE.emit("search_finished", summaries=done)
         finally:
             console.CONSOLE.close()

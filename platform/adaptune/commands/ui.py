@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from adaptune.commands.output import Output, open_page
+from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, Output, open_page
 
 __all__ = ["cmd_ui", "server_command", "start_url"]
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 READY_TIMEOUT_S = 120.0
 
 

@@ -9,13 +9,11 @@ import argparse
 import sys
 from typing import Any
 
-from adaptune.commands.output import Output
+from adaptune.commands.output import EXIT_BAD_INPUT, Output
 from adaptune.job.spec import JobSpec
 from adaptune.job.yamlfile import SpecError
 
 __all__ = ["cmd_validate", "load_plans", "overrides_of"]
-
-EXIT_BAD_INPUT = 2
 
 
 def overrides_of(args: argparse.Namespace) -> dict[str, Any]:

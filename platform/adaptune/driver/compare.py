@@ -88,9 +88,8 @@ def comparison_rows(
             scores[key][plan.job.arm] = seeded
             values = list(seeded.values())
             agg = summarize(values) if values else None
-            row[f"{key}_mean"] = agg.mean if agg else None
-            row[f"{key}_std"] = agg.std if agg else None
-            row[f"{key}_ci95"] = agg.ci95 if agg else None
+            for stat in ("mean", "std", "ci95"):
+                row[f"{key}_{stat}"] = getattr(agg, stat) if agg else None
         row["seeds"] = len(scores[keys[0]][plan.job.arm])
         rows.append(row)
     verdicts = []

@@ -110,7 +110,10 @@ class Kept:
         chosen = [t for t in trials if t.trial_id == best_trial]
         rest = scored if self.k is None else self._top(scored, self.k) if self.k > 1 else []
         out: dict[str, Any] = {t.trial_id: t for t in [*chosen, *rest]}
-        return [t for t in out.values() if _present(checkpoint_of(t))]
+        # those whose checkpoint is still there (remote storage: assumed so)
+        return [
+            t for t in out.values() if (p := checkpoint_of(t)) and ("://" in p or Path(p).is_dir())
+        ]
 
     def drop_rest(self, trials: list[Any], keep: set[str]) -> None:
         """The search is over: every ended trial's checkpoint goes, but those in `keep`
@@ -119,9 +122,3 @@ class Kept:
             ended = getattr(t, "status", "") in ("TERMINATED", "ERROR")
             if ended and t.trial_id not in keep:
                 self._drop(t)
-
-
-def _present(path: str | None) -> bool:
-    if not path:
-        return False
-    return "://" in path or Path(path).is_dir()

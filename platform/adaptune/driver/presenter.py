@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from adaptune.driver.results import cost_line
+from adaptune.driver.results import cost_line, short
 from adaptune.driver.rungs import Cut
 from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Mode, Status, Tag, TrialMetric
 from adaptune.train import report as rk
@@ -23,14 +23,9 @@ __all__ = [
     "search_note",
     "searched_params",
     "shared_view",
-    "short",
     "trial_metrics",
     "trial_note",
 ]
-
-
-def short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def trial_metrics(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,17 +209,21 @@ class Presentation:
         self.progress.epochs.setdefault(trial_id, 0)
         self.console.emit("trial_started", trial=trial_id, config=self.searched(trial_id))
         self.console.progress(self.progress)
-        note = trial_note(
+        note = self._note(trial_id, Status.RUNNING, "running", history={})
+        return searched_params(config, self.space), note
+
+    def _note(self, trial_id: str, status: Status, text: str, **extra: Any) -> str:
+        """The trial run's note (trial_note), with this search's names and its values."""
+        return trial_note(
             trial_id,
-            Status.RUNNING,
-            "running",
+            status,
+            text,
             metric=self.metric,
-            history={},
             searched=self.searched(trial_id),
             search=self.search,
             mode=self.mode,
+            **extra,
         )
-        return searched_params(config, self.space), note
 
     def result(self, trial_id: str, result: Mapping[str, Any]) -> dict[str, Any]:
         """The metrics to log for a Tune result; remembers the objective and the rung."""
@@ -232,10 +231,12 @@ class Presentation:
         self.progress.epochs[trial_id] = max(epoch, self.progress.epochs.get(trial_id, 0))
         self.progress.reported_s = self.console.elapsed()
         if isinstance(value, int | float):
-            self.history.setdefault(trial_id, {})[epoch] = float(value)
-            self.progress.best = _better(self.progress.best, {epoch: float(value)}, self.mode)
+            now = float(value)
+            self.history.setdefault(trial_id, {})[epoch] = now
+            known = [] if self.progress.best is None else [self.progress.best]
+            self.progress.best = Mode(self.mode).best([*known, now], key=float)
             if self.rungs is not None:
-                self.rungs.on_result(trial_id, epoch, float(value))
+                self.rungs.on_result(trial_id, epoch, now)
         self.console.emit("trial_result", trial=trial_id, epoch=epoch, **{self.metric: value})
         self.console.progress(self.progress)
         return trial_metrics(result)
@@ -248,18 +249,7 @@ class Presentation:
         cut = cut if status is Status.STOPPED and cut is not None and not cut.passed else None
         self.progress.ended[trial_id] = status.value
         history = self.history.get(trial_id, {})
-        note = trial_note(
-            trial_id,
-            status,
-            text,
-            metric=self.metric,
-            history=history,
-            searched=self.searched(trial_id),
-            search=self.search,
-            mode=self.mode,
-            cut=cut,
-            error=error,
-        )
+        note = self._note(trial_id, status, text, history=history, cut=cut, error=error)
         words = f"{text}: {cut.text(self.metric)}" if cut else text
         self.console.emit(
             "trial_finished",
@@ -276,8 +266,3 @@ class Presentation:
         self.console.progress(self.progress, ended=ended)
         if ended:
             self.console.emit("progress", **self.progress.counts(), best=self.progress.best)
-
-
-def _better(best: float | None, history: Mapping[int, float], mode: str) -> float:
-    value = Mode(mode).best(history.values(), key=float)
-    return value if best is None else Mode(mode).best((best, value), key=float)

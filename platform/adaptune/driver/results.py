@@ -23,7 +23,7 @@ from adaptune.plan import Plan
 from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
-__all__ = ["Decision", "SearchSummary", "cost_line", "decide", "summary_dict"]
+__all__ = ["Decision", "SearchSummary", "cost_line", "decide", "short"]
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,7 @@ class SearchSummary(Spend, Decision):
             f"{len(self.errored)} errored"
         ]
         if self.best_trial:
-            params = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in self.best_params.items()
-            )
+            params = ", ".join(f"{k}={short(v)}" for k, v in self.best_params.items())
             out.append(
                 f"best trial {self.best_trial}: {self.metric}={self.best_value:.6g} "
                 f"({self.mode})  {params}"
@@ -101,7 +98,7 @@ class SearchSummary(Spend, Decision):
                 f"{self.saved_hours.get(res, 0.0):.3f}"
             )
         if self.resource_hours:
-            out.append(self.cost_line())
+            out.append(cost_line(self))
         if self.errored:
             out.append(f"errored: {', '.join(self.errored)} (see their MLflow runs)")
         if self.disk:
@@ -128,9 +125,6 @@ class SearchSummary(Spend, Decision):
         out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
         return out
 
-    def cost_line(self) -> str:
-        return cost_line(self)
-
     def _honest_lines(self) -> list[str]:
         """Val (what chose the winner) beside test (what it is worth), and the re-runs."""
         test_key = test_name(self.metric)
@@ -147,6 +141,11 @@ class SearchSummary(Spend, Decision):
             text = Summary(agg["mean"], agg["std"], agg["ci95"], int(agg["n"])).text()
             out.append(f"  re-runs of the best config: {test_key} {text}")
         return out
+
+
+def short(value: Any) -> str:
+    """A value as the lines and notes show it: a float to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def cost_line(s: Any) -> str:
@@ -194,10 +193,3 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
         best_params=dict(best.config),
         best_run_id=ledger.entry(best.trial_id).run_id,
     )
-
-
-def summary_dict(summary: SearchSummary) -> dict[str, Any]:
-    out = dataclasses.asdict(summary)
-    if summary.promotion is not None:
-        out["promotion"] = dataclasses.asdict(summary.promotion)
-    return out

@@ -69,7 +69,6 @@ def run_stages(
         job_key, run_id = resume.search, resume.job_run_id
         client.update_run(run_id, status="RUNNING")
         done = [SearchSummary(**d) for d in resume.stages_done]
-        origin = {"job": resume.job, "overrides": resume.overrides}
     else:
         job_key, run_id = _open_job(client, plans, state_dir, uri, origin or {})
         done = []
@@ -93,7 +92,10 @@ def run_stages(
                 resume=resume_lib.running_stage(state_dir, job_key, i) if resume else None,
                 **kwargs,
             )
-            stages_done = [_plain(s) for s in [*summaries, summary]]
+            # only the last stage promotes; a resumed job redoes it
+            stages_done = [
+                {**dataclasses.asdict(s), "promotion": None} for s in [*summaries, summary]
+            ]
             resume_lib.update(state_dir, job_key, stages_done=stages_done)
         summaries.append(summary)
         print("\n".join(summary.lines()), flush=True)
@@ -135,9 +137,3 @@ def _open_job(
     )
     resume_lib.save(state_dir, record)
     return job_key, run_id
-
-
-def _plain(summary: SearchSummary) -> dict[str, Any]:
-    out = dataclasses.asdict(summary)
-    out["promotion"] = None  # only the last stage promotes; a resumed job redoes it
-    return out

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from adaptune.driver.cost import Node, Pricer, node_of, totals, trial_cost, usd_per_hour
 from adaptune.driver.ledger import Ledger
-from adaptune.driver.results import SearchSummary
+from adaptune.driver.results import SearchSummary, cost_line
 from adaptune.job.pricing import (
     DEFAULT_USD_PER_CPU_HOUR,
     NODE_PRICE_LABEL,
@@ -113,10 +113,10 @@ def test_the_ledger_sums_a_search_with_asha_stops() -> None:
         "unknown": pytest.approx(0.3 * 0.05),
     }
     assert (
-        summary.cost_line()
+        cost_line(summary)
         == "cost $0.0350 (local $0.0200, unknown $0.0150); saved by early stopping $0.0250"
     )
-    assert summary.cost_line() in summary.lines()
+    assert cost_line(summary) in summary.lines()
 
 
 def test_default_prices_charge_the_embedded_cluster_a_cpu_hour_price() -> None:
