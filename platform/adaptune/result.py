@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adaptune import tracking
+from adaptune.job.objective import Mode
 from adaptune.method import TEST_PREFIX
-from adaptune.tracking.names import Cost, Kind, Mode, SearchMetric, Tag
+from adaptune.tracking.names import Cost, Kind, SearchMetric, Tag
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from adaptune.commands.output import EXIT_BAD_INPUT, Output, open_page, state_dir
+from adaptune.tracking.names import Kind
 
 __all__ = ["cmd_promote", "cmd_report"]
 
@@ -20,7 +21,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
     client = tracking.setup(tracking.resolve_uri(args.tracking_uri, state_dir(args)))
     try:
-        run = tracking.find_search_run(client, args.search)
+        run = tracking.find_run(client, args.search, Kind.SEARCH)
     except LookupError as e:  # like `report`: a name that is not there is bad input
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return EXIT_BAD_INPUT

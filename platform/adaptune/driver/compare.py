@@ -24,7 +24,7 @@ from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
 from adaptune.method import test_name
 from adaptune.plan import Plan
-from adaptune.stats import by_seed, paired, summarize
+from adaptune.stats import adjusted, by_seed, paired, summarize
 from adaptune.tracking.names import Kind, Tag
 
 __all__ = ["comparison_rows", "run_arms"]
@@ -77,7 +77,8 @@ def comparison_rows(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One row per arm (val best, test mean ± ci95 over the re-runs, for the objective and
     each of the method's ``compare_metrics``) and one verdict per pair of arms and metric
-    (paired t-test over the seeds both arms ran, matched by seed id)."""
+    (paired t-test over the seeds both arms ran, matched by seed id), Holm-adjusted within
+    the job but for the job's ``primary`` contrast."""
     keys = _keys(plans[0])
     rows: list[dict[str, Any]] = []
     scores: dict[str, dict[str, dict[int, float]]] = {k: {} for k in keys}  # key, arm, seed
@@ -92,11 +93,22 @@ def comparison_rows(
                 row[f"{key}_{stat}"] = getattr(agg, stat) if agg else None
         row["seeds"] = len(scores[keys[0]][plan.job.arm])
         rows.append(row)
-    verdicts = []
+    contrasts = []  # (metric, arm a, arm b): every pair, on every metric
     for key in keys:
-        for a, b in itertools.combinations(scores[key], 2):
-            verdict = paired(*by_seed(scores[key][a], scores[key][b])).verdict(a, b)
-            verdicts.append(verdict if len(keys) == 1 else f"{key}: {verdict}")
+        contrasts += [(key, a, b) for a, b in itertools.combinations(scores[key], 2)]
+    want = plans[0].job.primary  # [candidate, baseline] on the objective: read at its own p
+    primary = next((i for i, c in enumerate(contrasts) if want and set(c[1:]) == set(want)), None)
+    if primary is not None and want:
+        contrasts[primary] = (keys[0], *want)
+    tests = adjusted(
+        [paired(*by_seed(scores[k][a], scores[k][b])) for k, a, b in contrasts], primary
+    )
+    verdicts = []
+    for i, ((key, a, b), test) in enumerate(zip(contrasts, tests, strict=True)):
+        verdict = test.verdict(a, b) + (" — the primary contrast" if i == primary else "")
+        if lone := sorted(set(scores[key][a]) ^ set(scores[key][b])):  # paired by seed id
+            verdict += f"; seeds {', '.join(map(str, lone))} ran in one arm only, left out"
+        verdicts.append(verdict if len(keys) == 1 else f"{key}: {verdict}")
     return rows, verdicts
 
 

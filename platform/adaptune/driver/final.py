@@ -1,7 +1,7 @@
 """After the search: the chosen trial's test score, and its config re-trained with fresh
 seeds, each scored on test, for a mean and a 95 % interval (docs/evaluation.md).
 
-    reruns = rerun_best(recorder, placement, setup, decision)   # the search's recorder
+    reruns = rerun_best(plan, placement, setup, decision, client, experiment_id, parent)
     record(client, box, best_trial, metric, test, reruns, out_dir)   # MLflow, reruns.csv
 
 Every completed trial scores the test split once, after its last epoch (a forward pass,
@@ -23,17 +23,25 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
+from adaptune.driver import console
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SEARCH_RUN, SearchRecorder
 from adaptune.driver.results import Decision
 from adaptune.driver.tuner import Placement
 from adaptune.method import TEST_PREFIX, test_name
+from adaptune.plan import Plan
 from adaptune.stats import summarize
 from adaptune.tracking.names import Kind, Status, Tag
+from adaptune.tracking.outbox import Outbox
 from adaptune.train.trial import TrialSetup, run_trial
 
-__all__ = ["Reruns", "record", "rerun_best"]
+__all__ = ["Reruns", "fresh_seeds", "record", "rerun_best"]
 
 SEED_STRIDE = 1009  # re-run seeds: the best trial's seed plus multiples of a prime
+
+
+def fresh_seeds(base: int, k: int) -> list[int]:
+    return [(base + SEED_STRIDE * (i + 1)) % 2**32 for i in range(k)]
 
 
 @dataclass(frozen=True)
@@ -43,26 +51,30 @@ class Reruns:
 
 
 def rerun_best(
-    search: SearchRecorder, placement: Placement, setup: TrialSetup, decision: Decision
+    plan: Plan,
+    placement: Placement,
+    setup: TrialSetup,
+    decision: Decision,
+    client: Any,
+    experiment_id: str,
+    parent_run_id: str,
 ) -> Reruns:
-    """Re-train the best config with `final.seeds` fresh seeds in parallel, nested under
-    the search's run (its recorder's): one row per completed seed, and per test metric
-    its mean, std and 95 % interval."""
+    """Re-train the best config with `final.seeds` fresh seeds in parallel: one row per
+    completed seed, and per test metric its mean, std and 95 % interval."""
     from ray import tune
 
-    plan = search.plan
     k = plan.job.final.seeds
     if k == 0 or decision.best_trial is None:
         return Reruns()
     config = plan.resolved(decision.best_params)
-    base = int(config.get("seed", 0))
-    seeds = [(base + SEED_STRIDE * (i + 1)) % 2**32 for i in range(k)]
+    seeds = fresh_seeds(int(config.get("seed", 0)), k)
     name = f"{setup.search}-final"
     print(f"re-running the best config with {k} fresh seeds: {seeds}", flush=True)
+    box, ledger = Outbox(say=console.say), Ledger()
     recorder = SearchRecorder(
-        plan, search.client, search.experiment_id, search.parent, setup.search, kind=Kind.RERUN
-    )
-    box, ledger = recorder.box, recorder.ledger
+        plan, client, experiment_id, parent_run_id, setup.search, kind=Kind.RERUN,
+        box=box, ledger=ledger,
+    )  # fmt: skip
     trainable = functools.partial(run_trial, setup=dataclasses.replace(setup, search=name))
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement.actor_resources),

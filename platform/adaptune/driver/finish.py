@@ -1,6 +1,6 @@
 """The end of a search: its last writes, the method's report, promotion, the summary.
 
-    summary = finish(recorder, decision, spend, reruns, tracking_uri=..., ...)
+    summary = finish(plan, client, recorder, box, ledger, decision, spend, reruns, ...)
 
 Every write goes through the search's outbox; then a bounded wait for MLflow to take
 them. Promotion and the report need the server: skipped, and said so, if it is still
@@ -33,19 +33,22 @@ __all__ = ["finish"]
 
 
 def finish(
+    plan: Plan,
+    client: Any,
     recorder: SearchRecorder,
+    box: outbox.Outbox,
+    ledger: Ledger,
     decision: Decision,
     spend: Spend,
     reruns: final.Reruns,
     *,
+    search: str,
+    parent_run_id: str,
     tracking_uri: str,
     wall_s: float,
     state_dir: Path,
     promote: bool = True,
 ) -> SearchSummary:
-    """The search's recorder carries its plan, client, outbox, ledger and runs."""
-    plan, client, box, ledger = recorder.plan, recorder.client, recorder.box, recorder.ledger
-    search, parent_run_id = recorder.search, recorder.parent
     warmed()  # the report's modules: not imported from two threads at once
     trials, best = ledger.trials(), decision.best_trial
     metrics = {
@@ -89,7 +92,7 @@ def finish(
         if best and model_uri is None and decision.best_run_id:
             model_uri = _model_uri(client, decision.best_run_id)  # logged before a resume
         promotion, skipped = _promote_and_report(
-            recorder, best, tracking_uri, state_dir, caught_up, promote
+            plan, client, best, search, parent_run_id, tracking_uri, state_dir, caught_up, promote
         )
         summary = SearchSummary(
             search=search,
@@ -114,21 +117,22 @@ def finish(
         box.drain(outbox.catch_up_seconds() if caught_up else 0.0)
     # The search is over (a resume no longer needs them): Ray storage keeps only the
     # checkpoints of models MLflow did not take (it was down), the one copy left of them.
-    recorder.kept.drop_rest(trials, keep={t for t in models if not ledger.entry(t).model_uri})
+    recorder.drop_checkpoints(trials, keep={t for t in models if not ledger.entry(t).model_uri})
     return dataclasses.replace(
         summary,
         unrecorded=box.unrecorded() + skipped,
         mlflow_writes=box.counts(),
-        disk=_disk(recorder),
+        disk=_disk(client, recorder, ledger, search, parent_run_id),
     )
 
 
-def _disk(recorder: SearchRecorder) -> dict[str, int]:
+def _disk(
+    client: Any, recorder: SearchRecorder, ledger: Ledger, search: str, parent_run_id: str
+) -> dict[str, int]:
     """What the search left on disk (the summary's line); {} when MLflow cannot say."""
     from adaptune.driver import disk
     from adaptune.driver.recorder import local_path, storage_of
 
-    client, ledger, parent_run_id = recorder.client, recorder.ledger, recorder.parent
     trials = ledger.trials()
     storage = storage_of(trials[0]) if trials else ""
     uris = [e.model_uri for e in ledger.entries.values() if e.model_uri]
@@ -145,12 +149,15 @@ def _disk(recorder: SearchRecorder) -> dict[str, int]:
         return {}
     dirs = [str(Path(r, run)) for r in root for run in runs]
     dirs += [p for m in models for p in local_path(str(m))]
-    return disk.written(storage, recorder.search, dirs)
+    return disk.written(storage, search, dirs)
 
 
 def _promote_and_report(
-    recorder: SearchRecorder,
+    plan: Plan,
+    client: Any,
     best_trial: str | None,
+    search: str,
+    parent_id: str,
     tracking_uri: str,
     state_dir: Path,
     caught_up: bool,
@@ -159,8 +166,6 @@ def _promote_and_report(
     """Guarded promotion of the best trial and the search report, when MLflow took every
     queued write; with MLflow still down both are skipped, with the command that does
     them later. Returns the promotion and what was skipped (for summary.unrecorded)."""
-    plan, client = recorder.plan, recorder.client
-    search, parent_id = recorder.search, recorder.parent
     job, promotion = plan.job, None
     name = job.promote.model_name or job.name
     down = f"MLflow ({tracking_uri}) still unreachable at the end of the search"

@@ -27,7 +27,7 @@ from typing import Any
 from adaptune.driver import pareto
 from adaptune.driver.ledger import outcome_of
 from adaptune.plan import Plan
-from adaptune.tracking.names import Kind, Mode, Status
+from adaptune.tracking.names import Kind, Status
 from adaptune.train import report as rk
 
 __all__ = ["Kept", "checkpoint_of", "delete_checkpoint"]
@@ -82,10 +82,9 @@ class Kept:
         if not completed:
             return []
         value = lambda t: float(t.last_result[self.metric])  # noqa: E731
-        ranked = sorted(completed, key=value, reverse=self.mode is Mode.MAX)
+        ranked = self.mode.ranked(completed, key=value)
         cut = value(ranked[min(k, len(ranked)) - 1])
-        better = (lambda v: v <= cut) if self.mode is Mode.MIN else (lambda v: v >= cut)
-        return [t for t in ranked if better(value(t))]
+        return [t for t in ranked if not self.mode.better(cut, value(t))]
 
     def ended(self, trial: Any, status: Status, trials: list[Any]) -> None:
         """A trial ended: drop every checkpoint that can no longer be logged."""

@@ -15,7 +15,8 @@ from typing import Any
 
 from adaptune.driver.results import cost_line, short
 from adaptune.driver.rungs import Cut
-from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Mode, Status, Tag, TrialMetric
+from adaptune.job.objective import Mode
+from adaptune.tracking.names import SEARCHED_PARAM_PREFIX, Kind, Status, Tag, TrialMetric
 from adaptune.train import report as rk
 
 __all__ = [

@@ -22,13 +22,12 @@ from mlflow.entities import RunTag
 from ray.tune import Callback
 
 from adaptune.driver.background import warmed
-from adaptune.driver.console import CONSOLE, say
+from adaptune.driver.console import CONSOLE
 from adaptune.driver.cost import Pricer
 from adaptune.driver.disk import DiskWatch
 from adaptune.driver.kept import Kept
 from adaptune.driver.ledger import Ledger, outcome_of
 from adaptune.driver.presenter import Presentation, run_name, search_note, shared_view
-from adaptune.driver.results import short
 from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
@@ -37,6 +36,10 @@ from adaptune.tracking.outbox import Outbox
 from adaptune.train import report as rk
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 class SearchRecorder(Callback):
@@ -50,9 +53,12 @@ class SearchRecorder(Callback):
         known: dict[str, str] | None = None,
         kind: str = Kind.TRIAL,
         pricer: Pricer | None = None,
+        *,
+        box: Outbox | None = None,
+        ledger: Ledger | None = None,
     ):
-        """Writes MLflow through its outbox (`box`) and records each trial in its `ledger`
-        (driver/ledger.py: what the decision and the end of the search read)."""
+        """Writes MLflow through `box` and records each trial in `ledger` (driver/ledger.py:
+        what the decision and the end of the search read)."""
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
@@ -61,12 +67,13 @@ class SearchRecorder(Callback):
         self.scheduler = {"hyperband": "HyperBand", "median": "median stopping"}.get(
             kind, kind.upper()
         )
+        self.start = time.monotonic()
         # One lane per MLflow run, keyed by trial id; a resumed search starts with the runs
         # it already has, and a restarted trial continues its run instead of opening a
         # second one.
-        self.box = Outbox(say=say)
+        self.box = box or Outbox(say=self._say)
         self.box.adopt(SEARCH_RUN, parent_run_id, "search run")
-        self.ledger = Ledger()
+        self.ledger = ledger if ledger is not None else Ledger()
         for trial_id, run_id in (known or {}).items():
             self.box.adopt(trial_id, run_id, f"trial {trial_id}")
             self.ledger.entry(trial_id).run_id = run_id
@@ -74,6 +81,7 @@ class SearchRecorder(Callback):
         self.kept = Kept(plan, self.kind)  # whose checkpoint stays, whose model is logged
         self.disk: DiskWatch | None = None  # free space, once a trial names its storage
         self.pricer = pricer  # each ended trial's cost (driver/cost.py), if given
+        self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
         total = plan.job.final.seeds if self.kind == Kind.RERUN else None  # one trial a seed
         self.show = Presentation(plan, search, self.scheduler, resumed=bool(known), total=total)
@@ -86,7 +94,10 @@ class SearchRecorder(Callback):
                 lambda r: client.set_experiment_tag(experiment_id, key, view),
             )
         if not CONSOLE.configured:  # outside the CLI: the clock starts with the search
-            CONSOLE.start = time.monotonic()
+            CONSOLE.start = self.start
+
+    def _say(self, text: str) -> None:
+        CONSOLE.say(text)  # "[mm:ss] text", unless --quiet
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         self.box.pump()  # catch up as soon as MLflow is back, even between trial events
@@ -113,7 +124,7 @@ class SearchRecorder(Callback):
             self.show.config[trial_id] = dict(trial.config)  # for its note
             box.write(trial_id, "reopen", lambda r: self.client.update_run(r, status="RUNNING"))
             box.write(trial_id, "status tag", lambda r: self._tag(r, Tag.STATUS, Status.RUNNING))
-            say(f"{trial_id} resumed")
+            self._say(f"{trial_id} resumed")
             return
         if box.has(trial_id):
             return
@@ -138,8 +149,8 @@ class SearchRecorder(Callback):
         )
         params = {**self.plan.resolved(trial.config), **rounded}
         box.write(trial_id, "params", lambda r: log_params(self.client, r, params))
-        shown = ", ".join(f"{k}={short(v)}" for k, v in trial.config.items())
-        say(f"{trial_id} started: {shown}")
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.config.items())
+        self._say(f"{trial_id} started: {shown}")
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
@@ -170,10 +181,14 @@ class SearchRecorder(Callback):
                     trial.trial_id, "node_id tag", lambda r: self._tag(r, Tag.NODE_ID, node)
                 )
             self._node(trial.trial_id, str(result.get(rk.NODE_ID) or ""))
-        value, best = result.get(self.plan.metric), self.show.progress.best
-        say(
+        value = result.get(self.plan.metric)
+        if isinstance(value, float) and (
+            self.best is None or self.plan.mode.better(value, self.best)
+        ):
+            self.best = value
+        self._say(
             f"{trial.trial_id} epoch {epoch}/{result.get(rk.EPOCHS, '?')} "
-            f"{self.plan.metric}={short(value)} (best {short(best)})"
+            f"{self.plan.metric}={_fmt(value)} (best {_fmt(self.best)})"
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -209,14 +224,13 @@ class SearchRecorder(Callback):
             if status is Status.STOPPED and epoch is not None:
                 tags[Tag.STOPPED_AT] = epoch
             tags[Tag.NOTE] = note
-            batch = [RunTag(k, str(v)) for k, v in tags.items()]
-            box.write(trial_id, "status tag", lambda r: self.client.log_batch(r, tags=batch))
+            box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
             if error:
                 box.write(trial_id, "error tag", lambda r: self._tag(r, Tag.ERROR, error))
             self._cost(trial, status, epoch)
             box.write(trial_id, "run name", lambda r: self.client.update_run(r, name=name))
             box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
-        say(f"{trial_id} {words}")
+        self._say(f"{trial_id} {words}")
         self.show.show_progress(ended=True)
 
     def _cost(self, trial: Any, status: Status, epoch: int | None) -> None:
@@ -241,13 +255,16 @@ class SearchRecorder(Callback):
                 write = lambda r: self._tag(r, Tag.NODE_IDS, text)  # noqa: E731
                 self.box.write(trial_id, "node_ids tag", write)
 
+    def mark_best(self, trial_id: str | None) -> None:
+        """Name the best trial's run so it stands out in the runs table."""
+        if trial_id and self.box.has(trial_id):
+            name = run_name(trial_id, Status.COMPLETED, best=True)
+            self.box.write(trial_id, "best name", lambda r: self.client.update_run(r, name=name))
+
     def describe(self, summary: Any, alias: str, report: Path) -> None:
         """At the end: the search run's note (its summary in Markdown) and the best
-        trial's run name (so it stands out in the runs table)."""
-        best = summary.best_trial
-        if best and self.box.has(best):
-            name = run_name(best, Status.COMPLETED, best=True)
-            self.box.write(best, "best name", lambda r: self.client.update_run(r, name=name))
+        trial's run name."""
+        self.mark_best(summary.best_trial)
         note = search_note(
             summary,
             method=self.plan.method.name,
@@ -260,6 +277,10 @@ class SearchRecorder(Callback):
 
     def _tag(self, run_id: str, key: str, value: Any) -> None:
         self.client.set_tag(run_id, key, str(value))
+
+    def _tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        batch = [RunTag(k, str(v)) for k, v in tags.items()]
+        self.client.log_batch(run_id, tags=batch)
 
     def _model_writer(self, trial_id: str, result: dict[str, Any]) -> Any:
         """Log the trial's model, then tag its URI; a retry does not log it twice."""
@@ -291,6 +312,10 @@ class SearchRecorder(Callback):
     def _opened(self, trial_id: str, run: Any) -> str:
         run_id = self.ledger.entry(trial_id).run_id = str(run.info.run_id)
         return run_id
+
+    def drop_checkpoints(self, trials: list[Any], keep: set[str]) -> None:
+        """The search is over: the checkpoints no one reads again go (driver/kept.py)."""
+        self.kept.drop_rest(trials, keep)
 
 
 def local_path(location: str) -> list[str]:

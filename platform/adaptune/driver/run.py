@@ -18,18 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import cost, final, upstream, warmstart
+from adaptune.driver import console, cost, final, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
 from adaptune.driver.disk import guard as disk_guard
 from adaptune.driver.finish import finish
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SearchRecorder
 from adaptune.driver.results import SearchSummary, decide
 from adaptune.driver.tuner import (
     Placement,
     init_ray,
     make_tuner,
+    needs_dashboard,
     place,
     storage_location,
 )
@@ -37,6 +39,7 @@ from adaptune.job.spec import DataSpec
 from adaptune.methods import registered_here
 from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Param, Tag
+from adaptune.tracking.outbox import Outbox
 from adaptune.tracking.reach import check_reachable
 from adaptune.train.trial import TrialSetup, run_trial
 
@@ -65,14 +68,14 @@ def run_search(
     promote: bool = True,
     origin: dict[str, Any] | None = None,
     resume: resume_lib.Record | None = None,
-    dashboard: bool = False,
+    dashboard: bool | None = None,
 ) -> SearchSummary:
     """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given.
 
     `origin` (the job file, overrides, and for a stage its job and index) is recorded so
     `adaptune resume` can rebuild the plan; `resume` (such a record) continues that
     search's Tune experiment and MLflow runs instead of starting a new one. A local
-    cluster gets Ray's dashboard if `dashboard` (api.run_plans: when its trials need it)."""
+    cluster gets Ray's dashboard if `dashboard`, by default when its trials need it."""
     started = time.monotonic()
     with CONSOLE.phase("imports"):
         _quiet(verbose)
@@ -86,6 +89,8 @@ def run_search(
     data_ready = in_background(prepare_data, plan, state_dir)
     client_ready = in_background(tracking.setup, uri)
     with CONSOLE.phase("ray_start"):
+        if dashboard is None:
+            dashboard = needs_dashboard([plan])
         url = init_ray(address, verbose, dashboard)
         if url:
             CONSOLE.say(f"Ray dashboard: {url}")
@@ -126,6 +131,7 @@ def run_search(
         registered=registered_here().get(plan.method.name),
     )
     pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
+    box, ledger = Outbox(say=console.say), Ledger()
     recorder = SearchRecorder(
         plan,
         client,
@@ -134,8 +140,9 @@ def run_search(
         opened.search,
         opened.known,
         pricer=pricer,
+        box=box,
+        ledger=ledger,
     )
-    ledger = recorder.ledger
     in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
     trainable = functools.partial(run_trial, setup=setup)
     with CONSOLE.phase("tuner"):
@@ -156,13 +163,21 @@ def run_search(
     decision = decide(ledger, plan)
     spend = cost.totals(ledger, pricer)
     with CONSOLE.phase("reruns"):
-        reruns = final.rerun_best(recorder, placement, setup, decision)
+        reruns = final.rerun_best(
+            plan, placement, setup, decision, client, opened.experiment_id, opened.run_id
+        )
     with CONSOLE.phase("finish"):
         summary = finish(
+            plan,
+            client,
             recorder,
+            box,
+            ledger,
             decision,
             spend,
             reruns,
+            search=opened.search,
+            parent_run_id=opened.run_id,
             tracking_uri=uri,
             wall_s=time.monotonic() - started,
             state_dir=state_dir,
@@ -292,11 +307,13 @@ def _abandon(client: Any, state_dir: Path, rec: resume_lib.Record) -> None:
 
 def _reopen(client: Any, rec: resume_lib.Record) -> SearchRun:
     """A search being resumed: its parent run reopened, its trial runs settled (see
-    resume.settle_runs), and the runs its trials continue; run_search checked first that
-    Tune saved its state (`restorable`)."""
+    resume.settle_runs), and the runs its trials continue."""
+    from ray import tune
     from ray.tune import ExperimentAnalysis
 
     path = f"{rec.storage.rstrip('/')}/{rec.search}"
+    if not tune.Tuner.can_restore(path):
+        raise LookupError(f"{rec.search}: no Tune state at {path} to resume from")
     saved = {t.trial_id for t in ExperimentAnalysis(path).trials}
     known = resume_lib.trial_run_ids(client, rec)
     lost = resume_lib.settle_runs(client, known, saved)

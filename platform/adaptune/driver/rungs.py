@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adaptune.job.objective import Mode
+
 __all__ = ["AshaRungs", "Cut"]
 
 
@@ -35,10 +37,9 @@ class Cut:
         if self.cutoff is None:
             first = f"the first at rung {self.rung} (epoch {self.epoch:g})"
             return f"{metric} {self.value:.4g}, {first}"
-        better = "lower" if self.mode == "min" else "higher"
         return (
             f"{metric} {self.value:.4g} vs rung-{self.rung} cutoff {self.cutoff:.4g} "
-            f"(epoch {self.epoch:g}, {better} is better)"
+            f"(epoch {self.epoch:g}, {Mode(self.mode).word} is better)"
         )
 
 

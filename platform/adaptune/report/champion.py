@@ -15,8 +15,9 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from adaptune.job.objective import Mode
 from adaptune.report.data import Search
-from adaptune.tracking.names import Mode, SearchMetric, Tag
+from adaptune.tracking.names import SearchMetric, Tag
 
 __all__ = ["Champion", "champion_info"]
 

@@ -21,13 +21,13 @@ from optuna.distributions import (
     json_to_distribution,
 )
 
+from adaptune.job.objective import Mode
 from adaptune.tracking import trial_runs
 from adaptune.tracking.names import (
     SEARCHED_PARAM_PREFIX,
     SPACE_ARTIFACT,
     Cost,
     Kind,
-    Mode,
     Param,
     Status,
     Tag,

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from adaptune.job.objective import Mode
 from adaptune.job.pricing import dollars
 from adaptune.report import plots
 from adaptune.report.champion import champion_info
@@ -22,7 +23,7 @@ from adaptune.report.html import esc, fmt, heading, image, link, paragraph, tabl
 from adaptune.report.importance import importances
 from adaptune.report.links import RunLinks
 from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
-from adaptune.tracking.names import Cost, Mode, Param, SearchMetric, Tag
+from adaptune.tracking.names import Cost, Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
 

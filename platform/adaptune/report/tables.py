@@ -14,9 +14,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from adaptune.job.objective import Mode
 from adaptune.job.space import parse_value
 from adaptune.report.data import Search, Trial
-from adaptune.tracking.names import Mode
 
 __all__ = [
     "best_so_far",

@@ -5,7 +5,7 @@ write-behind outbox and the served model.
     client = tracking.setup(tracking.resolve_uri(None, state_dir))
 """
 
-from adaptune.tracking.names import Kind, Mode, Status, Tag
+from adaptune.tracking.names import Kind, Status, Tag
 from adaptune.tracking.promotion import Promotion, promote
 from adaptune.tracking.scrub import scrub, secret_values
 from adaptune.tracking.store import (
@@ -14,7 +14,6 @@ from adaptune.tracking.store import (
     ensure_experiment,
     fail_fast,
     find_run,
-    find_search_run,
     log_params,
     log_trial_model,
     metric_batch,
@@ -26,7 +25,6 @@ from adaptune.tracking.store import (
 
 __all__ = [
     "Kind",
-    "Mode",
     "Promotion",
     "Status",
     "Tag",
@@ -35,7 +33,6 @@ __all__ = [
     "ensure_experiment",
     "fail_fast",
     "find_run",
-    "find_search_run",
     "log_params",
     "log_trial_model",
     "metric_batch",

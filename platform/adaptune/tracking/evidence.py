@@ -20,8 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from adaptune.job.objective import Mode
 from adaptune.method import TEST_PREFIX
-from adaptune.tracking.names import Mode, Tag
+from adaptune.tracking.names import Tag
 
 __all__ = ["Evidence", "gather", "judge", "version_tags"]
 

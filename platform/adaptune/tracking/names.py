@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from adaptune.job.objective import Mode  # the direction is the job's word; read here too
-
 __all__ = [
     "Cost",
     "Kind",
-    "Mode",
     "Param",
     "SearchMetric",
     "Status",

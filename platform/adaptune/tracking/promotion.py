@@ -20,8 +20,9 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from adaptune.job.objective import Mode
 from adaptune.tracking import evidence
-from adaptune.tracking.names import Mode, Tag
+from adaptune.tracking.names import Tag
 from adaptune.tracking.reach import locked
 from adaptune.tracking.store import quiet, trial_runs
 

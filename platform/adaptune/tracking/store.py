@@ -1,7 +1,7 @@
 """The MLflow store: where it is, the client that writes to it, and run lookups.
 
     client = setup(resolve_uri(None, state_dir))      # the embedded SQLite store
-    run = find_search_run(client, "quickstart-20261126-071500")
+    run = find_run(client, "quickstart-20261126-071500", Kind.SEARCH)
 
 Embedded default: SQLite tracking + registry (``<state>/mlflow.db``) and artifacts
 under ``<state>/mlartifacts``; ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` points at a
@@ -38,7 +38,6 @@ __all__ = [
     "ensure_experiment",
     "fail_fast",
     "find_run",
-    "find_search_run",
     "log_params",
     "log_trial_model",
     "metric_batch",
@@ -324,11 +323,6 @@ def find_run(client: MlflowClient, name: str, kind: str | None = None) -> Any:
     if not runs:
         raise LookupError(f"no {kind} called '{name}' in {client.tracking_uri}")
     return runs[0]
-
-
-def find_search_run(client: MlflowClient, search: str) -> Any:
-    """A search's parent run, by run id or by search name (its run name)."""
-    return find_run(client, search, Kind.SEARCH)
 
 
 def trial_runs(client: MlflowClient, search_run: Any) -> list[Any]:

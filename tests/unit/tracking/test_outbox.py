@@ -21,6 +21,7 @@ from adaptune.driver import finish as search_finish
 from adaptune.driver import run as search_run
 from adaptune.driver.cost import Spend
 from adaptune.driver.final import Reruns
+from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SearchRecorder
 from adaptune.driver.results import SearchSummary, decide
 from adaptune.tracking.outbox import Outbox, is_transient
@@ -163,7 +164,8 @@ def test_server_never_back_search_still_succeeds(
     def fake_search(plan: Any, state_dir: Path, **kwargs: Any) -> SearchSummary:
         """run_search with Tune's events played by hand; everything after fit() is real."""
         parent = client.create_run(store["exp"], run_name="outage-1").info.run_id
-        cb = SearchRecorder(plan, flaky, store["exp"], parent, "outage-1")
+        box, ledger = Outbox(), Ledger()
+        cb = SearchRecorder(plan, flaky, store["exp"], parent, "outage-1", box=box, ledger=ledger)
         a, b = _trial("a", epochs=2), _trial("b", epochs=2)
         cb.on_trial_start(0, [], a)
         cb.on_trial_result(0, [], a, a.last_result | {"epoch": 1})
@@ -175,13 +177,19 @@ def test_server_never_back_search_still_succeeds(
         cb.on_trial_result(0, [], b, b.last_result)
         for t in (a, b):
             cb.on_trial_complete(0, [], t)
-        decision = decide(cb.ledger, plan)
+        decision = decide(ledger, plan)
         assert (decision.completed, decision.best_trial, decision.best_value) == (2, "a", 0.25)
         return search_finish.finish(
+            plan,
+            flaky,
             cb,
+            box,
+            ledger,
             decision,
             Spend(),
             Reruns(),
+            search="outage-1",
+            parent_run_id=parent,
             tracking_uri=client.tracking_uri,
             wall_s=1.0,
             state_dir=state_dir,

@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 from adaptune import tracking
 from adaptune.cli import main
 from adaptune.tracking import promotion as promote_lib
+from adaptune.tracking.names import Kind
 
 TAG = tracking.names.PREFIX
 METRIC = "val/mse"
@@ -73,7 +74,7 @@ def make_search(store: dict[str, Any], value: float, model: str) -> str:
 
 def promote(store: dict[str, Any], search: str, model: str, dry: bool = False) -> Any:
     client = store["client"]
-    run = tracking.find_search_run(client, search)
+    run = tracking.find_run(client, search, Kind.SEARCH)
     return tracking.promote(client, run, model, "champion", METRIC, "min", dry_run=dry)
 
 
@@ -145,6 +146,7 @@ WORKER = """
 import contextlib, json, sys, time
 from adaptune import tracking
 from adaptune.tracking import promotion as promote_lib
+from adaptune.tracking.names import Kind
 uri, lock = sys.argv[1], sys.argv[2] == "lock"
 if not lock:  # as against a tracking server: no file to lock, compare-and-set alone
     promote_lib._store_lock = lambda uri: contextlib.nullcontext()
@@ -152,7 +154,7 @@ client = tracking.setup(uri)
 print("ready", flush=True)
 for line in sys.stdin:
     search, model, delay = json.loads(line)
-    run = tracking.find_search_run(client, search)
+    run = tracking.find_run(client, search, Kind.SEARCH)
     time.sleep(delay)
     p = tracking.promote(client, run, model, "champion", "val/mse", "min")
     print(json.dumps([p.promoted, p.version]), flush=True)
@@ -234,7 +236,7 @@ def test_best_trial_without_a_model_promotes_no_other_trial(store: dict[str, Any
     and says why; the runner-up, which has a model, is not promoted in its place."""
     client: MlflowClient = store["client"]
     name = make_search(store, 0.5, "nomodel")  # trial t-<name>: a model, value 0.5
-    run = tracking.find_search_run(client, name)
+    run = tracking.find_run(client, name, Kind.SEARCH)
     best = client.create_run(
         store["exp"],
         run_name="b",
@@ -254,7 +256,7 @@ def test_best_trial_without_a_model_promotes_no_other_trial(store: dict[str, Any
 def test_a_search_without_a_best_trial_tag_is_refused(store: dict[str, Any]) -> None:
     """A search recorded before search.results tagged its choice: nothing is ranked here."""
     client: MlflowClient = store["client"]
-    run = tracking.find_search_run(client, make_search(store, 0.5, "untagged"))
+    run = tracking.find_run(client, make_search(store, 0.5, "untagged"), Kind.SEARCH)
     client.delete_tag(run.info.run_id, f"{TAG}best_trial")
     result = tracking.promote(
         client, client.get_run(run.info.run_id), "untagged", "champion", METRIC, "min"

@@ -16,6 +16,7 @@ from tests.conftest import ROOT
 
 from adaptune import tracking
 from adaptune.driver.tuner import check_ray_address
+from adaptune.tracking.names import Kind
 from adaptune.tracking.reach import TrackingUnreachable, check_reachable
 
 FIRST_SEARCH = """
@@ -103,4 +104,4 @@ def test_a_dead_ray_address_fails_fast() -> None:
 def test_a_quoted_name_is_not_found_rather_than_breaking_the_filter(tmp_path: Path) -> None:
     client = tracking.setup(tracking.resolve_uri(None, tmp_path / "state"))
     with pytest.raises(LookupError, match="names hold no quotes"):
-        tracking.find_search_run(client, "x' or '1'='1")
+        tracking.find_run(client, "x' or '1'='1", Kind.SEARCH)
