@@ -60,12 +60,14 @@ def search(
     trust_remote_code: bool = False,
     ray_dashboard: bool = False,
     verbose: bool = False,
+    ledger: str | Path | None = None,
 ) -> SearchResult:
     """Run `job` (a Job, or a job file's path): one search, its stages or its arms.
 
     `address`: a Ray cluster (default: a private local one, stopped at the end);
     `tracking_uri`: an MLflow store (default: the job's, else SQLite in `state_dir`,
-    default ./.adaptune or $ADAPTUNE_HOME); `quiet=False` prints the CLI's progress lines.
+    default ./.adaptune or $ADAPTUNE_HOME); `quiet=False` prints the CLI's progress lines;
+    `ledger`: a folder a comparison's results record is also written to.
     Raises SpecError before anything starts when the job is wrong, SearchFailed when no
     trial completed."""
     if not isinstance(job, JobSpec):
@@ -74,7 +76,7 @@ def search(
 
     plans = make_plans(job, trust_remote_code=trust_remote_code)
     state = _state(state_dir)
-    origin = {"job": _job_file(job, state), "overrides": _overrides(job)}
+    origin = {"job": _job_file(job, state), "overrides": _overrides(job), "ledger": ledger}
     return _run(
         plans,
         state,

@@ -9,6 +9,7 @@
     adaptune promote quickstart-20261124-101500-3f2a --dry-run
     adaptune report quickstart-20261124-101500-3f2a [--open]
     adaptune ui [NAME] [--server]
+    adaptune results render [--check]                    # docs' tables from results/
     adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
     adaptune status|logs|stop SUBMISSION_ID
 
@@ -45,6 +46,7 @@ HANDLERS = {
     "logs": "jobs:cmd_logs",
     "stop": "jobs:cmd_stop",
     "cluster": "autoscale:cmd_cluster",
+    "results": "results:cmd_results",
 }
 
 

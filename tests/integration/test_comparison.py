@@ -49,7 +49,8 @@ def comparison(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     job = write(root / "job.yaml", JOB)
     out = root / "s.json"
     try:
-        code = main(["--state-dir", str(root / "state"), "search", str(job), "--json", str(out)])
+        args = ["search", str(job), "--json", str(out), "--ledger", str(root / "results")]
+        code = main(["--state-dir", str(root / "state"), *args])
     finally:
         ray.shutdown()
     yield {"code": code, "arms": json.loads(out.read_text()), "root": root}
@@ -94,7 +95,37 @@ def test_reruns_are_tagged_nested_runs_and_the_job_run_holds_the_comparison(
     rows = list(csv.DictReader((folder / "comparison.csv").read_text().splitlines()))
     assert [r["arm"] for r in rows] == ["constant", "dao"]
     text = (folder / "comparison.md").read_text()
-    assert "constant vs dao:" in text and ("no significant difference" in text or "p =" in text)
+    assert "constant vs dao:" in text and "p =" in text
+
+
+def test_the_results_record_holds_the_raw_rows_the_table_is_made_from(
+    comparison: dict[str, Any],
+) -> None:
+    from adaptune.report.comparison import comparison_rows, markdown
+
+    record = json.loads((comparison["root"] / "results" / "cmp.json").read_text())
+    assert record["job"] == "cmp" and record["command"].startswith("adaptune search ")
+    assert record["metrics"][0] == "test/mse" and record["objective"]["metric"] == "val/mse"
+    assert [a["name"] for a in record["arms"]] == ["constant", "dao"]
+    for arm, summary in zip(record["arms"], comparison["arms"], strict=True):
+        assert arm["search"] == summary["search"] and arm["config"]["weighting"] in (
+            "constant",
+            "dao",
+        )
+        assert [r["seed"] for r in arm["seeds"]] == [r["seed"] for r in summary["reruns"]]
+        assert all("test/mse" in r and "val/mse" in r for r in arm["seeds"])
+        assert arm["data_fingerprint"]
+    made = record["provenance"]
+    assert made["machine"]["cpus"] and {"torch", "ray", "mlflow"} <= set(made["packages"])
+    assert "synthetic" in record["data_note"]
+    # the job run's comparison.md is the record's table: the same numbers, one source
+    client = mlflow.MlflowClient(comparison["arms"][0]["tracking_uri"])
+    search_run = client.get_run(comparison["arms"][0]["parent_run_id"])
+    job_id = search_run.data.tags["mlflow.parentRunId"]
+    logged = Path(client.download_artifacts(job_id, "results/cmp.json", str(comparison["root"])))
+    assert json.loads(logged.read_text()) == record
+    shown = Path(client.download_artifacts(job_id, "report/comparison.md", str(comparison["root"])))
+    assert shown.read_text() == "\n".join(markdown(record, *comparison_rows(record))) + "\n"
 
 
 def test_an_arm_records_its_job_and_is_not_resumed_alone(

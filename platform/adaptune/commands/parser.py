@@ -70,6 +70,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "status": ("a submitted search's state", "adaptune status raysubmit_XYZ"),
     "logs": ("a submitted search's output", "adaptune logs raysubmit_XYZ --follow"),
     "stop": ("stop a submitted search", "adaptune stop raysubmit_XYZ"),
+    "results": (
+        "render the docs' comparison tables from the results records (results/*.json)",
+        "adaptune results render\n  adaptune results render --check   # exit 1: a table differs",
+    ),
     "cluster": (
         "rehearse cluster.yaml's autoscaling on this machine (Ray's fake multi-node provider)",
         "adaptune cluster local-autoscale\n"
@@ -166,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("job", metavar="JOB")
     _overrides(s)
     _run_flags(s)
+    s.add_argument(
+        "--ledger", metavar="DIR", help="also write a comparison's results record to DIR"
+    )
 
     rs = _sub(sub, "resume", common)
     rs.add_argument("search", help="the search's (or job's) name, as `adaptune list` shows it")
@@ -204,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
+    res = _sub(sub, "results", common)
+    res.add_argument("action", choices=["render"])
+    res.add_argument("files", nargs="*", help="Markdown files (default: README.md, docs/**/*.md)")
+    res.add_argument("--ledger", default="results", help="the records' folder (default: results)")
+    res.add_argument("--check", action="store_true", help="change nothing; exit 1 if one differs")
     _jobs(sub, common)
     _cluster(sub, common)
     return p

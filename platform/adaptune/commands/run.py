@@ -21,6 +21,7 @@ __all__ = ["cmd_resume", "cmd_search"]
 def cmd_search(args: argparse.Namespace) -> int:
     plans = load_plans(args.job, args)  # bad input stops here, before Ray starts
     origin = {"job": str(Path(args.job).resolve()), "overrides": list(args.set or [])}
+    origin["ledger"] = args.ledger
     return _run(args, plans, origin, None)
 
 
