@@ -36,7 +36,6 @@ import yaml
 
 __all__ = [
     "FAKE_HEAD_TYPE",
-    "INSTANCE_GPUS",
     "LocalAutoscaler",
     "fake_config",
     "free_ports",

@@ -109,18 +109,8 @@ def _check_values(
             )
     if problems:
         return problems, {}
-    return _type_check(job, method, space, space_file, space_lines)
-
-
-def _type_check(
-    job: JobSpec,
-    method: Method,
-    space: dict[str, BaseDistribution],
-    space_file: str,
-    space_lines: dict[str, int],
-) -> tuple[list[SpecProblem], dict[str, Any]]:
-    """Strictly type- and range-check fixed values and every searched value's extremes
-    (job/values.py); the fixed values come back typed."""
+    # Strictly type- and range-check fixed values and every searched value's extremes
+    # (job/values.py); the fixed values come back typed.
     fixed, wrong = check_values(method.config_cls, job.fixed)
     problems = [job.problem(f"fixed.{k}" if k else "fixed", msg) for k, msg in wrong]
     if problems:
@@ -248,7 +238,7 @@ def _make_plan(
     max_t = (
         int(getattr(epochs_dist, "high", 0) or max(getattr(epochs_dist, "choices", [1])))
         if epochs_dist is not None
-        else make_default(method, job.fixed).epochs
+        else make_config(method, job.fixed).epochs
     )
     max_t = job.the_search.scheduler.max_t or max_t
     problems = search_problems(job, method.metrics, objectives, max_t, bool(conditions))
@@ -327,7 +317,3 @@ def _blame(problem: SpecProblem, job: JobSpec) -> SpecProblem:
         else ""
     )
     return SpecProblem(blamed.file, blamed.line, blamed.key, blamed.message + hint)
-
-
-def make_default(method: Method, fixed: dict[str, Any]) -> Any:
-    return make_config(method, fixed)

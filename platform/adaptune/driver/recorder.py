@@ -28,6 +28,7 @@ from adaptune.driver.disk import DiskWatch
 from adaptune.driver.kept import Kept
 from adaptune.driver.ledger import Ledger, outcome_of
 from adaptune.driver.presenter import Presentation, run_name, search_note, shared_view
+from adaptune.driver.results import short
 from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
@@ -36,10 +37,6 @@ from adaptune.tracking.outbox import Outbox
 from adaptune.train import report as rk
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
-
-
-def _fmt(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 class SearchRecorder(Callback):
@@ -149,7 +146,7 @@ class SearchRecorder(Callback):
         )
         params = {**self.plan.resolved(trial.config), **rounded}
         box.write(trial_id, "params", lambda r: log_params(self.client, r, params))
-        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in trial.config.items())
+        shown = ", ".join(f"{k}={short(v)}" for k, v in trial.config.items())
         self._say(f"{trial_id} started: {shown}")
 
     def on_trial_result(
@@ -188,7 +185,7 @@ class SearchRecorder(Callback):
             self.best = value
         self._say(
             f"{trial.trial_id} epoch {epoch}/{result.get(rk.EPOCHS, '?')} "
-            f"{self.plan.metric}={_fmt(value)} (best {_fmt(self.best)})"
+            f"{self.plan.metric}={short(value)} (best {short(self.best)})"
         )
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

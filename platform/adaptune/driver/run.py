@@ -307,13 +307,10 @@ def _abandon(client: Any, state_dir: Path, rec: resume_lib.Record) -> None:
 
 def _reopen(client: Any, rec: resume_lib.Record) -> SearchRun:
     """A search being resumed: its parent run reopened, its trial runs settled (see
-    resume.settle_runs), and the runs its trials continue."""
-    from ray import tune
+    resume.settle_runs), and the runs its trials continue; `restorable(rec)` holds."""
     from ray.tune import ExperimentAnalysis
 
     path = f"{rec.storage.rstrip('/')}/{rec.search}"
-    if not tune.Tuner.can_restore(path):
-        raise LookupError(f"{rec.search}: no Tune state at {path} to resume from")
     saved = {t.trial_id for t in ExperimentAnalysis(path).trials}
     known = resume_lib.trial_run_ids(client, rec)
     lost = resume_lib.settle_runs(client, known, saved)

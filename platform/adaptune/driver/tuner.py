@@ -243,28 +243,20 @@ def make_scheduler(plan: Plan) -> Any:
     mode = str(first)  # Ray's schedulers compare types: a plain str
     if s.type == "fifo":
         return FIFOScheduler()
+    common: dict[str, Any] = {"time_attr": rk.EPOCH, "metric": metric, "mode": mode}
     if s.type == "hyperband":  # synchronous: trials wait (paused) for their bracket's rung
         return HyperBandScheduler(
-            time_attr=rk.EPOCH,
-            metric=metric,
-            mode=mode,
-            max_t=plan.max_t,
-            reduction_factor=s.reduction_factor,
-            stop_last_trials=True,
+            **common, max_t=plan.max_t, reduction_factor=s.reduction_factor, stop_last_trials=True
         )
     if s.type == "median":
         return MedianStoppingRule(
-            time_attr=rk.EPOCH,
-            metric=metric,
-            mode=mode,
+            **common,
             grace_period=s.grace_period,
             min_samples_required=s.min_samples_required,
             hard_stop=True,
         )
     return ASHAScheduler(
-        time_attr=rk.EPOCH,
-        metric=metric,
-        mode=mode,
+        **common,
         max_t=plan.max_t,
         grace_period=s.grace_period,
         reduction_factor=s.reduction_factor,

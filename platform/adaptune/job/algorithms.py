@@ -26,7 +26,6 @@ from adaptune.job.objective import Mode, Objective, parse_bound
 from adaptune.job.spec import JobSpec, SpecProblem
 
 __all__ = [
-    "MULTI_OBJECTIVE_SAMPLERS",
     "SAMPLER_OPTIONS",
     "objectives_of",
     "sampler_options",

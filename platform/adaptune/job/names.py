@@ -20,7 +20,6 @@ from pydantic import AfterValidator
 from adaptune.redact import scrub
 
 __all__ = [
-    "TRACKING_SCHEMES",
     "Alias",
     "ExperimentName",
     "ModelName",
@@ -29,7 +28,6 @@ __all__ = [
     "alias_problem",
     "experiment_problem",
     "model_name_problem",
-    "secret_problem",
     "tracking_uri_problem",
 ]
 

@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DEFAULT_USD_PER_CPU_HOUR",
-    "DEFAULT_USD_PER_GPU_HOUR",
     "LOCAL",
     "NODE_PRICE_LABEL",
     "NODE_TYPE_LABEL",

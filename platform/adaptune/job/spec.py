@@ -43,8 +43,6 @@ __all__ = [
     "JobSpec",
     "PricingSpec",
     "ResourceSpec",
-    "SchedulerSpec",
-    "SearchSpec",
     "SpecError",
     "SpecProblem",
     "load_job",
@@ -356,13 +354,10 @@ class JobSpec(_Strict):
             for i, arm in enumerate(self.arms)
         ]
 
-    def line_of(self, key: str) -> int | None:
-        return line_for(self.lines, key)
-
     def problem(self, key: str, message: str) -> SpecProblem:
         if self.key_prefix and key.split(".")[0] in ("search", "fixed"):
             key = self.key_prefix + key
-        return SpecProblem(self.source_file, self.line_of(key), key, message)
+        return SpecProblem(self.source_file, line_for(self.lines, key), key, message)
 
     def resolve_path(self, rel: str) -> Path:
         """A path in the spec: absolute, else next to the job file, else its parent, else cwd."""

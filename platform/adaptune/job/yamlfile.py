@@ -24,7 +24,6 @@ __all__ = [
     "KeyedValueError",
     "SpecError",
     "SpecProblem",
-    "decode_utf8",
     "line_for",
     "load_yaml",
     "problems_from_validation",

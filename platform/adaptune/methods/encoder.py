@@ -30,8 +30,6 @@ from transformers import AutoModel, AutoTokenizer, BatchEncoding, PreTrainedToke
 
 __all__ = [
     "BackboneError",
-    "backbone_reference",
-    "is_saved",
     "load_encoder",
     "load_saved_encoder",
     "load_tokenizer",

@@ -26,9 +26,7 @@ from typing import Any
 from .config import METRICS
 
 __all__ = [
-    "Cell",
     "comparison",
-    "comparison_plot",
     "pivot_markdown",
     "search_report",
 ]
