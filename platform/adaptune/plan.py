@@ -7,7 +7,8 @@ config with a value of the right type and range (strict: job/values.py); nothing
 fixed and searched; the metric is one the method reports; the sampler fits the space;
 what the job names outside itself opens (data files, models: preflight.py); one trial's
 resources fit this machine (or the cluster, checked again at search). The plan carries
-the typed fixed values (``plan.job.fixed``): what trials receive.
+the typed fixed values (``plan.job.fixed``) and the job's paths made absolute, next to the
+job file (preflight.resolve_paths): what trials receive.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import dataclasses
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from optuna.distributions import BaseDistribution
@@ -28,7 +30,7 @@ from adaptune.job.space import grid_size, representative_values, space_from
 from adaptune.job.spec import JobSpec, SpecError, SpecProblem
 from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
-from adaptune.preflight import PREVIOUS_STAGE, check_external, schedule_problems
+from adaptune.preflight import PREVIOUS_STAGE, check_external, resolve_paths, schedule_problems
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -199,7 +201,7 @@ def _read_space(job: JobSpec) -> tuple[dict[str, Any], dict[str, int], str]:
     raw = job.the_search.space
     if isinstance(raw, dict):
         return raw, {}, IN_JOB
-    space_path = job.resolve_path(raw)
+    space_path = Path(raw)  # absolute: resolve_paths
     if not space_path.exists():
         raise SpecError([job.problem("search.space", f"file not found: {space_path}")])
     rel = os.path.relpath(space_path)
@@ -210,6 +212,9 @@ def _read_space(job: JobSpec) -> tuple[dict[str, Any], dict[str, int], str]:
 def _make_plan(
     job: JobSpec, method: Method, cluster: dict[str, float] | None, trust_remote_code: bool
 ) -> Plan:
+    job, problems = resolve_paths(job)
+    if problems:
+        raise SpecError(problems)
     entries, space_lines, space_file = _read_space(job)
     space = space_from(entries, space_lines, space_file)
     conditions = conditions_from(entries, space_lines, space_file, space)

@@ -1,11 +1,14 @@
 """Everything outside the job file that a job names, opened and checked before Ray starts.
 
+    job, problems = resolve_paths(job)          # every path the job names, made absolute
     checked = check_external(job, method, space, space_file, space_lines)
     checked.problems        # [] or SpecProblems naming file, line and key
     checked.fixed           # the fixed values with local model paths made absolute
     checked.remote_code     # what --trust-remote-code lets run, or None
 
-plan.py calls this once the fixed values are typed (job/values.py). It checks: the data
+plan.py resolves the paths first, the one place they are resolved: what validate checks,
+the search reads and the trials receive are the same files, from any current folder. It
+calls check_external once the fixed values are typed (job/values.py), which checks: the data
 source is one the method reads, with options it knows; a data file is a regular,
 readable file with the method's columns and sane values in a sample of rows
 (job/datafile.py); the train split holds at least one batch; a backbone is a model
@@ -19,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +34,7 @@ from adaptune.job.datafile import DataFileError, inspect_file
 from adaptune.job.spec import JobSpec, SpecProblem
 from adaptune.method import MODEL_METADATA, Method
 
-__all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "schedule_problems"]
+__all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "resolve_paths", "schedule_problems"]
 
 PREVIOUS_STAGE = "<previous stage's best model>"  # stage k+1's init_from, known at run time
 REMOTE_CODE = "trust_remote_code"
@@ -132,37 +136,65 @@ def _source_problems(job: JobSpec, method: Method) -> list[SpecProblem]:
     return []
 
 
-def _local(job: JobSpec, key: str, rel: str) -> tuple[Path, SpecProblem | None]:
-    """The path a spec names; a relative one may not climb out of the project."""
-    path = job.resolve_path(rel)
-    if ".." in Path(rel).parts and not Path(rel).expanduser().is_absolute():
-        here = Path(job.source_file).resolve().parent if job.source_file else Path.cwd()
-        if not any(path.is_relative_to(r) for r in (here, here.parent, Path.cwd())):
+def _bases(job: JobSpec) -> tuple[Path, Path, Path]:
+    """Where a relative path is looked for: the job file's folder, its parent, the cwd."""
+    here = Path(job.source_file).resolve().parent if job.source_file else Path.cwd()
+    return here, here.parent, Path.cwd()
+
+
+def _resolve(job: JobSpec, rel: str) -> Path:
+    """A path in the spec: absolute, else next to the job file, else its parent, else cwd
+    (next to the job file when none of them holds it)."""
+    p = Path(os.path.expanduser(rel))
+    if p.is_absolute():
+        return p
+    bases = _bases(job)
+    found = (base / p for base in bases if (base / p).exists())
+    return next(found, bases[0] / p).resolve()
+
+
+def resolve_paths(job: JobSpec) -> tuple[JobSpec, list[SpecProblem]]:
+    """The job (one search's view) with every local path it names made absolute: data.path
+    (a file or folder; a Hugging Face dataset name stays), data.test_path, search.space (a
+    file) and storage_path (a URI stays). A relative data path may not climb out of the
+    project; the first such path is the problem."""
+    d = job.data
+    data: dict[str, str] = {}
+    for key in ("path", "test_path"):
+        rel = getattr(d, key)
+        if not rel or (key == "path" and d.source == "hf"):
+            continue
+        path = _resolve(job, rel)
+        climbs = ".." in Path(rel).parts and not Path(rel).expanduser().is_absolute()
+        if climbs and not any(path.is_relative_to(base) for base in _bases(job)):
             message = f"'{rel}' climbs out of the project to {path}; give an absolute path"
-            return path, job.problem(key, message)
-    return path, None
+            return job, [job.problem(f"data.{key}", message)]
+        data[key] = str(path)
+    update: dict[str, Any] = {"data": d.model_copy(update=data)}
+    space = job.the_search.space
+    if isinstance(space, str):
+        update["search"] = job.the_search.model_copy(update={"space": str(_resolve(job, space))})
+    if job.storage_path and "://" not in job.storage_path:
+        update["storage_path"] = str(_resolve(job, job.storage_path))
+    return job.model_copy(update=update), []
 
 
 def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecProblem]]:
     """The data files' rows (None: not a file source), or the first problem."""
     d = job.data
     if d.source == "fdu-mtl" and d.path:
-        path, problem = _local(job, "data.path", d.path)
-        if problem is None and not path.is_dir():
-            problem = job.problem("data.path", f"not a folder of FDU-MTL files: {path}")
-        return None, [problem] if problem else []
+        if not Path(d.path).is_dir():
+            return None, [job.problem("data.path", f"not a folder of FDU-MTL files: {d.path}")]
+        return None, []
     if d.source != "file":
         return None, []
     rows = None
     for key in ("path", "test_path"):
-        rel = getattr(d, key)
-        if rel is None:
+        path = getattr(d, key)
+        if path is None:
             continue
-        path, problem = _local(job, f"data.{key}", rel)
-        if problem is not None:
-            return None, [problem]
         try:
-            n = inspect_file(path, dict(method.data_columns), d.columns, d.n_train)
+            n = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
         except DataFileError as e:
             at = f"data.columns.{e.column}" if e.column in d.columns else f"data.{key}"
             return None, [job.problem(at, str(e))]
@@ -204,12 +236,12 @@ def _model_path(
     job: JobSpec, method: Method, name: str, value: str
 ) -> tuple[Path | None, str | None]:
     """(the local folder, None), (None, None) for a hub name, or (None, the problem)."""
-    local = value.startswith(("/", "./", "../", "~")) or job.resolve_path(value).exists()
+    local = value.startswith(("/", "./", "../", "~")) or _resolve(job, value).exists()
     if name == "backbone" and not local:
         if HUB_NAME.match(value):
             return None, None
         return None, f"'{value}' is neither a local folder nor a Hugging Face model name"
-    path = job.resolve_path(value)
+    path = _resolve(job, value)
     if not path.is_dir():
         return None, f"no model folder at {path}"
     if name == "backbone":

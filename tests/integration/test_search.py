@@ -1,12 +1,15 @@
 """A real search end to end: local Ray, Tune + Optuna + ASHA, Ray Train workers, MLflow.
 
 One 12-trial DAO search on tiny data (2 CPUs: two trials at a time) backs every test
-here; it takes a few minutes, most of it Ray Train starting worker groups.
+here; it takes a few minutes, most of it Ray Train starting worker groups. It runs from
+another folder than the job's, whose data and test files are named relative to the job.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ from tests.conftest import write
 
 from adaptune.cli import main
 from adaptune.job.pricing import DEFAULT_USD_PER_CPU_HOUR
+from adaptune.methods.dao.data import generate_finsent
 from adaptune.tracking.names import Cost
 
 pytestmark = pytest.mark.integration
@@ -26,7 +30,7 @@ pytestmark = pytest.mark.integration
 JOB = """\
 name: tiny
 method: dao
-data: {source: synthetic-finsent, n_train: 96, seed: 1}
+data: {source: file, path: data/train.csv, test_path: data/test.csv, n_train: 96, seed: 1}
 fixed: {epochs: 3, max_len: 16, batch_size: 8, warmup_steps: 2, lora_rank: 4, log_every: 2}
 search:
   space: space.yaml
@@ -50,9 +54,20 @@ def search(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     root = tmp_path_factory.mktemp("search")
     write(root / "space.yaml", SPACE)
     job = write(root / "job.yaml", JOB)
+    (root / "data").mkdir()
+    for name, n, seed in (("train", 96, 1), ("test", 20, 2)):
+        with (root / "data" / f"{name}.csv").open("w", newline="") as f:
+            texts, scores = generate_finsent(n, seed)
+            csv.writer(f).writerows([("text", "score"), *zip(texts, scores, strict=True)])
     state = root / "state"
     started = time.monotonic()
-    code = main(["--state-dir", str(state), "search", str(job), "--json", str(root / "s.json")])
+    here = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("elsewhere"))  # the paths resolve next to the job file
+    try:
+        argv = ["--state-dir", str(state), "search", str(job), "--json", str(root / "s.json")]
+        code = main(argv)
+    finally:
+        os.chdir(here)
     summary = json.loads((root / "s.json").read_text())
     summary["exit_code"], summary["elapsed"] = code, time.monotonic() - started
     summary["cpus_free"] = _wait_cpus_free()

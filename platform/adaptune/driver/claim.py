@@ -84,7 +84,8 @@ def _data_note(plan: Plan) -> str:
             f"{data.seed}), synthetic, designed to exhibit the method's mechanism, not the "
             "paper's benchmark."
         )
-    return f"data: `{data.source}` from `{data.path}`."
+    where = os.path.relpath(data.path) if data.source != "hf" else data.path  # plan: absolute
+    return f"data: `{data.source}` from `{data.path if where.startswith('..') else where}`."
 
 
 def _command(origin: dict[str, Any]) -> str:

@@ -35,7 +35,6 @@ from adaptune.driver.tuner import (
     place,
     storage_location,
 )
-from adaptune.job.spec import DataSpec
 from adaptune.methods import registered_here
 from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Param, Tag
@@ -98,7 +97,7 @@ def run_search(
     with CONSOLE.phase("mlflow_store"):  # what is left of each once Ray is up
         client = client_ready()
     with CONSOLE.phase("data"):
-        data, cache_dir, info = data_ready()
+        cache_dir, info = data_ready()
     if resume is not None and not restorable(resume):  # died before Tune saved anything
         _abandon(client, state_dir, resume)
         resume = None
@@ -112,7 +111,7 @@ def run_search(
     setup = TrialSetup(
         method=plan.method.name,
         fixed=dict(plan.job.fixed),
-        data=data.model_dump(),
+        data=plan.job.data.model_dump(),
         cache_dir=str(cache_dir),
         search=opened.search,
         storage_path=opened.storage,
@@ -199,20 +198,17 @@ def _quiet(verbose: bool) -> None:
     upstream.slow_callback_threshold(max(upstream.slow_callback_threshold(), 30.0))
 
 
-def prepare_data(plan: Plan, state_dir: Path) -> tuple[DataSpec, Path, dict[str, Any]]:
-    """The data spec with its path resolved, the method's cache folder, and the data's
-    info (built and cached here once, so trials only read the cache)."""
+def prepare_data(plan: Plan, state_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The method's cache folder and the data's info (built and cached here once, so trials
+    only read the cache). The plan's data paths are absolute already (preflight.py)."""
     from adaptune.method import make_config
 
     job = plan.job
-    data = job.data
-    if data.source == "file" and data.path:
-        data = data.model_copy(update={"path": str(job.resolve_path(data.path))})
     cache_dir = state_dir / "cache" / job.method
-    print(f"preparing data ({data.source}, {data.n_train} examples) ...", flush=True)
+    print(f"preparing data ({job.data.source}, {job.data.n_train} examples) ...", flush=True)
     cfg = make_config(plan.method, dict(job.fixed))
-    info = plan.method.build_data(cfg, data, str(cache_dir)).info
-    return data, cache_dir, info
+    info = plan.method.build_data(cfg, job.data, str(cache_dir)).info
+    return cache_dir, info
 
 
 def compile_cache_dir(state_dir: Path, search: str) -> Path:

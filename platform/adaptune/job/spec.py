@@ -10,7 +10,6 @@ Structure only: the method-specific checks (config fields, metrics, data sources
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -244,7 +243,8 @@ class JobSpec(_Strict):
     storage_path: str | None = None  # Tune/Train state; default: the state folder
     pricing: PricingSpec = PricingSpec()  # what compute costs (job/pricing.py)
 
-    # Where the spec came from: used to resolve relative paths and to point at lines.
+    # Where the spec came from: relative paths are resolved next to it (preflight.py), and
+    # problems point at its lines.
     source_file: str = Field("", exclude=True)
     lines: dict[str, int] = Field(default_factory=dict, exclude=True)
     key_prefix: str = Field("", exclude=True)  # "stages.1." in a stage's view of the job
@@ -358,17 +358,6 @@ class JobSpec(_Strict):
         if self.key_prefix and key.split(".")[0] in ("search", "fixed"):
             key = self.key_prefix + key
         return SpecProblem(self.source_file, line_for(self.lines, key), key, message)
-
-    def resolve_path(self, rel: str) -> Path:
-        """A path in the spec: absolute, else next to the job file, else its parent, else cwd."""
-        p = Path(os.path.expanduser(rel))
-        if p.is_absolute():
-            return p
-        here = Path(self.source_file).resolve().parent if self.source_file else Path.cwd()
-        for base in (here, here.parent, Path.cwd()):
-            if (base / p).exists():
-                return (base / p).resolve()
-        return (here / p).resolve()
 
 
 def load_job(path: str | Path, overrides: dict[str, Any] | None = None) -> JobSpec:

@@ -66,6 +66,33 @@ def test_a_good_data_file_passes_and_a_small_one_is_sized(tmp_path: Path) -> Non
     assert "the train split has" in _problem(job)  # 13 rows, minus test and val: < 16
 
 
+def test_paths_are_resolved_next_to_the_job_file_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate and search plan alike: every relative path the job names is found next to
+    the job file, not in the current folder, and the plan (what trials receive) holds it
+    absolute."""
+    here = tmp_path.resolve() / "jobs"
+    rows = "".join(f"The euro rallied {i},0.{i % 10}\n" for i in range(40))
+    write(here / "data" / "train.csv", "text,score\n" + rows)
+    write(here / "data" / "test.csv", "text,score\n" + rows.replace("rallied", "fell"))
+    write(here / "space.yaml", SPACE)
+    write(
+        here / "job.yaml",
+        "name: t\nmethod: dao\nfixed: {epochs: 2}\nstorage_path: tune\n"
+        "data: {source: file, path: data/train.csv, test_path: data/test.csv, n_train: 40}\n"
+        "search: {space: space.yaml, num_samples: 2}\n",
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (plan,) = make_plans(load_job("../jobs/job.yaml"))
+    assert plan.job.data.path == str(here / "data" / "train.csv")
+    assert plan.job.data.test_path == str(here / "data" / "test.csv")
+    assert plan.job.the_search.space == str(here / "space.yaml")
+    assert plan.job.storage_path == str(here / "tune")
+
+
 @pytest.mark.parametrize("name", sorted(BUILTIN))  # installed methods: their own tests
 def test_declared_sources_are_the_ones_build_data_reads(name: str) -> None:
     """Every source a method declares appears in its step or data code, and a synthetic
