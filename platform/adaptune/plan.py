@@ -30,7 +30,7 @@ from adaptune.job.space import grid_size, representative_values, space_from
 from adaptune.job.spec import JobSpec, SpecError, SpecProblem
 from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
-from adaptune.preflight import PREVIOUS_STAGE, check_external, resolve_paths, schedule_problems
+from adaptune.preflight import PREVIOUS_STAGE, check_external, resolve_paths
 
 __all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
 
@@ -240,14 +240,13 @@ def _make_plan(
     if problems:
         raise SpecError(problems)
     epochs_dist = space.get("epochs")
-    max_t = (
+    epochs = (  # the most epochs a trial trains
         int(getattr(epochs_dist, "high", 0) or max(getattr(epochs_dist, "choices", [1])))
         if epochs_dist is not None
         else make_config(method, job.fixed).epochs
     )
-    max_t = job.the_search.scheduler.max_t or max_t
-    problems = search_problems(job, method.metrics, objectives, max_t, bool(conditions))
-    problems += schedule_problems(job, max_t)
+    max_t = job.the_search.scheduler.max_t or epochs
+    problems = search_problems(job, method.metrics, objectives, max_t, epochs, bool(conditions))
     if problems:
         raise SpecError(problems)
     pick = job.promote.pick

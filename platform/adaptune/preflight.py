@@ -13,7 +13,7 @@ source is one the method reads, with options it knows; a data file is a regular,
 readable file with the method's columns and sane values in a sample of rows
 (job/datafile.py); the train split holds at least one batch; a backbone is a model
 folder (or a Hugging Face name) and an ``init_from`` a saved model of this method; no
-model code runs unless the command line confirms it; the scheduler's numbers agree.
+model code runs unless the command line confirms it.
 Standard library only: ``validate`` answers in about a second.
 """
 
@@ -34,7 +34,7 @@ from adaptune.job.datafile import DataFileError, inspect_file
 from adaptune.job.spec import JobSpec, SpecProblem
 from adaptune.method import MODEL_METADATA, Method
 
-__all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "resolve_paths", "schedule_problems"]
+__all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "resolve_paths"]
 
 PREVIOUS_STAGE = "<previous stage's best model>"  # stage k+1's init_from, known at run time
 REMOTE_CODE = "trust_remote_code"
@@ -291,17 +291,3 @@ def _split_problems(
             "trained; give more rows or a smaller batch_size",
         )
     ]
-
-
-def schedule_problems(job: JobSpec, max_t: int) -> list[SpecProblem]:
-    """ASHA refuses a grace period beyond max_t, after the search run has started."""
-    s = job.the_search.scheduler
-    if s.type == "asha" and s.grace_period > max_t:
-        return [
-            job.problem(
-                "search.scheduler.grace_period",
-                f"{s.grace_period} is more than max_t ({max_t} epochs): no trial could "
-                "reach its first rung; lower grace_period or raise max_t",
-            )
-        ]
-    return []

@@ -3,7 +3,7 @@ constraints and the Pareto pick. Nothing is built here (driver/tuner.py builds t
 sampler and the Ray scheduler); every problem names file, line and key.
 
     objectives, problems = objectives_of(job, "mad", "val/acc", "max", METRICS)
-    problems += search_problems(job, METRICS, objectives, max_t, conditional=True)
+    problems += search_problems(job, METRICS, objectives, max_t, epochs, conditional=True)
 
     search:
       sampler: tpe
@@ -233,12 +233,30 @@ _SCHEDULER_KEYS = {
 }
 
 
-def _scheduler_problems(job: JobSpec, max_t: int) -> list[SpecProblem]:
+def _scheduler_problems(job: JobSpec, max_t: int, epochs: int) -> list[SpecProblem]:
+    """`epochs`: the most a trial trains (fixed, or the space's largest)."""
     sched = job.the_search.scheduler
     problems = [
         job.problem(f"search.scheduler.{key}", f"{sched.type} does not take {key}")
         for key in sorted(sched.model_fields_set - {"type"} - _SCHEDULER_KEYS[sched.type])
     ]
+    if sched.type in ("asha", "hyperband") and max_t < epochs:  # both end a trial at max_t
+        problems.append(
+            job.problem(
+                "search.scheduler.max_t",
+                f"{max_t} is below the {epochs} epochs a trial trains: {sched.type} would stop "
+                f"trials at epoch {max_t}, before they end; raise max_t to {epochs} or leave "
+                "it out",
+            )
+        )
+    if sched.type == "asha" and sched.grace_period > max_t:  # Ray refuses it after the start
+        problems.append(
+            job.problem(
+                "search.scheduler.grace_period",
+                f"{sched.grace_period} is more than max_t ({max_t} epochs): no trial could "
+                "reach its first rung; lower grace_period or raise max_t",
+            )
+        )
     if sched.type == "hyperband" and round(math.log(max_t) / math.log(sched.reduction_factor)) < 1:
         problems.append(
             job.problem(
@@ -264,13 +282,15 @@ def search_problems(
     metrics: Sequence[str],
     objectives: list[Objective],
     max_t: int,
+    epochs: int,
     conditional: bool,
 ) -> list[SpecProblem]:
-    """Every check of the search's algorithms (sampler, scheduler, objectives, warm start)."""
+    """Every check of the search's algorithms (sampler, scheduler, objectives, warm start);
+    `epochs`: the most a trial trains."""
     s = job.the_search
     problems = _option_problems(job)
     problems += _objective_problems(job, objectives, metrics)
-    problems += _scheduler_problems(job, max_t)
+    problems += _scheduler_problems(job, max_t, epochs)
     if conditional and s.sampler == "grid":
         problems.append(
             job.problem(
