@@ -8,12 +8,13 @@
 
 plan.py resolves the paths first, the one place they are resolved: what validate checks,
 the search reads and the trials receive are the same files, from any current folder. It
-calls check_external once the fixed values are typed (job/values.py), which checks: the data
-source is one the method reads, with options it knows; a data file is a regular,
+calls check_external once the fixed values are typed (job/values.py), which checks: the
+data source is one the method reads, with options it knows; a data file is a regular,
 readable file with the method's columns and sane values in a sample of rows
-(job/datafile.py); the train split holds at least one batch; a backbone is a model
-folder (or a Hugging Face name) and an ``init_from`` a saved model of this method; no
-model code runs unless the command line confirms it.
+(job/datafile.py), and a test file is not the training file; the train split holds at
+least one batch; a backbone is a model folder (or a Hugging Face name) and an
+``init_from`` a saved model of this method; no model code runs unless the command line
+confirms it.
 Standard library only: ``validate`` answers in about a second.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import filecmp
 import json
 import os
 import re
@@ -193,6 +195,16 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
         path = getattr(d, key)
         if path is None:
             continue
+        same = _same_file(d.path, path) if key == "test_path" else None
+        if same:
+            return None, [
+                job.problem(
+                    "data.test_path",
+                    f"{Path(path).name} {same} data.path ({Path(str(d.path)).name}): the "
+                    "held-out test would be training data; name a file of held-out examples, "
+                    "or leave test_path out to carve a test share off data.path",
+                )
+            ]
         try:
             n = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
         except DataFileError as e:
@@ -200,6 +212,20 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
             return None, [job.problem(at, str(e))]
         rows = n if key == "path" else rows
     return rows, []
+
+
+SAME_BYTES_LIMIT = 64 * 2**20  # test files up to this size are compared byte for byte
+
+
+def _same_file(train: str | None, test: str) -> str | None:
+    """How `test` is the training file (the same file, or the same bytes), else None."""
+    if not train or not Path(test).is_file():
+        return None
+    if os.path.samefile(train, test):
+        return "is the same file as"
+    size = Path(test).stat().st_size
+    small = size == Path(train).stat().st_size <= SAME_BYTES_LIMIT
+    return "has the same bytes as" if small and filecmp.cmp(train, test, shallow=False) else None
 
 
 def _model_checks(
