@@ -45,7 +45,7 @@ Price = Annotated[float, Field(ge=0)]
 
 
 class PricingSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
     usd_per_cpu_hour: Price = DEFAULT_USD_PER_CPU_HOUR
     usd_per_gpu_hour: Price = DEFAULT_USD_PER_GPU_HOUR

@@ -35,7 +35,8 @@ Scalar = bool | int | float | str | None
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN compares false
+    # NaN compares false; strict: `low: true` is not 1
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
     type: Literal["float", "int", "categorical"]
     low: float | None = None
     high: float | None = None

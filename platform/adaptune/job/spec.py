@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
@@ -52,7 +53,14 @@ Sampler = Literal["tpe", "random", "cmaes", "grid", "qmc", "gp", "nsga2"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: a number is a number (lax pydantic reads `true` as 1 and "4" as 4)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+_T = TypeVar("_T")
+# A field of a strict model that converts, where YAML cannot write the type (a Mode from
+# "min", a tuple from a list).
+_Lax = Annotated[_T, Strict(False)]
 
 
 SEED = Field(0, ge=0, lt=2**32)  # numpy's and torch's seeds are unsigned 32-bit
@@ -63,7 +71,7 @@ class DataSpec(_Strict):
     path: str | None = None  # local file for source=file, dataset name for source=hf
     split: str = "train"
     columns: dict[str, str] = Field(default_factory=dict)  # our name -> column in the data
-    n_train: int = Field(2000, ge=10)
+    n_train: int = Field(2000, ge=10, le=10_000_000)
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
     # The held-out test split, seen once after the search: a generated corpus draws a
     # sample of round(n_train * test_fraction) with its own seed; a file or dataset gives
@@ -84,7 +92,7 @@ class SchedulerSpec(_Strict):
     # ASHA and HyperBand build log(max_t / grace_period) / log(reduction_factor) rungs:
     # 1.000000001 would be a billion of them.
     reduction_factor: float = Field(3.0, ge=1.5, le=100.0)
-    max_t: int | None = Field(None, ge=1)  # epochs; default: the trial's epochs
+    max_t: int | None = Field(None, ge=1, le=10_000)  # epochs; default: the trial's epochs
     min_samples_required: int = Field(3, ge=1)  # median: finished trials to compare with
 
 
@@ -100,12 +108,12 @@ class SearchSpec(_Strict):
     # in the file's format or an optuna distribution (kept in the file's format).
     space: str | dict[str, Any]
     sampler: Sampler = "tpe"
-    num_samples: int | None = Field(None, ge=1)  # None: 16, or the grid's size for grid
+    num_samples: int | None = Field(None, ge=1, le=100_000)  # None: 16; grid: the grid's size
     # Options of the sampler (n_startup_trials, multivariate, ...): job/algorithms.py
     sampler_options: dict[str, Any] = Field(default_factory=dict)
     # default: the method's metric; a list = multi-objective (a Pareto front)
     metric: str | list[str] | None = None
-    mode: Mode | list[Mode] | None = None
+    mode: _Lax[Mode] | list[_Lax[Mode]] | None = None
     constraints: list[str] = Field(default_factory=list)  # "metric <= value", feasibility
     warm_start: WarmStartSpec | None = None
     scheduler: SchedulerSpec = SchedulerSpec()
@@ -239,7 +247,7 @@ class JobSpec(_Strict):
     arms: list[ArmSpec] | None = None
     # [candidate, baseline]: the contrast the comparison is run for, on the objective's test
     # metric, read at its own p; every other contrast of the job is Holm-adjusted.
-    primary: tuple[str, str] | None = None
+    primary: _Lax[tuple[str, str]] | None = None
     storage_path: str | None = None  # Tune/Train state; default: the state folder
     pricing: PricingSpec = PricingSpec()  # what compute costs (job/pricing.py)
 

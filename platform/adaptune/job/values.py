@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 __all__ = ["RANGES", "check_values", "range_problem"]
 
 SEED_LIMIT = 2**32  # numpy's and torch's seeds are unsigned 32-bit
+MAX_LR = 10.0  # above it, a typo (DAMA's lambda_lr, on a 10^2 scale, is searched up to 10)
+MAX_EPOCHS = 10_000
 
 
 def _between(low: float, high: float) -> Callable[[float], bool]:
@@ -33,6 +35,16 @@ def _between(low: float, high: float) -> Callable[[float], bool]:
 # (does the rule apply to this field name, does the value pass, what it must be)
 RANGES: list[tuple[Callable[[str], bool], Callable[[Any], bool], str]] = [
     (lambda n: n == "lr" or n.endswith("_lr"), lambda v: v > 0, "a learning rate > 0"),
+    (
+        lambda n: n == "lr" or n.endswith("_lr"),
+        lambda v: v <= MAX_LR,
+        f"a learning rate <= {MAX_LR:g}",
+    ),
+    (
+        lambda n: n == "epochs" or n.endswith("_epochs"),
+        lambda v: v <= MAX_EPOCHS,
+        f"<= {MAX_EPOCHS}",
+    ),
     (lambda n: "dropout" in n or n.endswith("_prob"), _between(0, 1), "a probability in [0, 1]"),
     (lambda n: n == "seed" or n.endswith("_seed"), lambda v: 0 <= v < SEED_LIMIT, "in [0, 2^32)"),
     (lambda n: n == "max_len", lambda v: v >= 1, ">= 1"),

@@ -310,6 +310,8 @@ def problems_from_validation(
             loc, msg = [prefix, cause.key], str(cause)
         else:
             msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+            if e["type"] in ("int_type", "float_type"):  # say what was given: true, "4", 2.5
+                msg = f"{msg} (got {e['input']!r})"
         key = ".".join(p for p in loc if p != "")
         if msg not in merged.setdefault(key, []):
             merged[key].append(msg)
