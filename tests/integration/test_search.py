@@ -7,9 +7,14 @@ another folder than the job's, whose data and test files are named relative to t
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
+import shlex
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +25,7 @@ import pytest
 import ray
 from tests.conftest import write
 
+import adaptune
 from adaptune.cli import main
 from adaptune.job.pricing import DEFAULT_USD_PER_CPU_HOUR
 from adaptune.methods.dao.data import generate_finsent
@@ -65,11 +71,13 @@ def search(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     os.chdir(tmp_path_factory.mktemp("elsewhere"))  # the paths resolve next to the job file
     try:
         argv = ["--state-dir", str(state), "search", str(job), "--json", str(root / "s.json")]
-        code = main(argv)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = main(argv)
     finally:
         os.chdir(here)
     summary = json.loads((root / "s.json").read_text())
     summary["exit_code"], summary["elapsed"] = code, time.monotonic() - started
+    summary["printed"] = printed.getvalue()
     summary["cpus_free"] = _wait_cpus_free()
     yield summary
     ray.shutdown()
@@ -195,6 +203,37 @@ def test_champion_is_registered_and_predicts_raw_text(search: dict[str, Any]) ->
         "positive",
         "strongly positive",
     }
+
+
+def test_the_printed_commands_run_from_another_folder(
+    search: dict[str, Any], tmp_path: Path
+) -> None:
+    """`adaptune show` and `report` as the summary's `next:` block prints them, copied
+    into another folder (whose ./.adaptune, like $ADAPTUNE_HOME here, is not the state)."""
+    commands = [
+        shlex.split(line, comments=True)
+        for line in search["printed"].splitlines()
+        if line.strip().startswith("adaptune ")
+    ]
+    wanted = [c for c in commands if {"show", "report"} & set(c)]
+    assert len(wanted) == 2, search["printed"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["PYTHONPATH"] = str(Path(adaptune.__file__).parents[1])  # this checkout's adaptune
+    for argv in wanted:
+        done = subprocess.run(
+            [sys.executable, "-m", *argv],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, (argv, done.stdout, done.stderr)
+        assert search["search"] in done.stdout
+    assert not (elsewhere / ".adaptune").exists() and not (elsewhere / "mlflow.db").exists()
 
 
 def test_promoting_again_keeps_the_champion_on_a_tie(

@@ -87,24 +87,35 @@ def quiet_libraries() -> None:
 
 
 def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list[str]:
-    """What to do after a search: the UI, the champion, the report."""
+    """What to do after a search: the UI, the champion, the report. Each line runs as
+    printed from any folder: it names the state folder and the store where the defaults
+    would not find them (tracking.cli_flags, tracking.mlflow_env)."""
     from adaptune.report.links import DEFAULT_UI, search_url
+    from adaptune.tracking import cli_flags, mlflow_env
 
+    uri = summary.tracking_uri
+    at = f"adaptune {cli_flags(state_dir, uri)}"
     lines = ["", "next:"]
-    served = summary.tracking_uri.startswith(("http://", "https://"))
+    served = uri.startswith(("http://", "https://"))
     if experiment_id is not None:
-        base = summary.tracking_uri if served else DEFAULT_UI
-        start = "" if served else "adaptune ui            # then "
-        lines.append(f"  {start}{search_url(base, experiment_id, summary.search)}")
+        start = "" if served else f"{at}ui   # then "
+        lines.append(
+            f"  {start}{search_url(uri if served else DEFAULT_UI, experiment_id, summary.search)}"
+        )
     p = summary.promotion
     if p is not None and p.promoted:
-        uri = f"models:/{p.model_name}@{getattr(p, 'alias', None) or 'champion'}"
-        lines.append(f"  mlflow models serve -m {uri} --env-manager local -p 5001")
-        lines.append(f'  mlflow.pyfunc.load_model("{uri}")')
+        model = f"models:/{p.model_name}@{getattr(p, 'alias', None) or 'champion'}"
+        lines.append(
+            f"  {mlflow_env(uri)}mlflow models serve -m {model} --env-manager local -p 5001"
+        )
+        lines.append(
+            f"  import mlflow; mlflow.set_tracking_uri({uri!r}); "
+            f"model = mlflow.pyfunc.load_model({model!r})   # Python"
+        )
     report = state_dir / "reports" / f"{summary.search}.html"
     if report.exists():
-        lines.append(f"  adaptune report {summary.search} --open   # {report}")
-    lines.append(f"  adaptune show {summary.search}")
+        lines.append(f"  {at}report {summary.search} --open   # {report}")
+    lines.append(f"  {at}show {summary.search}")
     return lines
 
 

@@ -169,7 +169,8 @@ def _promote_and_report(
     job, promotion = plan.job, None
     name = job.promote.model_name or job.name
     down = f"MLflow ({tracking_uri}) still unreachable at the end of the search"
-    later = f"run `adaptune promote {search}` once it is back"
+    at = f"adaptune {tracking.cli_flags(state_dir, tracking_uri)}"
+    later = f"run `{at}promote {search}` once it is back"
     if job.promote.enabled and promote and not caught_up:
         promotion = tracking.Promotion(name, None, False, f"skipped: {down}; {later}")
     elif job.promote.enabled and promote:
@@ -198,7 +199,7 @@ def _promote_and_report(
         with tracking.fail_fast(), CONSOLE.phase("report"):
             report_quietly(client, parent_id, state_dir)  # a failed report only warns
         return promotion, []
-    later = f"`adaptune report {search}` builds it later"
+    later = f"`{at}report {search}` builds it later"
     print(f"warning: no report: {down}; {later}", file=sys.stderr, flush=True)
     return promotion, [f"search run: report (MLflow unreachable; {later})"]
 

@@ -148,8 +148,11 @@ def search_note(
         state = "promoted" if p.promoted else "not promoted"
         lines.append(f"\nChampion: {p.model_name}{ver} {state}: {p.reason}")
         if p.promoted:
+            from adaptune.tracking import mlflow_env
+
             lines.append(
-                f"serve it: `mlflow models serve -m models:/{p.model_name}@{alias} "
+                f"serve it: `{mlflow_env(s.tracking_uri)}mlflow models serve "
+                f"-m models:/{p.model_name}@{alias} "
                 "--env-manager local`"
             )
     if s.errored:

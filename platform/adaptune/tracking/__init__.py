@@ -10,6 +10,7 @@ from adaptune.tracking.promotion import Promotion, promote
 from adaptune.tracking.scrub import scrub, secret_values
 from adaptune.tracking.store import (
     child_runs,
+    cli_flags,
     default_state_dir,
     ensure_experiment,
     fail_fast,
@@ -17,6 +18,7 @@ from adaptune.tracking.store import (
     log_params,
     log_trial_model,
     metric_batch,
+    mlflow_env,
     resolve_uri,
     series_batch,
     setup,
@@ -29,6 +31,7 @@ __all__ = [
     "Status",
     "Tag",
     "child_runs",
+    "cli_flags",
     "default_state_dir",
     "ensure_experiment",
     "fail_fast",
@@ -36,6 +39,7 @@ __all__ = [
     "log_params",
     "log_trial_model",
     "metric_batch",
+    "mlflow_env",
     "promote",
     "resolve_uri",
     "scrub",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ from adaptune.tracking.scrub import ScrubbingClient, scrub, scrubbed_copy, secre
 
 __all__ = [
     "child_runs",
+    "cli_flags",
     "default_state_dir",
     "ensure_experiment",
     "fail_fast",
@@ -41,6 +43,7 @@ __all__ = [
     "log_params",
     "log_trial_model",
     "metric_batch",
+    "mlflow_env",
     "resolve_uri",
     "seeded_runs",
     "series_batch",
@@ -63,6 +66,31 @@ def resolve_uri(explicit: str | None, state_dir: Path) -> str:
         return uri
     state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state_dir / 'mlflow.db'}"
+
+
+def cli_flags(state_dir: Path, uri: str) -> str:
+    """What an `adaptune` command printed for the user needs to find this state folder and
+    store from any folder ("--state-dir DIR --tracking-uri URI ", absolute and quoted): no
+    --state-dir where $ADAPTUNE_HOME names the folder (./.adaptune depends on the folder),
+    no --tracking-uri where the folder's default store (or $MLFLOW_TRACKING_URI) is it."""
+    home = os.environ.get("ADAPTUNE_HOME")
+    state = state_dir.resolve()
+    flags = (
+        "" if home and Path(home).resolve() == state else f"--state-dir {shlex.quote(str(state))} "
+    )
+    if uri != resolve_uri(None, state):
+        flags += f"--tracking-uri {shlex.quote(uri)} "
+    return flags
+
+
+def mlflow_env(uri: str) -> str:
+    """ "MLFLOW_TRACKING_URI=URI " before an `mlflow` command printed for the user, unless
+    the environment names that store already: without it MLflow opens ./mlflow.db."""
+    return (
+        ""
+        if os.environ.get("MLFLOW_TRACKING_URI") == uri
+        else f"MLFLOW_TRACKING_URI={shlex.quote(uri)} "
+    )
 
 
 # The search driver's writes fail fast: the outbox (adaptune.tracking.outbox) does the retrying, so

@@ -96,12 +96,14 @@ def test_the_search_note_gives_best_savings_champion_and_report() -> None:
         promotion=SimpleNamespace(
             model_name="tiny", version="1", promoted=True, reason="champion -> v1"
         ),
+        tracking_uri="sqlite:////a b/mlflow.db",
     )
     note = search_note(summary, method="dao", scheduler="ASHA", experiment_id="7", report="/r.html")
     assert "**Best trial d**: val/mse = 0.0789 (min) ([its run](#/experiments/7/runs/r123?" in note
     assert "saved 0.012 (41% of running every trial to the end)" in note
     assert "Cost $0.0008 (local); saved by early stopping $0.0006." in note
-    assert "mlflow models serve -m models:/tiny@champion" in note
+    serve = "MLFLOW_TRACKING_URI='sqlite:////a b/mlflow.db' mlflow models serve -m models:/tiny@"
+    assert serve in note  # the store named: copied into any folder, it finds the champion
     assert "`/r.html`" in note
 
 

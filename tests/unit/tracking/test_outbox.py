@@ -205,7 +205,8 @@ def test_server_never_back_search_still_succeeds(
         "trial a: metric write, status tag, run name, run end, best name (MLflow unreachable)",
         "trial b: run creation, params, 2 metric writes, node_id tag, status tag, run name,"
         " run end (MLflow unreachable)",
-        "search run: report (MLflow unreachable; `adaptune report outage-1` builds it later)",
+        "search run: report (MLflow unreachable; `adaptune --state-dir "
+        f"{store['state']} report outage-1` builds it later)",
     ]
     assert summary["mlflow_writes"]["lost"] == 17 and summary["mlflow_writes"]["caught_up"] == 0
     promotion = summary["promotion"]
