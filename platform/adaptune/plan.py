@@ -323,10 +323,11 @@ def _blame(problem: SpecProblem, job: JobSpec) -> SpecProblem:
     if job.method not in METHODS:
         return blamed
     fields = [f.name for f in dataclasses.fields(METHODS[job.method].config_cls)]
-    close = difflib.get_close_matches(problem.key.split(".", 1)[1], fields, n=1, cutoff=0.5)
+    name = problem.key.split(".", 1)[1]
+    close = difflib.get_close_matches(name, fields, n=1, cutoff=0.5)
     hint = (
         f" (did you mean 'fixed.{close[0]}'?)"
-        if close and "did you mean" not in blamed.message
+        if close and name not in fields and "did you mean" not in blamed.message
         else ""
     )
     return SpecProblem(blamed.file, blamed.line, blamed.key, blamed.message + hint)

@@ -50,7 +50,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _describe(path: str, plan: Any) -> dict[str, Any]:
     s = plan.job.the_search
     print(
-        f"ok: {path} [{plan.job.name}]: {plan.method.name}, {plan.num_samples} trials, "
+        f"ok: {path} [{plan.job.name}]: {plan.method.name}, {plan.num_samples} "
+        f"trial{'' if plan.num_samples == 1 else 's'}, "
         f"{s.sampler} + {s.scheduler.type}, {len(plan.space)} searched "
         f"({', '.join(plan.space)}), objective {plan.metric} ({plan.mode}), "
         f"max_t {plan.max_t} epochs"
