@@ -78,36 +78,21 @@ class SearchResult:
         return sum(p.counts.get("completed", 0) for p in self.parts or [self])
 
     def trials_df(self) -> pd.DataFrame:
-        """One row per trial: search, trial_id, status, stop_epoch, epochs, best and last
-        objective, every searched param, cost_usd, node_id, run_id."""
+        """One row per trial, best first (report.tables.summary_rows): search, trial_id,
+        status, stop_epoch, epochs, best and last objective, test/* where recorded, every
+        searched param, cost_usd, node_id, run_id."""
         import pandas as pd
 
         if self.parts:
             return pd.concat([p.trials_df() for p in self.parts], ignore_index=True)
         from adaptune.library import library_mode
         from adaptune.report.data import load_search
-        from adaptune.report.tables import trial_rows
+        from adaptune.report.tables import summary_rows
 
         with library_mode(quiet=True, tune=False):
             client = tracking.setup(self.tracking_uri)
             search = load_search(client, client.get_run(self.run_id))
-        rows = [  # the report's trials.csv rows, less its columns
-            {
-                "search": self.name,
-                "trial_id": r["trial_id"],
-                "status": r["status"],
-                "stop_epoch": r["epochs_run"] if r["status"] == "stopped" else None,
-                "epochs": r["epochs_run"],
-                f"best_{search.metric}": r["best_value"],
-                f"last_{search.metric}": r["final_value"],
-                **{name: r[name] for name in search.space},
-                "cost_usd": r["usd"],
-                "node_id": r["node_id"],
-                "run_id": r["run_id"],
-            }
-            for r in trial_rows(search)
-        ]
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"search": self.name, **r} for r in summary_rows(search)])
 
     def comparison_df(self) -> pd.DataFrame:
         """A comparison job's arms: val best (what chose each arm's config), the test

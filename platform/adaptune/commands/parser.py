@@ -48,7 +48,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     ),
     "show": (
         "one search or job: settings, trials, best trial, champion, report, UI link",
-        "adaptune show quickstart-20261124-101500-3f2a",
+        "adaptune show quickstart-20261124-101500-3f2a\n"
+        "  adaptune show quickstart-20261124-101500-3f2a --csv trials.csv",
     ),
     "promote": (
         "re-run guarded promotion for a past search",
@@ -182,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     _sub(sub, "list", common).add_argument(
         "--limit", type=int, default=50, help="the most recent N (default 50)"
     )
-    _sub(sub, "show", common).add_argument("search", help="a search or job name, or a run id")
+    sh = _sub(sub, "show", common)
+    sh.add_argument("search", help="a search or job name, or a run id")
+    sh.add_argument("--csv", metavar="FILE", help="one row per trial, best first, into FILE")
 
     pr = _sub(sub, "promote", common)
     pr.add_argument("search", help="search name (its MLflow run name) or run id")

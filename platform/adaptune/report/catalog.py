@@ -16,6 +16,7 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from adaptune.method import TEST_PREFIX
 from adaptune.report.links import RunLinks
 from adaptune.tracking.names import Kind, SearchMetric, Tag
 
@@ -46,15 +47,6 @@ def _champions(client: MlflowClient, runs: list[Any]) -> dict[str, str]:
     return out
 
 
-def _rounded(text: str) -> str:
-    """A param as MLflow holds it (a string), numbers to 4 significant digits."""
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return text if number.is_integer() and "." not in text else f"{number:.4g}"
-
-
 def _row(run: Any, champions: dict[str, str]) -> dict[str, Any]:
     tags, metrics = run.data.tags, run.data.metrics
     kind = tags.get(Tag.KIND, "")
@@ -69,6 +61,7 @@ def _row(run: Any, champions: dict[str, str]) -> dict[str, Any]:
         "method": tags.get(Tag.METHOD, ""),
         "trials": int(metrics[SearchMetric.TRIALS]) if SearchMetric.TRIALS in metrics else None,
         "objective": f"{metric} ({tags.get(Tag.MODE, '')})" if metric else "",
+        "metric": metric,
         "best": best,
         "champion": champions.get(name, ""),
         "run_id": run.info.run_id,
@@ -96,7 +89,7 @@ def describe(client: MlflowClient, name: str, state_dir: Path) -> dict[str, Any]
     """One search (or job): its row, settings, trials and where to look next. Raises
     LookupError for an unknown name."""
     from adaptune.report.data import load_search
-    from adaptune.report.tables import trial_rows
+    from adaptune.report.tables import summary_rows
     from adaptune.tracking import find_run
 
     run = find_run(client, name)
@@ -113,19 +106,15 @@ def describe(client: MlflowClient, name: str, state_dir: Path) -> dict[str, Any]
     if job:
         return info
     search = load_search(client, run)
-    info["searched"] = list(search.space)
-    info["settings"] = {
-        k: v for k, v in sorted(run.data.params.items()) if k.startswith(("search.", "scheduler."))
+    info["metric"], info["searched"] = search.metric, list(search.space)
+    info["settings"] = {  # unset ones (None, [], {}) left out
+        k: v
+        for k, v in sorted(run.data.params.items())
+        if k.startswith(("search.", "scheduler.")) and v not in ("None", "[]", "{}", "")
     }
-    info["trials_table"] = [
-        {
-            "trial": r["trial_id"],
-            "status": r["status_detail"],
-            "epochs": r["epochs_run"],
-            "last": r["final_value"],
-            "best": r["best_value"],
-            **{k: _rounded(t.params.get(k, "")) for k in search.space},
-        }
-        for t, r in zip(search.trials, trial_rows(search), strict=True)
-    ]
+    info["trials_table"] = rows = summary_rows(search)
+    chosen = next((r for r in rows if r["trial_id"] == info["best_trial"]), None)
+    if chosen is not None:  # what it was selected on: its value at its last epoch
+        info["best_epoch"] = chosen["epochs"]
+        info["test"] = {k: v for k, v in chosen.items() if k.startswith(TEST_PREFIX)}
     return info

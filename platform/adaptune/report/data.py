@@ -22,6 +22,7 @@ from optuna.distributions import (
 )
 
 from adaptune.job.objective import Mode
+from adaptune.method import TEST_PREFIX
 from adaptune.tracking import trial_runs
 from adaptune.tracking.names import (
     SEARCHED_PARAM_PREFIX,
@@ -59,6 +60,7 @@ class Trial:
     start_ms: int = 0
     node_type: str = ""  # the cost ledger's (Cost.NODE_TYPE); "" before it existed
     usd: float | None = None
+    test: dict[str, float] = field(default_factory=dict)  # test/*: the chosen trial's alone
 
 
 @dataclass
@@ -152,6 +154,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
             node_id=tags.get(Tag.NODE_ID, ""),
             node_type=tags.get(Cost.NODE_TYPE, ""),
             usd=metrics.get(Cost.USD),
+            test={k: v for k, v in metrics.items() if k.startswith(TEST_PREFIX)},
             start_ms=int(run.info.start_time or 0),
         )
         old = kept.get(trial.trial_id)

@@ -14,7 +14,6 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from adaptune.job.objective import Mode
 from adaptune.job.pricing import dollars
 from adaptune.report import plots
 from adaptune.report.champion import champion_info
@@ -22,7 +21,14 @@ from adaptune.report.data import Search, load_search
 from adaptune.report.html import esc, fmt, heading, image, link, paragraph, table
 from adaptune.report.importance import importances
 from adaptune.report.links import RunLinks
-from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
+from adaptune.report.tables import (
+    best_row,
+    best_so_far,
+    milestones,
+    rung_rows,
+    trial_rows,
+    write_csv,
+)
 from adaptune.tracking.names import Cost, Param, SearchMetric, Tag
 
 __all__ = ["OUR_FILES", "render_search"]
@@ -131,17 +137,6 @@ def _cost(search: Search) -> list[tuple[str, Any]]:
         ("cost", f"{dollars(usd)} ({where})" if where else dollars(usd)),
         ("cost saved by early stopping", dollars(saved)),
     ]
-
-
-def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The search's best trial: the one it decided (tagged on its run), else the best
-    completed one by the objective's last value."""
-    done = [r for r in rows if r["status"] == "completed" and r["final_value"] is not None]
-    tagged = search.tags.get(Tag.BEST_TRIAL)
-    chosen = [r for r in rows if tagged and r["trial_id"] == tagged]
-    if chosen or not done:
-        return chosen[0] if chosen else None
-    return Mode(search.mode).best(done, key=lambda r: r["final_value"])
 
 
 def _best(search: Search, rows: list[dict[str, Any]], links: RunLinks) -> str:

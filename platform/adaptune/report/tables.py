@@ -1,6 +1,7 @@
 """The report's numbers, from a loaded Search: trials table, ASHA rungs, best-so-far.
 
     rows = trial_rows(search)                       # one dict per Tune trial (trials.csv)
+    rows = summary_rows(search)                     # fewer columns, best first (show, trials_df)
     rungs = rung_rows(search.trials, milestones(search))
     curve = best_so_far(search.trials, search.mode, search.start_ms)
 
@@ -17,11 +18,14 @@ from typing import Any
 from adaptune.job.objective import Mode
 from adaptune.job.space import parse_value
 from adaptune.report.data import Search, Trial
+from adaptune.tracking.names import Tag
 
 __all__ = [
+    "best_row",
     "best_so_far",
     "milestones",
     "rung_rows",
+    "summary_rows",
     "trial_rows",
     "write_csv",
 ]
@@ -70,6 +74,49 @@ def trial_rows(search: Search) -> list[dict[str, Any]]:
                 row[name if name not in row else f"config.{name}"] = text
         rows.append(row)
     return rows
+
+
+def best_row(search: Search, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The search's best trial: the one it decided (tagged on its run), else the best
+    completed one by the objective's last value."""
+    done = [r for r in rows if r["status"] == "completed" and r["final_value"] is not None]
+    tagged = search.tags.get(Tag.BEST_TRIAL)
+    chosen = [r for r in rows if tagged and r["trial_id"] == tagged]
+    if chosen or not done:
+        return chosen[0] if chosen else None
+    return Mode(search.mode).best(done, key=lambda r: r["final_value"])
+
+
+def summary_rows(search: Search) -> list[dict[str, Any]]:
+    """One row per trial, best first by what the search selects on, the objective at a
+    trial's last epoch (`last_<metric>`): the chosen trial, then completed trials (the
+    only ones that can be chosen), stopped ones, the rest. Columns: trial_id, status,
+    stop_epoch, epochs, best_<metric> and last_<metric> (val), test/* where recorded
+    (the chosen trial's), the searched parameters (typed), cost_usd, node_id, run_id."""
+    rows = trial_rows(search)
+    chosen = (best_row(search, rows) or {}).get("trial_id")
+    tests = {t.trial_id: t.test for t in search.trials}
+    last = f"last_{search.metric}"
+    out = [
+        {
+            "trial_id": r["trial_id"],
+            "status": r["status"],
+            "stop_epoch": r["epochs_run"] if r["status"] == "stopped" else None,
+            "epochs": r["epochs_run"],
+            f"best_{search.metric}": r["best_value"],
+            last: r["final_value"],
+            **tests[r["trial_id"]],
+            **{name: r[name] for name in search.space},
+            "cost_usd": r["usd"],
+            "node_id": r["node_id"],
+            "run_id": r["run_id"],
+        }
+        for r in rows
+    ]
+    group = {"completed": 1, "stopped": 2}
+    ranked = Mode(search.mode).ranked([r for r in out if r[last] is not None], lambda r: r[last])
+    ranked.sort(key=lambda r: (r["trial_id"] != chosen, group.get(r["status"], 3)))
+    return ranked + [r for r in out if r[last] is None]
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:

@@ -254,3 +254,45 @@ def test_cli_report_prints_the_page_path_and_refuses_unknown_searches(
     assert path == store["root"] / "reports" / "cli.html" and path.exists()
     assert main([*base, "nope", "--tracking-uri", uri]) == 2
     assert "no search or job called 'nope'" in capsys.readouterr().err
+
+
+def test_show_ranks_trials_on_what_chose_them_and_exports_them(
+    store: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A trial is chosen on its last epoch's val (b: 0.33), not its best epoch's (a: 0.30
+    at epoch 1); show says which number is val and which test, and leaves unset settings
+    out; --csv holds the same rows, best first."""
+    client, params = store["client"], {"lr": "0.001", "rank": "8", "epochs": "2"}
+    trials = [
+        ("a", "completed", [0.30, 0.35], params),
+        ("b", "completed", [0.40, 0.33], params),
+        ("c", "stopped by ASHA at epoch 1", [0.31], params),
+    ]
+    run = _search(store, "shown", trials)
+    client.log_param(run, "scheduler.max_t", "None")  # unset: the epochs
+    client.set_tag(run, "adaptune.best_trial", "b")  # as the driver decided
+    (b,) = [r for r in tracking.trial_runs(client, client.get_run(run)) if r.info.run_name == "b"]
+    client.log_metric(b.info.run_id, "test/mse", 0.29)  # the chosen trial's test score
+    out_csv = tmp_path / "trials.csv"
+    argv = ["--state-dir", str(store["root"]), "--tracking-uri", client.tracking_uri]
+    assert main([*argv, "show", "shown", "--csv", str(out_csv)]) == 0
+    lines = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert "best trial b: val/mse=0.33 at epoch 2 — val (selected on)" in lines
+    assert "test/mse=0.29 — test (held-out, seen once)" in lines
+    assert not [line for line in lines if "None" in line]
+    table = lines.index("TRIAL STATUS EPOCHS VAL/MSE TEST/MSE LR RANK")
+    assert [line.split()[0] for line in lines[table + 1 : table + 4]] == ["b", "a", "c"]
+    with open(out_csv) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["trial_id"] for r in rows] == ["b", "a", "c"]
+    assert (rows[0]["last_val/mse"], rows[0]["test/mse"], rows[1]["test/mse"]) == (
+        "0.33",
+        "0.29",
+        "",
+    )
+    assert (rows[1]["best_val/mse"], rows[2]["status"], rows[2]["stop_epoch"]) == (
+        "0.3",
+        "stopped",
+        "1",
+    )
+    assert float(rows[0]["lr"]) == 0.001 and "cost_usd" in rows[0]

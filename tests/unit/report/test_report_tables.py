@@ -15,7 +15,14 @@ from adaptune.job.space import parse_value
 from adaptune.report.data import Point, Search, Trial, status_of
 from adaptune.report.html import image, page, table
 from adaptune.report.importance import MIN_TRIALS, importances
-from adaptune.report.tables import best_so_far, milestones, rung_rows, trial_rows, write_csv
+from adaptune.report.tables import (
+    best_so_far,
+    milestones,
+    rung_rows,
+    summary_rows,
+    trial_rows,
+    write_csv,
+)
 
 SPACE = {
     "lr": FloatDistribution(1e-5, 1e-2, log=True),
@@ -91,6 +98,26 @@ def test_trials_table_has_one_row_per_trial_with_outcome_metric_and_compute() ->
     assert a["cpu_hours"] == pytest.approx(3 * 36.0 * 2.0 / 3600)
     assert b["status"] == "stopped" and b["status_detail"] == "stopped by ASHA at epoch 1"
     assert b["rank"] == 8 and isinstance(b["lr"], float) and b["epochs"] == "3"  # full config
+
+
+def test_summary_rows_put_the_chosen_trial_first_then_completed_then_the_rest() -> None:
+    """Best first on what chooses (the last epoch's value, here higher is better): the
+    decided trial leads even when another scored higher (a constraint, a Pareto pick)."""
+    trials = [
+        trial("stop", [0.9], "stopped"),  # higher than any, but stopped: cannot be chosen
+        trial("peak", [0.8, 0.5]),  # its best epoch beat "late"; its last did not
+        trial("late", [0.4, 0.7]),
+        trial("top", [0.6, 0.75]),
+        trial("none", [], "errored"),
+    ]
+    trials[2].test = {"test/mse": 0.61}
+    s = search(trials, mode="max", tags={"adaptune.best_trial": "late"})
+    rows = summary_rows(s)
+    assert [r["trial_id"] for r in rows] == ["late", "top", "peak", "stop", "none"]
+    late = rows[0]
+    assert (late["last_val/mse"], late["best_val/mse"], late["test/mse"]) == (0.7, 0.7, 0.61)
+    assert "test/mse" not in rows[1] and rows[3]["stop_epoch"] == 1 and late["stop_epoch"] is None
+    assert isinstance(late["lr"], float) and late["rank"] == 4
 
 
 def test_csv_holds_every_column_any_row_has(tmp_path: Path) -> None:
