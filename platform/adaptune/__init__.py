@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from adaptune.api import SearchFailed, Submission, load, resume, search, submit
     from adaptune.contract import MethodContractError, check_method
+    from adaptune.driver.interrupt import SearchInterrupted
     from adaptune.job.spec import JobSpec as Job
     from adaptune.job.yamlfile import SpecError
     from adaptune.method import Arm, JobReport, Method, Optimizers, Splits
@@ -39,6 +40,7 @@ _WHERE = {
     "Champion": ".result:Champion",
     "SpecError": ".job.yamlfile:SpecError",
     "SearchFailed": ".api:SearchFailed",
+    "SearchInterrupted": ".driver.interrupt:SearchInterrupted",
     "Method": ".method:Method",
     "Optimizers": ".method:Optimizers",
     "Splits": ".method:Splits",
@@ -59,6 +61,7 @@ __all__ = [
     "MethodContractError",
     "Optimizers",
     "SearchFailed",
+    "SearchInterrupted",
     "SearchResult",
     "SpecError",
     "Splits",

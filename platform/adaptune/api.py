@@ -13,6 +13,7 @@ only a Ray it started itself, and raises (SpecError, SearchFailed) instead of ex
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -61,6 +62,7 @@ def search(
     ray_dashboard: bool = False,
     verbose: bool = False,
     ledger: str | Path | None = None,
+    promote_partial: bool = False,
 ) -> SearchResult:
     """Run `job` (a Job, or a job file's path): one search, its stages or its arms.
 
@@ -69,7 +71,9 @@ def search(
     default ./.adaptune or $ADAPTUNE_HOME); `quiet=False` prints the CLI's progress lines;
     `ledger`: a folder a comparison's results record is also written to.
     Raises SpecError before anything starts when the job is wrong, SearchFailed when no
-    trial completed."""
+    trial completed, SearchInterrupted (a KeyboardInterrupt) on Ctrl-C or SIGTERM: the
+    search stays resumable, nothing promoted, unless `promote_partial` (then it ends on
+    the trials that finished)."""
     if not isinstance(job, JobSpec):
         job = JobSpec.from_yaml(job)
     from adaptune.plan import make_plans
@@ -87,6 +91,7 @@ def search(
         quiet=quiet,
         dashboard=ray_dashboard,
         verbose=verbose,
+        promote_partial=promote_partial,
     )
 
 
@@ -100,9 +105,15 @@ def resume(
     trust_remote_code: bool = False,
     ray_dashboard: bool = False,
     verbose: bool = False,
+    promote_partial: bool = False,
+    force: bool = False,
 ) -> SearchResult:
-    """Continue the search or job `name` whose driver died (its record in `state_dir`):
-    no trial lost, none logged twice. LookupError if there is nothing to resume."""
+    """Continue the search or job `name` whose driver died or was interrupted (its record
+    in `state_dir`): no trial lost, none logged twice. LookupError if there is nothing to
+    resume, another process runs it (resume.Busy) or its job changed since it started
+    (resume.Changed); with `force`, a changed job runs as a new search warm-started from
+    this one's trials."""
+    from adaptune.driver import resume as resume_lib
     from adaptune.job.overrides import parse_override
     from adaptune.plan import make_plans
 
@@ -110,21 +121,42 @@ def resume(
     record = resumable(state, name)
     if record is None:
         raise LookupError(f"{name} finished already; nothing to resume")
-    sets = dict(parse_override(s) for s in record.overrides)
-    plans = make_plans(JobSpec.from_yaml(record.job, sets), trust_remote_code=trust_remote_code)
-    origin = {"job": record.job, "overrides": record.overrides}
-    uri = tracking_uri or record.tracking_uri or None
+
+    def plans_of(overrides: list[str]) -> list[Any]:
+        sets = dict(parse_override(s) for s in overrides)
+        return make_plans(JobSpec.from_yaml(record.job, sets), trust_remote_code=trust_remote_code)
+
+    plans, overrides, started = plans_of(record.overrides), record.overrides, record
+    try:
+        resume_lib.check_unchanged(record, plans)
+    except resume_lib.Changed:
+        if not force:
+            raise
+        overrides = warm_restart(record)
+        plans, record = plans_of(overrides), None
     return _run(
         plans,
         state,
-        origin,
+        {"job": started.job, "overrides": overrides},
         record,
         address=address,
-        tracking_uri=uri,
+        tracking_uri=tracking_uri or started.tracking_uri or None,  # the warm start's too
         quiet=quiet,
         dashboard=ray_dashboard,
         verbose=verbose,
+        promote_partial=promote_partial,
     )
+
+
+def warm_restart(record: Any) -> list[str]:
+    """`resume --force` of a changed job: the overrides of a new search of it whose first
+    trials are the old search's best configs (search.warm_start)."""
+    if record.kind != "search":
+        raise LookupError(
+            f"{record.search} is a multi-stage job: it cannot be warm-started; restore its "
+            f"job file to resume it, or run it again: adaptune search {record.job}"
+        )
+    return [*record.overrides, f"search.warm_start.from={record.search}"]
 
 
 def resumable(state: Path, name: str) -> Any:
@@ -163,6 +195,7 @@ def run_plans(
     dashboard: bool = False,
     verbose: bool = False,
     read_back: bool = True,
+    promote_partial: bool = False,
 ) -> tuple[list[Any], SearchResult | None]:
     """Run checked plans in library mode: the driver's summaries (what the CLI prints),
     and the result read back from MLflow (None if it cannot be read: MLflow down at the
@@ -171,12 +204,16 @@ def run_plans(
     (the CLI does on exit). One search per plan: a search, a job's stages or a comparison's
     arms (make_plans), or the job `record` names continued."""
     from adaptune import tracking
+    from adaptune.driver import resume as resume_lib
     from adaptune.result import load_result
 
-    with library_mode(quiet=quiet):
+    with library_mode(quiet=quiet), contextlib.ExitStack() as held:
+        if record is not None:  # refused now, before Ray starts, if another driver runs it
+            held.enter_context(resume_lib.hold(state, record.search))
         from adaptune.driver.tuner import needs_dashboard
 
         common: dict[str, Any] = {
+            "promote_partial": promote_partial,
             "address": address,
             "tracking_uri": tracking_uri,
             "verbose": verbose,

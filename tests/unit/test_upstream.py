@@ -24,6 +24,7 @@ SYMBOLS = [
     ("ray._private.runtime_env.packaging", "_dir_travel"),
     ("ray._private.runtime_env.packaging", "_get_excludes"),
     ("ray.tune.utils.util", "warn_if_slow"),
+    ("ray.tune.tune", "_setup_signal_catching"),
     ("ray.train.v2._internal.execution.storage", "StorageContext"),
     ("ray.train.torch.train_loop_utils", "_WrappedDataLoader"),
     ("ray._private.authentication", None),  # AUTH_LOGGER: a logger by its module's name
@@ -38,7 +39,7 @@ INSTANCE_ATTRIBUTES = [
 PRIVATE = re.compile(
     r"ray\._|\._internal\b|_local_tuner|_experiment_analysis|_ot_trials|_completed_trials"
     r"|_WrappedDataLoader|warn_if_slow|_dir_travel|_get_excludes|ENABLE_RAY_CLUSTER"
-    r"|DEBUG_AUTOSCALING_STATUS|optuna\.[a-z_.]*\._"
+    r"|DEBUG_AUTOSCALING_STATUS|_setup_signal_catching|optuna\.[a-z_.]*\._"
 )
 
 
@@ -97,3 +98,29 @@ def test_the_report_keys_tune_fills_come_from_ray() -> None:
     assert report.TIME_TOTAL_S == result.TIME_TOTAL_S
     assert {"training_iteration", "time_this_iter_s", "config"} <= report.ray_keys()
     assert report.reserved_in(["val/acc", "epoch", "pid"]) == ["epoch", "pid"]
+
+
+def test_tune_interrupt_handler_is_reachable_and_sigint_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """driver/interrupt.py relies on both: with TUNE_DISABLE_SIGINT_HANDLER Tune's fit
+    leaves SIGINT to adaptune, and upstream.interrupt_tune reaches the event it waits on."""
+    import signal
+
+    from ray.tune.tune import _setup_signal_catching
+
+    from adaptune.driver import upstream
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGUSR1)}
+    monkeypatch.setenv(upstream.TUNE_SIGINT_ENV, "1")
+    try:
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        assert upstream.interrupt_tune(signal.SIGINT) is False  # no fit running
+        event = _setup_signal_catching()
+        assert signal.getsignal(signal.SIGINT) is before[signal.SIGINT]
+        assert not event.is_set()
+        assert upstream.interrupt_tune(signal.SIGTERM) is True
+        assert event.is_set()
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

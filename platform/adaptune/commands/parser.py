@@ -20,7 +20,8 @@ EXIT_CODES = """exit codes:
   0    ok
   1    the search or the command failed (see the message; MLflow holds the details)
   2    bad input: nothing was started
-  130  interrupted"""
+  130  interrupted (Ctrl-C); a search stays resumable: adaptune resume NAME
+  143  stopped by SIGTERM; resumable likewise"""
 
 SUMMARY = "Hyperparameter search on Ray for DAO, DAMA, MAD and DALLMi, tracked in MLflow."
 
@@ -149,6 +150,12 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         help="start the local cluster with Ray's dashboard and print its address (on by "
         "itself when trials run in worker groups; off otherwise: ~2 s of start-up)",
     )
+    p.add_argument(
+        "--promote-partial",
+        action="store_true",
+        help="on Ctrl-C or SIGTERM, end the search on the trials that finished and promote "
+        "from them (default: stop it resumable, exit 130 or 143, promote nothing)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs = _sub(sub, "resume", common)
     rs.add_argument("search", help="the search's (or job's) name, as `adaptune list` shows it")
     rs.add_argument("--trust-remote-code", action="store_true", help="as for `search`")
+    rs.add_argument(
+        "--force",
+        action="store_true",
+        help="its job file changed since it started: run the changed job as a new search "
+        "whose first trials are this one's best configs (default: refuse)",
+    )
     _run_flags(rs)
 
     _sub(sub, "list", common).add_argument(

@@ -26,7 +26,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from adaptune.api import resumable
+    from adaptune.api import resumable, warm_restart
+    from adaptune.driver import resume as resume_lib
 
     try:
         record = resumable(state_dir(args), args.search)
@@ -39,6 +40,17 @@ def cmd_resume(args: argparse.Namespace) -> int:
     args.tracking_uri = args.tracking_uri or record.tracking_uri or None
     args.set = record.overrides
     plans = load_plans(record.job, args)
+    try:
+        resume_lib.check_unchanged(record, plans)
+    except resume_lib.Changed as e:
+        if not args.force:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        args.set = warm_restart(record)  # a new search, its first trials the old best
+        print(f"{record.search}: its job changed; starting a new search warm-started from it")
+        return _run(
+            args, load_plans(record.job, args), {"job": record.job, "overrides": args.set}, None
+        )
     return _run(args, plans, {"job": record.job, "overrides": record.overrides}, record)
 
 
@@ -64,6 +76,7 @@ def _run(args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], rec
                 quiet=args.quiet,
                 dashboard=args.ray_dashboard,
                 verbose=args.verbose,
+                promote_partial=args.promote_partial,
                 read_back=False,  # the summaries are what it prints
             )
             done = [dataclasses.asdict(s) for s in summaries]  # promotion included

@@ -21,6 +21,7 @@ from typing import Any
 
 from adaptune import tracking
 from adaptune.driver.claim import make_record, save_record
+from adaptune.driver.interrupt import SearchInterrupted
 from adaptune.driver.jobreport import method_report
 from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
@@ -46,14 +47,18 @@ def run_arms(
     summaries = []
     for i, plan in enumerate(plans):
         print(f"\n== arm {i + 1}/{len(plans)}: {plan.job.arm} ==", flush=True)
-        summary = run_search(
-            plan,
-            state_dir,
-            parent_run_id=run_id,
-            promote=False,
-            origin={**(origin or {}), "arm": plan.job.arm},
-            **kwargs,
-        )
+        try:
+            summary = run_search(
+                plan,
+                state_dir,
+                parent_run_id=run_id,
+                promote=False,
+                origin={**(origin or {}), "arm": plan.job.arm},
+                **kwargs,
+            )
+        except SearchInterrupted:  # its arms run again whole, at equal budget
+            client.set_terminated(run_id, "KILLED")
+            raise
         print("\n".join(summary.lines()), flush=True)
         summaries.append(summary)
     record = make_record(plans, summaries, client, origin or {})

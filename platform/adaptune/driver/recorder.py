@@ -33,7 +33,7 @@ from adaptune.method import TEST_PREFIX
 from adaptune.plan import Plan
 from adaptune.tracking import log_params, log_trial_model, metric_batch, scrub, series_batch
 from adaptune.tracking.names import SHARED_VIEW_PREFIX, Cost, Kind, Status, Tag
-from adaptune.tracking.outbox import Outbox
+from adaptune.tracking.outbox import Outbox, catch_up_seconds
 from adaptune.train import report as rk
 
 SEARCH_RUN = "<search>"  # the outbox lane of the search's own run
@@ -229,6 +229,40 @@ class SearchRecorder(Callback):
             box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
         self._say(f"{trial_id} {words}")
         self.show.show_progress(ended=True)
+
+    def interrupted(self, trials: list[Any], signal: str, *, search_too: bool) -> int:
+        """A stop signal ended Tune's loop: the runs of the trials it left unfinished (Tune
+        restarts them from their checkpoint on resume) and, if `search_too`, the search
+        run are marked interrupted and closed as KILLED. Returns how many trials ended."""
+        unfinished = [t for t in trials if self._unfinished(t)]
+        text = f"interrupted by {signal}; a resume restarts it from its last checkpoint"
+        tags: dict[str, Any] = {Tag.STATUS: Status.INTERRUPTED, Tag.STATUS_TEXT: text}
+        for trial in unfinished:
+            self.ledger.entry(trial.trial_id).status = Status.INTERRUPTED
+            if self.box.has(trial.trial_id):
+                self._close(trial.trial_id, tags, run_name(trial.trial_id, Status.INTERRUPTED))
+        if search_too:
+            note = f"interrupted by {signal}: resumable; nothing was decided or promoted"
+            self.box.write(SEARCH_RUN, "note", lambda r: self._tag(r, Tag.NOTE, note))
+            self.box.write(SEARCH_RUN, "run end", lambda r: self.client.set_terminated(r, "KILLED"))
+        self.box.drain(catch_up_seconds())
+        self._say(
+            f"{signal}: {len(unfinished)} unfinished trials left resumable; their runs say so"
+        )
+        return len(trials) - len(unfinished)
+
+    def _close(self, trial_id: str, tags: dict[str, Any], name: str) -> None:
+        self.box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
+        self.box.write(trial_id, "run name", lambda r: self.client.update_run(r, name=name))
+        self.box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, "KILLED"))
+
+    def _unfinished(self, trial: Any) -> bool:
+        """Started this session and not ended (Tune's clean-up marks such a trial
+        TERMINATED), or never started (pending, or paused by its scheduler)."""
+        entry = self.ledger.entries.get(trial.trial_id)
+        if entry is not None and entry.trial is not None:
+            return entry.status is None
+        return trial.status not in ("TERMINATED", "ERROR")
 
     def _cost(self, trial: Any, status: Status, epoch: int | None) -> None:
         """The trial's cost ledger entry: its node type tag, hours and USD metrics."""

@@ -164,7 +164,8 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
     """The outcome counts and the best completed trial by the plan's objective; with
     several objectives or constraints, the best among the eligible (driver/pareto.py:
     the feasible Pareto front and promote.pick's bound). The first of equals wins."""
-    trials = ledger.trials()
+    # an interrupted search ended early (--promote-partial): on the trials that ended
+    trials = [t for t in ledger.trials() if ledger.status(t.trial_id) is not Status.INTERRUPTED]
     stopped: dict[str, int] = {}
     errored: list[str] = []
     for t in trials:

@@ -9,6 +9,12 @@ ties it to the job that made it and to the MLflow runs already written, so `adap
 resume` continues the same Tune experiment under the same parent run: no trial lost,
 no trial logged twice.
 
+A record also holds what its search trains and samples (`fingerprint`: the method, data,
+fixed values, search settings and the space's distributions): a resume of a job file
+changed since is refused, naming the keys, as it would mix two searches. `hold` is a lock
+per search: a second driver of the same search (two resumes at once) is refused, naming
+the process that holds it.
+
 Records carry a format number. Tune pickles the search's callback and trainable by
 module path, so a search started before the package layout of format 2 (when they
 lived in ``adaptune.progress`` and ``adaptune.trial``) cannot be restored: ``load``
@@ -17,15 +23,32 @@ refuses its record with that reason instead of failing inside Tune.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adaptune.tracking.names import Status, Tag
 
-__all__ = ["FORMAT", "Record", "load", "save", "settle_runs", "trial_run_ids", "update"]
+__all__ = [
+    "FORMAT",
+    "Busy",
+    "Changed",
+    "Record",
+    "check_unchanged",
+    "fingerprint",
+    "hold",
+    "load",
+    "save",
+    "settle_runs",
+    "trial_run_ids",
+    "update",
+]
 
 FORMAT = 3  # 3: the driver package moved from adaptune.search to adaptune.driver
 
@@ -48,6 +71,7 @@ class Record:
     # a multi-stage job
     job_run_id: str = ""
     stages_done: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # fingerprint(plans) at the start
     format: int = FORMAT
 
 
@@ -95,6 +119,96 @@ def load(state_dir: Path, name: str) -> Record:
             "resumed: start the search again"
         )
     return rec
+
+
+# What a resumed search must share with its start (others, e.g. promote, tracking,
+# pricing, max_concurrent or the description, may change between the two).
+TRAINS = ("method", "data", "fixed", "search", "stages", "arms")
+FREE = {"search.space", "search.max_concurrent"}  # the space file's path: its content counts
+
+
+def fingerprint(plans: list[Any]) -> dict[str, str]:
+    """Flat key -> JSON value of what the plans train and sample; stage `i`'s keys start
+    with `stages[i].` when there are several."""
+    from optuna.distributions import distribution_to_json
+
+    out: dict[str, str] = {}
+    for i, plan in enumerate(plans):
+        at = f"stages[{i}]." if len(plans) > 1 else ""
+        dumped = plan.job.model_dump(mode="json", include=set(TRAINS))
+        flat = {k: v for k, v in _flat(dumped).items() if k not in FREE}
+        flat.update({f"space.{k}": distribution_to_json(d) for k, d in plan.space.items()})
+        out.update({at + k: v for k, v in flat.items()})
+    return out
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict) and value:
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: json.dumps(value, sort_keys=True)}
+
+
+class Changed(LookupError):
+    """The job changed since the search started: resuming would mix two searches."""
+
+
+def check_unchanged(rec: Record, plans: list[Any]) -> None:
+    """Changed, naming each key that differs ("key: old -> new"), unless `plans` train
+    and sample what the record's search started with (a record written before
+    fingerprints is not checked)."""
+    if not rec.values:
+        return
+    now = fingerprint(plans)
+    keys = sorted(k for k in rec.values.keys() | now.keys() if rec.values.get(k) != now.get(k))
+    if keys:
+        diff = "; ".join(
+            f"{k}: {rec.values.get(k, '(unset)')} -> {now.get(k, '(unset)')}" for k in keys
+        )
+        raise Changed(
+            f"{rec.search}: its job changed since it started ({diff}); a resume would mix "
+            f"two searches. Restore the job file, or start a new search warm-started from "
+            f"this one's trials: adaptune resume {rec.search} --force"
+        )
+
+
+class Busy(LookupError):
+    """Another process drives this search now."""
+
+
+_HELD: dict[str, int] = {}  # search -> open lock file descriptor, in this process
+
+
+@contextlib.contextmanager
+def hold(state_dir: Path, name: str) -> Iterator[None]:
+    """The search's lock for as long as this block runs (Busy, naming the process that
+    holds it, if another does); re-entered freely within one process. The operating
+    system drops it when the process dies, so a killed driver never leaves it stale."""
+    if name in _HELD:
+        yield
+        return
+    path = state_dir / "searches" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise Busy(
+            f"{name} is being run by process {holder} (lock {path}); wait for it, or stop "
+            "that process first"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[name] = fd
+    try:
+        yield
+    finally:
+        del _HELD[name]
+        os.close(fd)  # releases the lock
 
 
 def trial_run_ids(client: Any, rec: Record) -> dict[str, str]:

@@ -8,6 +8,7 @@ MLflow: one search run, one nested run per trial (driver/recorder.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import console, cost, final, upstream, warmstart
+from adaptune.driver import console, cost, final, interrupt, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -68,122 +69,138 @@ def run_search(
     origin: dict[str, Any] | None = None,
     resume: resume_lib.Record | None = None,
     dashboard: bool | None = None,
+    promote_partial: bool = False,
 ) -> SearchSummary:
     """Run one search; nested under `parent_run_id` (a multi-stage job's run) if given.
 
     `origin` (the job file, overrides, and for a stage its job and index) is recorded so
     `adaptune resume` can rebuild the plan; `resume` (such a record) continues that
     search's Tune experiment and MLflow runs instead of starting a new one. A local
-    cluster gets Ray's dashboard if `dashboard`, by default when its trials need it."""
+    cluster gets Ray's dashboard if `dashboard`, by default when its trials need it.
+
+    SIGINT or SIGTERM while trials run stops the search resumable (driver/interrupt.py):
+    SearchInterrupted, nothing decided or promoted, unless `promote_partial`: then the
+    search ends on the trials it finished, as if its budget were spent."""
     started = time.monotonic()
-    with CONSOLE.phase("imports"):
-        _quiet(verbose)
-    uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
-    check_reachable(uri)  # an unreachable server fails here, before Ray starts
-    # Disk guard (driver/disk.py): a search that cannot fit is refused before Ray starts.
-    disk_guard(plan, state_dir)
-    # The data is built and tokenised (torch, the tokenizer) and MLflow's store is opened
-    # (a new one creates its tables) while Ray starts: the driver mostly waits on Ray's
-    # processes meanwhile.
-    data_ready = in_background(prepare_data, plan, state_dir)
-    client_ready = in_background(tracking.setup, uri)
-    with CONSOLE.phase("ray_start"):
-        if dashboard is None:
-            dashboard = needs_dashboard([plan])
-        url = init_ray(address, verbose, dashboard)
-        if url:
-            CONSOLE.say(f"Ray dashboard: {url}")
-        placement = place(plan)
-    with CONSOLE.phase("mlflow_store"):  # what is left of each once Ray is up
-        client = client_ready()
-    with CONSOLE.phase("data"):
-        cache_dir, info = data_ready()
-    if resume is not None and not restorable(resume):  # died before Tune saved anything
-        _abandon(client, state_dir, resume)
-        resume = None
-    with CONSOLE.phase("search_run"):
-        warm = None if resume else warmstart.gather(plan, client, info["fingerprint"])
+    with contextlib.ExitStack() as held:  # the search's lock (resume.hold) till it ends
         if resume is not None:
-            opened = _reopen(client, resume)
-        else:
-            opened = _open(plan, client, state_dir, placement, info, parent_run_id)
-            resume_lib.save(state_dir, _record(opened, uri, origin or {}))
-    setup = TrialSetup(
-        method=plan.method.name,
-        fixed=dict(plan.job.fixed),
-        data=plan.job.data.model_dump(),
-        cache_dir=str(cache_dir),
-        search=opened.search,
-        storage_path=opened.storage,
-        in_actor=placement.in_actor,
-        use_gpu=placement.use_gpu,
-        workers=plan.job.resources.workers_per_trial,
-        cpus_per_worker=plan.job.resources.cpus_per_worker,
-        gpus_per_worker=plan.job.resources.gpus_per_worker,
-        retries=plan.job.resources.trial_retries,
-        worker_resources={
-            k: v / plan.job.resources.workers_per_trial
-            for k, v in placement.per_trial.items()
-            if k not in ("CPU", "GPU")
-        },
-        compile_cache=str(compile_cache_dir(state_dir, opened.search)),
-        registered=registered_here().get(plan.method.name),
-    )
-    pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
-    box, ledger = Outbox(say=console.say), Ledger()
-    recorder = SearchRecorder(
-        plan,
-        client,
-        opened.experiment_id,
-        opened.run_id,
-        opened.search,
-        opened.known,
-        pricer=pricer,
-        box=box,
-        ledger=ledger,
-    )
-    in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
-    trainable = functools.partial(run_trial, setup=setup)
-    with CONSOLE.phase("tuner"):
-        tuner = make_tuner(
-            plan,
-            placement,
-            trainable,
-            recorder,
-            opened.search,
-            opened.storage,
-            restore=bool(resume),
-            warm=warm,
+            held.enter_context(resume_lib.hold(state_dir, resume.search))
+        with CONSOLE.phase("imports"):
+            _quiet(verbose)
+        uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
+        check_reachable(uri)  # an unreachable server fails here, before Ray starts
+        # Disk guard (driver/disk.py): a search that cannot fit is refused before Ray starts.
+        disk_guard(plan, state_dir)
+        # The data is built and tokenised (torch, the tokenizer) and MLflow's store is opened
+        # (a new one creates its tables) while Ray starts: the driver mostly waits on Ray's
+        # processes meanwhile.
+        data_ready = in_background(prepare_data, plan, state_dir)
+        client_ready = in_background(tracking.setup, uri)
+        with CONSOLE.phase("ray_start"):
+            if dashboard is None:
+                dashboard = needs_dashboard([plan])
+            url = init_ray(address, verbose, dashboard)
+            if url:
+                CONSOLE.say(f"Ray dashboard: {url}")
+            placement = place(plan)
+        with CONSOLE.phase("mlflow_store"):  # what is left of each once Ray is up
+            client = client_ready()
+        with CONSOLE.phase("data"):
+            cache_dir, info = data_ready()
+        if resume is not None and not restorable(resume):  # died before Tune saved anything
+            _abandon(client, state_dir, resume)
+            resume = None
+        with CONSOLE.phase("search_run"):
+            warm = None if resume else warmstart.gather(plan, client, info["fingerprint"])
+            if resume is not None:
+                opened = _reopen(client, resume)
+            else:
+                opened = _open(plan, client, state_dir, placement, info, parent_run_id)
+                resume_lib.save(state_dir, _record(opened, uri, origin or {}, plan))
+                held.enter_context(resume_lib.hold(state_dir, opened.search))
+        setup = TrialSetup(
+            method=plan.method.name,
+            fixed=dict(plan.job.fixed),
+            data=plan.job.data.model_dump(),
+            cache_dir=str(cache_dir),
+            search=opened.search,
+            storage_path=opened.storage,
+            in_actor=placement.in_actor,
+            use_gpu=placement.use_gpu,
+            workers=plan.job.resources.workers_per_trial,
+            cpus_per_worker=plan.job.resources.cpus_per_worker,
+            gpus_per_worker=plan.job.resources.gpus_per_worker,
+            retries=plan.job.resources.trial_retries,
+            worker_resources={
+                k: v / plan.job.resources.workers_per_trial
+                for k, v in placement.per_trial.items()
+                if k not in ("CPU", "GPU")
+            },
+            compile_cache=str(compile_cache_dir(state_dir, opened.search)),
+            registered=registered_here().get(plan.method.name),
         )
-    _announce(plan, placement, opened.search)
-    with CONSOLE.phase("fit"):
-        grid = tuner.fit()
-    ledger.add(upstream.experiment_trials(grid))  # those finished before a resume too
-    decision = decide(ledger, plan)
-    spend = cost.totals(ledger, pricer)
-    with CONSOLE.phase("reruns"):
-        reruns = final.rerun_best(
-            plan, placement, setup, decision, client, opened.experiment_id, opened.run_id
-        )
-    with CONSOLE.phase("finish"):
-        summary = finish(
+        pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
+        box, ledger = Outbox(say=console.say), Ledger()
+        recorder = SearchRecorder(
             plan,
             client,
-            recorder,
-            box,
-            ledger,
-            decision,
-            spend,
-            reruns,
-            search=opened.search,
-            parent_run_id=opened.run_id,
-            tracking_uri=uri,
-            wall_s=time.monotonic() - started,
-            state_dir=state_dir,
-            promote=promote,
+            opened.experiment_id,
+            opened.run_id,
+            opened.search,
+            opened.known,
+            pricer=pricer,
+            box=box,
+            ledger=ledger,
         )
-    resume_lib.update(state_dir, opened.search, finished=True)
-    return summary
+        in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
+        trainable = functools.partial(run_trial, setup=setup)
+        stop = interrupt.Stop()
+        with CONSOLE.phase("tuner"):
+            tuner = make_tuner(
+                plan,
+                placement,
+                trainable,
+                [recorder, interrupt.Forward(stop)],
+                opened.search,
+                opened.storage,
+                restore=bool(resume),
+                warm=warm,
+            )
+        _announce(plan, placement, opened.search)
+        with CONSOLE.phase("fit"), interrupt.stops(stop, verbose=verbose):
+            grid = tuner.fit()
+        trials = upstream.experiment_trials(grid)  # those finished before a resume too
+        if stop.signum:  # its unfinished trials' runs say so; the search run too, unless it ends
+            ended = recorder.interrupted(trials, stop.name, search_too=not promote_partial)
+            if not promote_partial:
+                hint = interrupt.hint(ended, plan.num_samples, opened.search, state_dir, origin)
+                raise interrupt.SearchInterrupted(hint, stop.signum)
+        ledger.add(trials)
+        decision = decide(ledger, plan)
+        spend = cost.totals(ledger, pricer)
+        with CONSOLE.phase("reruns"):
+            reruns = final.rerun_best(
+                plan, placement, setup, decision, client, opened.experiment_id, opened.run_id
+            )
+        with CONSOLE.phase("finish"):
+            summary = finish(
+                plan,
+                client,
+                recorder,
+                box,
+                ledger,
+                decision,
+                spend,
+                reruns,
+                search=opened.search,
+                parent_run_id=opened.run_id,
+                tracking_uri=uri,
+                wall_s=time.monotonic() - started,
+                state_dir=state_dir,
+                promote=promote,
+            )
+        resume_lib.update(state_dir, opened.search, finished=True)
+        return summary
 
 
 def _quiet(verbose: bool) -> None:
@@ -265,7 +282,7 @@ def _open(
     return SearchRun(search, run_id, experiment_id, storage)
 
 
-def _record(opened: SearchRun, uri: str, origin: dict[str, Any]) -> resume_lib.Record:
+def _record(opened: SearchRun, uri: str, origin: dict[str, Any], plan: Plan) -> resume_lib.Record:
     return resume_lib.Record(
         search=opened.search,
         job=str(origin.get("job", "")),
@@ -277,6 +294,7 @@ def _record(opened: SearchRun, uri: str, origin: dict[str, Any]) -> resume_lib.R
         job_key=origin.get("job_key"),
         stage=origin.get("stage"),
         arm=str(origin.get("arm", "")),
+        values=resume_lib.fingerprint([plan]),
     )
 
 

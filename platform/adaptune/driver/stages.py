@@ -17,6 +17,7 @@ from typing import Any
 
 from adaptune import tracking
 from adaptune.driver import resume as resume_lib
+from adaptune.driver.interrupt import SearchInterrupted
 from adaptune.driver.jobreport import method_report
 from adaptune.driver.results import SearchSummary
 from adaptune.driver.run import new_name, run_search
@@ -83,15 +84,19 @@ def run_stages(
             print(f"\n== stage {i + 1}/{len(plans)}: {plan.job.name}: done before ==")
         else:
             print(f"\n== stage {i + 1}/{len(plans)}: {plan.job.name} ==", flush=True)
-            summary = run_search(
-                plan,
-                state_dir,
-                parent_run_id=run_id,
-                promote=i == len(plans) - 1,
-                origin={**(origin or {}), "job_key": job_key, "stage": i},
-                resume=resume_lib.running_stage(state_dir, job_key, i) if resume else None,
-                **kwargs,
-            )
+            try:
+                summary = run_search(
+                    plan,
+                    state_dir,
+                    parent_run_id=run_id,
+                    promote=i == len(plans) - 1,
+                    origin={**(origin or {}), "job_key": job_key, "stage": i},
+                    resume=resume_lib.running_stage(state_dir, job_key, i) if resume else None,
+                    **kwargs,
+                )
+            except SearchInterrupted:  # the job resumes at this stage
+                client.set_terminated(run_id, "KILLED")
+                raise
             # only the last stage promotes; a resumed job redoes it
             stages_done = [
                 {**dataclasses.asdict(s), "promotion": None} for s in [*summaries, summary]
@@ -134,6 +139,7 @@ def _open_job(
         overrides=list(origin.get("overrides", [])),
         tracking_uri=uri,
         job_run_id=run_id,
+        values=resume_lib.fingerprint(plans),
     )
     resume_lib.save(state_dir, record)
     return job_key, run_id

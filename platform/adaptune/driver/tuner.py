@@ -3,7 +3,7 @@
     init_ray(address=None, verbose=False)     # a private local cluster, loopback only
     needs_dashboard([plan])                   # worker-group trials need Ray's dashboard
     placement = place(plan)                   # resolved once: GPU or not, concurrency
-    tuner = make_tuner(plan, placement, trainable, callback, search, storage)
+    tuner = make_tuner(plan, placement, trainable, callbacks, search, storage)
 
 Ray: a local cluster on 127.0.0.1 unless ``address`` (or RAY_ADDRESS) names one.
 """
@@ -277,7 +277,7 @@ def make_tuner(
     plan: Plan,
     placement: Placement,
     trainable: Any,
-    callback: Any,
+    callbacks: list[Any],
     search: str,
     storage: str,
     *,
@@ -285,7 +285,7 @@ def make_tuner(
     warm: WarmStart | None = None,
 ) -> Any:
     """A new Tuner for the search (its first trials `warm`'s), or (`restore`) the saved
-    one with this callback."""
+    one with these callbacks."""
     from ray import tune
 
     from adaptune.driver.searcher import make_searcher
@@ -293,9 +293,9 @@ def make_tuner(
     trainable = tune.with_resources(trainable, placement.actor_resources)
     if restore:
         tuner = tune.Tuner.restore(f"{storage.rstrip('/')}/{search}", trainable)
-        # The saved run config holds the callback pickled at the start (no run ids yet);
-        # this session's callback, which knows the existing runs, replaces it.
-        upstream.replace_callbacks(tuner, [callback])
+        # The saved run config holds the callbacks pickled at the start (no run ids yet);
+        # this session's, whose recorder knows the existing runs, replace them.
+        upstream.replace_callbacks(tuner, callbacks)
         return tuner
     job = plan.job
     return tune.Tuner(
@@ -310,7 +310,7 @@ def make_tuner(
         run_config=tune.RunConfig(
             name=search,
             storage_path=storage,
-            callbacks=[callback],
+            callbacks=callbacks,
             verbose=0,
             # A checkpoint reported to Tune itself: only the newest (trials report theirs as
             # a path, kept one per trial by Ray Train or InActorTrain).

@@ -19,6 +19,7 @@ __all__ = [
     "AUTH_LOGGER",
     "autoscaler_status",
     "experiment_trials",
+    "interrupt_tune",
     "loopback_node",
     "open_optuna_trial",
     "replace_callbacks",
@@ -63,6 +64,23 @@ def autoscaler_status(gcs_address: str) -> dict[str, Any]:
         ray_constants.DEBUG_AUTOSCALING_STATUS.encode(), None
     )
     return dict(json.loads(raw)) if raw else {}
+
+
+TUNE_SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"  # "1": Tune's fit leaves SIGINT alone
+
+
+def interrupt_tune(signum: int) -> bool:
+    """Stop the running fit as Tune's own SIGINT would (it saves the experiment state one
+    last time and leaves its running trials resumable); False if no fit runs. Tune
+    installs that handler for SIGUSR1 too, for the length of the fit, and nowhere exposes
+    the event it sets. Private: ray.tune.tune._setup_signal_catching (ray 2.60.0)."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGUSR1)
+    if not callable(handler) or getattr(handler, "__module__", "") != "ray.tune.tune":
+        return False
+    handler(signum, None)
+    return True
 
 
 def replace_callbacks(tuner: Any, callbacks: list[Any]) -> None:

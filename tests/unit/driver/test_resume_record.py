@@ -60,3 +60,58 @@ def test_a_search_killed_before_tune_saved_its_state_is_not_restorable(tmp_path:
     (tmp_path / "ray" / "s-2").mkdir(parents=True)
     (tmp_path / "ray" / "s-2" / "tuner.pkl").write_bytes(b"")
     assert not restorable(rec)
+
+
+def test_a_changed_job_is_named_key_by_key() -> None:
+    from adaptune.job.spec import JobSpec
+    from adaptune.plan import make_plans
+
+    def plans(**sets: object) -> list:
+        return make_plans(JobSpec.from_yaml("jobs/quickstart.yaml", dict(sets)))
+
+    rec = resume.Record(search="q-1", values=resume.fingerprint(plans()))
+    resume.check_unchanged(rec, plans())  # the same job: accepted
+    resume.check_unchanged(rec, plans(**{"promote.rule": "significant", "final.seeds": 3}))
+    with pytest.raises(resume.Changed) as e:
+        resume.check_unchanged(rec, plans(**{"fixed.epochs": 9, "data.n_train": 64}))
+    assert "data.n_train: 600 -> 64" in str(e.value) and "fixed.epochs: 4 -> 9" in str(e.value)
+    with pytest.raises(resume.Changed, match=r"space\.lr"):  # the space file's content counts
+        resume.check_unchanged(
+            rec, plans(**{"search.space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}})
+        )
+    resume.check_unchanged(resume.Record(search="old"), plans(**{"fixed.epochs": 9}))  # no values
+
+
+def test_a_search_held_by_another_process_is_refused_naming_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    lock = tmp_path / "searches" / "s-1.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from adaptune.driver import resume\n"
+            "with resume.hold(Path(sys.argv[1]), 's-1'):\n    print('held', flush=True)\n"
+            "    time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        with (
+            pytest.raises(resume.Busy, match=f"process {holder.pid}"),
+            resume.hold(tmp_path, "s-1"),
+        ):
+            pass
+        with resume.hold(tmp_path, "s-2"), resume.hold(tmp_path, "s-2"):  # re-entrant
+            assert (lock.parent / "s-2.lock").read_text().strip() == str(os.getpid())
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    with resume.hold(tmp_path, "s-1"):  # the holder died: its lock went with it
+        assert lock.read_text().strip() == str(os.getpid())

@@ -1,0 +1,138 @@
+"""Ctrl-C and SIGTERM stop a search; they do not end it.
+
+    stop = Stop()                  # Forward(stop) among the Tuner's callbacks
+    with stops(stop):              # around tuner.fit(), in the main thread
+        grid = tuner.fit()
+    if stop.signum: ...            # the driver leaves the search resumable, promotes nothing
+
+Left alone, Tune takes SIGINT as the end of the experiment: fit() returns and the driver
+would decide, promote and report half a search. Here SIGINT and SIGTERM both go to Tune's
+interrupt handler (the one it installs for SIGUSR1 while fit runs), so Tune saves its
+experiment state one last time and stops its trials where they are; the driver then marks
+their runs interrupted and raises SearchInterrupted (exit 130, or 143 for SIGTERM), and
+`adaptune resume` continues with the remaining budget. The handler only notes the signal;
+Forward, a callback of the Tuner, tells Tune at its loop's next step (a handler left by an
+earlier fit in the same process would be the wrong one to call). A second signal exits at
+once, still leaving Tune's last saved state and the resume record behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from adaptune.driver import upstream
+from adaptune.driver.console import say
+
+__all__ = ["Forward", "SearchInterrupted", "Stop", "hint", "stops"]
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """A search stopped by SIGINT or SIGTERM; its resume record stays resumable. The CLI
+    prints it and exits with `exit_code` (128 + the signal)."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+@dataclass
+class Stop:
+    """The first stop signal the search got (None: none), and whether Tune was told."""
+
+    signum: int | None = None
+    told: bool = False
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    def tell_tune(self) -> None:
+        if self.signum and not self.told:
+            self.told = upstream.interrupt_tune(self.signum)
+
+
+class Forward(Callback):
+    """Tells Tune's loop of the stop, from inside it (Tune's handler is then this fit's)."""
+
+    def __init__(self, stop: Stop):
+        self.stop = stop
+
+    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        self.stop.tell_tune()
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled with Tune's state: no live stop
+        return {"stop": Stop()}
+
+
+@contextlib.contextmanager
+def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
+    """SIGINT and SIGTERM set `stop` while this block runs, and Forward(stop) stops Tune's
+    loop (main thread only: a search driven from another thread keeps the process's
+    handlers). Unless `verbose`, Tune's own lines on it (its Tuner.restore advice) are
+    not shown: the driver says what to run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    tune_log = logging.getLogger("ray.tune.tune")
+    level = tune_log.level
+    if not verbose:
+        tune_log.setLevel(logging.ERROR)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.signum is not None:  # the second one: at once
+            raise SearchInterrupted(
+                f"{signal.Signals(signum).name} again: stopped at once (Tune's last saved "
+                "state and the resume record are kept)",
+                signum,
+            )
+        stop.signum = signum
+        say(
+            f"{stop.name}: stopping the search; running trials keep their last checkpoint "
+            "and it stays resumable (send it again to exit at once)"
+        )
+
+    before = {s: signal.getsignal(s) for s in SIGNALS}
+    tune_own = os.environ.get(upstream.TUNE_SIGINT_ENV)
+    os.environ[upstream.TUNE_SIGINT_ENV] = "1"  # Tune leaves SIGINT to on_signal
+    for s in SIGNALS:
+        signal.signal(s, on_signal)
+    try:
+        yield stop
+    finally:
+        tune_log.setLevel(level)
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if tune_own is None:
+            os.environ.pop(upstream.TUNE_SIGINT_ENV, None)
+        else:
+            os.environ[upstream.TUNE_SIGINT_ENV] = tune_own
+
+
+def hint(
+    ended: int, total: int, search: str, state_dir: Path, origin: dict[str, Any] | None
+) -> str:
+    """What an interrupted search says: how far it got, and the command that goes on."""
+    origin = origin or {}
+    where = f"adaptune --state-dir {shlex.quote(str(state_dir.resolve()))}"
+    if origin.get("arm"):  # a comparison's arms run at equal budget in one go
+        then = f"a comparison is run again whole: {where} search {shlex.quote(origin['job'])}"
+    else:
+        then = f"continue with: {where} resume {origin.get('job_key') or search}"
+    return (
+        f"{search} interrupted: {ended} of {total} trials ended, the running ones stopped "
+        f"at their last checkpoint; nothing was decided or promoted\n{then}"
+    )
