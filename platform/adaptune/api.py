@@ -140,7 +140,7 @@ def resume(
         {"job": started.job, "overrides": overrides},
         record,
         address=address,
-        tracking_uri=tracking_uri or started.tracking_uri or None,  # the warm start's too
+        tracking_uri=resume_lib.tracking_uri(started, tracking_uri),  # the warm start's too
         quiet=quiet,
         dashboard=ray_dashboard,
         verbose=verbose,

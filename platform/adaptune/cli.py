@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except LookupError as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return EXIT_FAILED
+    except ConnectionError as e:  # a Ray cluster or tracking server that does not answer
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt as e:  # a search's SearchInterrupted says how to go on
         print(f"\n{e}" if str(e) else "interrupted", file=sys.stderr)
         return int(getattr(e, "exit_code", 130))

@@ -159,3 +159,30 @@ def test_promote_partial_ends_an_interrupted_search_on_its_finished_trials(
     _, parent, runs = _runs(state, summary["search"])
     assert parent.info.status == "FINISHED"
     assert all(r.info.status != "RUNNING" for r in runs)
+
+
+def test_a_changed_job_resumed_with_force_is_a_new_search_warm_started_from_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "space.yaml", SPACE)
+    job = write(tmp_path / "job.yaml", JOB)
+    state, log, out = tmp_path / "state", tmp_path / "driver.log", tmp_path / "s.json"
+    code = _signal_when(
+        _adaptune(state, log, "search", str(job)),
+        signal.SIGINT,
+        lambda: _finished_runs(state) >= 2,
+        "2 trials completed",
+    )
+    assert code == 130, log.read_text()
+    name = _record(state)["search"]
+    write(job, JOB.replace("num_samples: 6", "num_samples: 3").replace("epochs: 2", "epochs: 1"))
+    try:
+        code = main(["--state-dir", str(state), "resume", name, "--force", "--json", str(out)])
+    finally:
+        ray.shutdown()
+    said = capsys.readouterr().out
+    summary = json.loads(out.read_text())
+    assert code == 0 and summary["search"] != name and summary["trials"] == 3, summary
+    assert f"warm start from search {name}: 2 configs" in said, said
+    old = json.loads((state / "searches" / f"{name}.json").read_text())
+    assert old["finished"] is False  # the old search is left as it was

@@ -25,6 +25,7 @@ SYMBOLS = [
     ("ray._private.runtime_env.packaging", "_get_excludes"),
     ("ray.tune.utils.util", "warn_if_slow"),
     ("ray.tune.tune", "_setup_signal_catching"),
+    ("ray._private.services", "canonicalize_bootstrap_address"),
     ("ray.train.v2._internal.execution.storage", "StorageContext"),
     ("ray.train.torch.train_loop_utils", "_WrappedDataLoader"),
     ("ray._private.authentication", None),  # AUTH_LOGGER: a logger by its module's name

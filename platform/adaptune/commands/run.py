@@ -37,7 +37,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if record is None:
         print(f"{args.search} finished already; nothing to resume")
         return 0
-    args.tracking_uri = args.tracking_uri or record.tracking_uri or None
+    args.tracking_uri = resume_lib.tracking_uri(record, args.tracking_uri)
     args.set = record.overrides
     plans = load_plans(record.job, args)
     try:

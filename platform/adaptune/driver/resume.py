@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adaptune.redact import REDACTED, scrub
 from adaptune.tracking.names import Status, Tag
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "load",
     "save",
     "settle_runs",
+    "tracking_uri",
     "trial_run_ids",
     "update",
 ]
@@ -80,6 +82,9 @@ def record_path(state_dir: Path, name: str) -> Path:
 
 
 def save(state_dir: Path, rec: Record) -> None:
+    """Written atomically; the tracking URI without its credentials (`tracking_uri` says
+    where a resume finds them)."""
+    rec = dataclasses.replace(rec, tracking_uri=scrub(rec.tracking_uri))
     path = record_path(state_dir, rec.search)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -209,6 +214,22 @@ def hold(state_dir: Path, name: str) -> Iterator[None]:
     finally:
         del _HELD[name]
         os.close(fd)  # releases the lock
+
+
+def tracking_uri(rec: Record, given: str | None) -> str | None:
+    """The store a resume writes to: `given` (--tracking-uri), else the record's, else,
+    when the record's lost its credentials to scrubbing, $MLFLOW_TRACKING_URI; LookupError
+    naming both when neither is there."""
+    if given:
+        return given
+    if REDACTED not in rec.tracking_uri:
+        return rec.tracking_uri or None
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    raise LookupError(
+        f"{rec.search}: its record keeps the tracking URI without credentials "
+        f"({rec.tracking_uri}); give it again: --tracking-uri URI or $MLFLOW_TRACKING_URI"
+    )
 
 
 def trial_run_ids(client: Any, rec: Record) -> dict[str, str]:

@@ -106,9 +106,20 @@ def trains_in_actor(job: JobSpec) -> bool:
 
 def check_ray_address(address: str, timeout_s: float = 5.0) -> None:
     """ConnectionError (one line) when nothing listens at a "host:port" or
-    "ray://host:port" cluster address; "auto" and "local" are Ray's to resolve."""
+    "ray://host:port" cluster address, or at the cluster "auto" finds (Ray's own lookup:
+    $RAY_ADDRESS, else the last cluster started on this machine; Ray would retry a dead
+    one for ever); "local" is Ray's to start."""
     import socket
 
+    if address == "auto":
+        found = upstream.bootstrap_address(address)
+        if found is None:
+            raise ConnectionError("RAY_ADDRESS=auto: no running Ray cluster on this machine")
+        try:
+            check_ray_address(found, timeout_s)
+        except ConnectionError as e:
+            raise ConnectionError(f"{e} (the cluster address 'auto' found)") from None
+        return
     target = address.removeprefix("ray://")
     host, sep, port = target.rpartition(":")
     if not sep or not port.isdigit() or "/" in target:

@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "AUTH_LOGGER",
     "autoscaler_status",
+    "bootstrap_address",
     "experiment_trials",
     "interrupt_tune",
     "loopback_node",
@@ -67,6 +68,18 @@ def autoscaler_status(gcs_address: str) -> dict[str, Any]:
 
 
 TUNE_SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"  # "1": Tune's fit leaves SIGINT alone
+
+
+def bootstrap_address(address: str) -> str | None:
+    """The host:port Ray's "auto" resolves to ($RAY_ADDRESS, else the address file of the
+    last cluster started on this machine), None when there is none. Private:
+    ray._private.services.canonicalize_bootstrap_address (ray 2.60.0)."""
+    from ray._private.services import canonicalize_bootstrap_address
+
+    try:
+        return canonicalize_bootstrap_address(address)
+    except ConnectionError:  # Ray's own "could not find any running Ray instance"
+        return None
 
 
 def interrupt_tune(signum: int) -> bool:

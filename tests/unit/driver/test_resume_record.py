@@ -115,3 +115,20 @@ def test_a_search_held_by_another_process_is_refused_naming_it(tmp_path: Path) -
     time.sleep(0.1)
     with resume.hold(tmp_path, "s-1"):  # the holder died: its lock went with it
         assert lock.read_text().strip() == str(os.getpid())
+
+
+def test_the_record_keeps_no_password_and_a_resume_asks_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = "postgresql://ml:hunter2-secret@db.internal/mlflow"
+    resume.save(tmp_path, resume.Record(search="s-1", tracking_uri=uri))
+    assert "hunter2" not in resume.record_path(tmp_path, "s-1").read_text()
+    rec = resume.load(tmp_path, "s-1")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(LookupError, match="--tracking-uri URI or \\$MLFLOW_TRACKING_URI"):
+        resume.tracking_uri(rec, None)
+    assert resume.tracking_uri(rec, uri) == uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert resume.tracking_uri(rec, None) == uri
+    plain = resume.Record(search="s-2", tracking_uri="sqlite:////x/mlflow.db")
+    assert resume.tracking_uri(plain, None) == "sqlite:////x/mlflow.db"

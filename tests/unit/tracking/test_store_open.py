@@ -98,7 +98,28 @@ def test_a_dead_ray_address_fails_fast() -> None:
     with pytest.raises(ConnectionError, match="ray://"):
         check_ray_address(f"ray://127.0.0.1:{_closed_port()}")
     assert time.monotonic() - start < 10
-    check_ray_address("auto")  # Ray's own to resolve
+
+
+def test_auto_is_resolved_and_checked_like_an_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RAY_ADDRESS=auto names the cluster Ray would dial: a dead one fails within seconds
+    (Ray itself would retry it for ever)."""
+    port = _closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    # Ray maps 127.0.0.1 to the node's address
+    with pytest.raises(ConnectionError, match=rf"no Ray cluster answers at \S+:{port} .* 'auto'"):
+        check_ray_address("auto")
+
+
+def test_a_dead_cluster_address_is_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adaptune.cli import main
+
+    address = f"127.0.0.1:{_closed_port()}"
+    state = str(tmp_path / "state")
+    assert main(["--state-dir", state, "search", "jobs/quickstart.yaml", "--address", address]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: no Ray cluster answers at {address} (Connection refused)", err
 
 
 def test_a_quoted_name_is_not_found_rather_than_breaking_the_filter(tmp_path: Path) -> None:
