@@ -21,6 +21,7 @@ every command is a function in commands/ over the public API (adaptune/__init__.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -76,6 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except ConnectionError as e:  # a Ray cluster or tracking server that does not answer
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        print(  # the disk watch (driver/disk.py) stops a search before this, resumable
+            f"error: the disk is full ({e.filename or e}): free some space; a search that "
+            "was running goes on with `adaptune resume NAME` (adaptune list shows it)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except KeyboardInterrupt as e:  # a search's SearchInterrupted says how to go on
         print(f"\n{e}" if str(e) else "interrupted", file=sys.stderr)

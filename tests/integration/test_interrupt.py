@@ -4,8 +4,9 @@ One search, six trials, driven by real `adaptune` processes: SIGINT mid-search (
 nothing decided, no run left RUNNING); a resume of the changed job file is refused naming
 the key; a resume is started and a second one at the same time is refused naming the
 first's PID; SIGTERM stops the first (exit 143); a last resume finishes the search with
-every trial counted once. And `--promote-partial` ends an interrupted search on the
-trials it finished.
+every trial counted once. Low disk space stops a search resumable too (exit 1);
+`--promote-partial` ends a search a signal stopped on the trials it finished; a changed
+job resumed with `--force` is a new search warm-started from the old one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.conftest import ROOT, write
 from tests.integration.test_resume import JOB, SPACE, _finished_runs
 
 from adaptune.cli import main
+from adaptune.driver.disk import FREE_BYTES_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -41,16 +43,23 @@ def _adaptune(state: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
 
 
 def _signal_when(
-    driver: subprocess.Popen[bytes], sig: int, ready: Callable[[], bool], waiting: str
+    driver: subprocess.Popen[bytes],
+    sig: int | None,
+    ready: Callable[[], bool],
+    waiting: str,
+    then: Callable[[], object] = lambda: None,
 ) -> int:
-    """Send `sig` to the driver once `ready()` holds; its exit code."""
+    """Once `ready()` holds, send `sig` to the driver (if given) and call `then`; the
+    driver's exit code."""
     deadline = time.monotonic() + 900
     try:
         while not ready():
             assert driver.poll() is None, f"the driver ended before {waiting}"
             assert time.monotonic() < deadline, f"timed out waiting: {waiting}"
             time.sleep(1)
-        driver.send_signal(sig)
+        if sig is not None:
+            driver.send_signal(sig)
+        then()
         return driver.wait(300)
     finally:
         if driver.poll() is None:
@@ -143,20 +152,45 @@ def test_interrupted_search_resumes_to_the_end(
     assert parent.info.status == "FINISHED" and _record(state)["finished"] is True
 
 
-def test_promote_partial_ends_an_interrupted_search_on_its_finished_trials(
-    tmp_path: Path,
+def test_low_disk_stops_a_search_resumable_and_promote_partial_ends_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path / "space.yaml", SPACE)
     job = write(tmp_path / "job.yaml", JOB)
     state, log, out = tmp_path / "state", tmp_path / "driver.log", tmp_path / "s.json"
-    driver = _adaptune(state, log, "search", str(job), "--promote-partial", "--json", str(out))
-    code = _signal_when(driver, signal.SIGINT, lambda: _finished_runs(state) >= 1, "a trial")
+    free = tmp_path / "free"  # the free space the disk guard and watch read (disk.py)
+    free.write_text(str(10**12))
+    monkeypatch.setenv(FREE_BYTES_ENV, f"@{free}")
+
+    # the disk runs low with a trial done: the search stops resumable, exit 1, even with
+    # --promote-partial (which ends only a search a signal stopped)
+    driver = _adaptune(state, log, "search", str(job), "--promote-partial")
+    code = _signal_when(
+        driver,
+        None,
+        lambda: _finished_runs(state) >= 1,
+        "a trial",
+        then=lambda: free.write_text("1000"),
+    )
+    said = log.read_text()
+    assert code == 1, said
+    name = _record(state)["search"]
+    assert "stopped: only 0.00 GB free" in said and f"resume {name}" in said, said
+    assert _record(state)["finished"] is False
+    _, parent, runs = _runs(state, name)
+    assert parent.info.status == "KILLED" and all(r.info.status != "RUNNING" for r in runs)
+
+    # space freed, resumed with --promote-partial and interrupted: it ends on what finished
+    free.write_text(str(10**12))
+    done = _finished_runs(state)
+    driver = _adaptune(state, log, "resume", name, "--promote-partial", "--json", str(out))
+    code = _signal_when(driver, signal.SIGINT, lambda: _finished_runs(state) > done, "a trial")
     assert code == 0, log.read_text()
     summary = json.loads(out.read_text())
-    assert summary["completed"] >= 1 and summary["best_trial"]
+    assert summary["completed"] >= 2 and summary["best_trial"]
     assert summary["trials"] < 6  # the interrupted and never-started trials are not counted
     assert _record(state)["finished"] is True
-    _, parent, runs = _runs(state, summary["search"])
+    _, parent, runs = _runs(state, name)
     assert parent.info.status == "FINISHED"
     assert all(r.info.status != "RUNNING" for r in runs)
 

@@ -15,7 +15,8 @@ layer with in x out), and the whole backbone at rank 0 (full fine-tuning). Other
 store their whole model: at most WHOLE_MODEL_BYTES (MAD's at default sizes is 10 MB,
 DAMA's 5 MB).
 
-ADAPTUNE_FREE_BYTES (a test hook) replaces the free space the guard and the watch read.
+ADAPTUNE_FREE_BYTES (a test hook) replaces the free space the guard and the watch read:
+a number, or ``@FILE`` whose number is read at each check (a test lowers it mid-search).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class DiskFull(RuntimeError):
 
 def free_bytes(path: str | Path) -> int:
     """Free bytes on the disk holding `path` (or its nearest existing parent)."""
-    if os.environ.get(FREE_BYTES_ENV):
-        return int(os.environ[FREE_BYTES_ENV])
+    if hook := os.environ.get(FREE_BYTES_ENV):  # a number, or @FILE holding one (changes)
+        return int(Path(hook[1:]).read_text() if hook.startswith("@") else hook)
     p = Path(path).resolve()
     while not p.exists() and p != p.parent:
         p = p.parent
@@ -135,26 +136,27 @@ def guard(plan: Plan, state_dir: Path) -> None:
 
 
 class DiskWatch:
-    """Raises DiskFull from the search's Tune loop once free space is below LOW_BYTES:
-    Tune's saved state and the search's resume record stay, so `adaptune resume` goes
-    on once space is freed (a write failing on a full disk would end it anywhere)."""
+    """Checked every Tune step: once free space is below LOW_BYTES, says so, and the
+    recorder stops the search as a stop signal would (driver/interrupt.py): Tune saves
+    its state, the unfinished trials' runs are marked interrupted and the driver raises
+    DiskFull with the resume line, so `adaptune resume` goes on once space is freed (a
+    write failing on a full disk would end it anywhere)."""
 
-    def __init__(self, paths: Iterable[str | Path], search: str):
+    def __init__(self, paths: Iterable[str | Path]):
         self.paths = [Path(p) for p in paths if "://" not in str(p)]
-        self.search, self.last = search, 0.0
+        self.last = 0.0
 
-    def check(self) -> None:
+    def check(self) -> str | None:
+        """Why the search must stop, or None."""
         now = time.monotonic()
         if now - self.last < CHECK_EVERY_S:
-            return
+            return None
         self.last = now
         for path in self.paths:
             free = free_bytes(path)
             if free < LOW_BYTES:
-                raise DiskFull(
-                    f"only {_gb(free)} free at {path} (under {_gb(LOW_BYTES)}): the search "
-                    f"stopped; free some space, then `adaptune resume {self.search}`"
-                )
+                return f"only {_gb(free)} free at {path} (under {_gb(LOW_BYTES)})"
+        return None
 
 
 def _size(path: Path) -> int:

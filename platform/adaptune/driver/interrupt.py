@@ -33,8 +33,9 @@ from ray.tune import Callback
 
 from adaptune.driver import upstream
 from adaptune.driver.console import say
+from adaptune.driver.disk import DiskFull
 
-__all__ = ["Forward", "SearchInterrupted", "Stop", "hint", "stops"]
+__all__ = ["Forward", "SearchInterrupted", "Stop", "stopped", "stops"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -51,18 +52,20 @@ class SearchInterrupted(KeyboardInterrupt):
 
 @dataclass
 class Stop:
-    """The first stop signal the search got (None: none), and whether Tune was told."""
+    """Why the search stops early (a stop signal's name, or the disk watch's reason; ""
+    while it runs), the signal if it was one, and whether Tune was told."""
 
+    why: str = ""
     signum: int | None = None
     told: bool = False
 
-    @property
-    def name(self) -> str:
-        return signal.Signals(self.signum).name if self.signum else ""
+    def request(self, why: str, signum: int | None = None) -> None:
+        if not self.why:  # the first reason stands
+            self.why, self.signum = why, signum
 
     def tell_tune(self) -> None:
-        if self.signum and not self.told:
-            self.told = upstream.interrupt_tune(self.signum)
+        if self.why and not self.told:
+            self.told = upstream.interrupt_tune(self.signum or signal.SIGINT)
 
 
 class Forward(Callback):
@@ -93,15 +96,16 @@ def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
         tune_log.setLevel(logging.ERROR)
 
     def on_signal(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
         if stop.signum is not None:  # the second one: at once
             raise SearchInterrupted(
-                f"{signal.Signals(signum).name} again: stopped at once (Tune's last saved "
-                "state and the resume record are kept)",
+                f"{name} again: stopped at once (Tune's last saved state and the resume "
+                "record are kept)",
                 signum,
             )
-        stop.signum = signum
+        stop.request(name, signum)
         say(
-            f"{stop.name}: stopping the search; running trials keep their last checkpoint "
+            f"{name}: stopping the search; running trials keep their last checkpoint "
             "and it stays resumable (send it again to exit at once)"
         )
 
@@ -125,7 +129,7 @@ def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
 def hint(
     ended: int, total: int, search: str, state_dir: Path, origin: dict[str, Any] | None
 ) -> str:
-    """What an interrupted search says: how far it got, and the command that goes on."""
+    """How far a search stopped early got, and the command that goes on."""
     origin = origin or {}
     where = f"adaptune --state-dir {shlex.quote(str(state_dir.resolve()))}"
     if origin.get("arm"):  # a comparison's arms run at equal budget in one go
@@ -133,6 +137,17 @@ def hint(
     else:
         then = f"continue with: {where} resume {origin.get('job_key') or search}"
     return (
-        f"{search} interrupted: {ended} of {total} trials ended, the running ones stopped "
-        f"at their last checkpoint; nothing was decided or promoted\n{then}"
+        f"{ended} of {total} trials ended, the running ones stopped at their last "
+        f"checkpoint; nothing was decided or promoted\n{then}"
     )
+
+
+def stopped(
+    stop: Stop, ended: int, total: int, search: str, state_dir: Path, origin: Any
+) -> BaseException:
+    """What the driver raises for a search stopped early: SearchInterrupted for a signal
+    (exit 130 / 143), DiskFull (exit 1) for low disk space."""
+    text = hint(ended, total, search, state_dir, origin)
+    if stop.signum is not None:
+        return SearchInterrupted(f"{search} interrupted ({stop.why}): {text}", stop.signum)
+    return DiskFull(f"{search} stopped: {stop.why}; free some space. {text}")

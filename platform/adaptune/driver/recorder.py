@@ -25,6 +25,7 @@ from adaptune.driver.background import warmed
 from adaptune.driver.console import CONSOLE
 from adaptune.driver.cost import Pricer
 from adaptune.driver.disk import DiskWatch
+from adaptune.driver.interrupt import Stop
 from adaptune.driver.kept import Kept
 from adaptune.driver.ledger import Ledger, outcome_of
 from adaptune.driver.presenter import Presentation, run_name, search_note, shared_view
@@ -53,9 +54,11 @@ class SearchRecorder(Callback):
         *,
         box: Outbox | None = None,
         ledger: Ledger | None = None,
+        stop: Stop | None = None,
     ):
         """Writes MLflow through `box` and records each trial in `ledger` (driver/ledger.py:
-        what the decision and the end of the search read)."""
+        what the decision and the end of the search read); asks `stop` to end the search
+        early when the disk runs low (driver/interrupt.py)."""
         self.plan, self.client = plan, client
         self.experiment_id, self.parent = experiment_id, parent_run_id
         self.search = search
@@ -77,6 +80,7 @@ class SearchRecorder(Callback):
         self.reopen: set[str] = set(known or {})
         self.kept = Kept(plan, self.kind)  # whose checkpoint stays, whose model is logged
         self.disk: DiskWatch | None = None  # free space, once a trial names its storage
+        self.stop = stop if stop is not None else Stop()
         self.pricer = pricer  # each ended trial's cost (driver/cost.py), if given
         self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
@@ -101,9 +105,9 @@ class SearchRecorder(Callback):
         self.show.show_progress()  # the live line's clock and ETA (on a terminal)
         if self.disk is None and trials:
             paths = [*local_path(storage_of(trials[0])), *self.artifact_dirs()]
-            self.disk = DiskWatch(paths, self.search)
-        if self.disk is not None:
-            self.disk.check()  # DiskFull ends the Tune loop: `adaptune resume` goes on
+            self.disk = DiskWatch(paths)
+        if self.disk is not None and (low := self.disk.check()):
+            self.stop.request(low)  # Tune stops at its next step: `adaptune resume` goes on
 
     def artifact_dirs(self) -> list[str]:
         """The experiment's artifact folder, when MLflow keeps artifacts on this disk."""
@@ -230,25 +234,24 @@ class SearchRecorder(Callback):
         self._say(f"{trial_id} {words}")
         self.show.show_progress(ended=True)
 
-    def interrupted(self, trials: list[Any], signal: str, *, search_too: bool) -> int:
-        """A stop signal ended Tune's loop: the runs of the trials it left unfinished (Tune
-        restarts them from their checkpoint on resume) and, if `search_too`, the search
-        run are marked interrupted and closed as KILLED. Returns how many trials ended."""
+    def interrupted(self, trials: list[Any], why: str, *, search_too: bool) -> int:
+        """A stop (a signal, low disk space: `why`) ended Tune's loop: the runs of the trials
+        it left unfinished (Tune restarts them from their checkpoint on resume) and, if
+        `search_too`, the search run are marked interrupted and closed as KILLED. Returns
+        how many trials ended."""
         unfinished = [t for t in trials if self._unfinished(t)]
-        text = f"interrupted by {signal}; a resume restarts it from its last checkpoint"
+        text = f"interrupted ({why}); a resume restarts it from its last checkpoint"
         tags: dict[str, Any] = {Tag.STATUS: Status.INTERRUPTED, Tag.STATUS_TEXT: text}
         for trial in unfinished:
             self.ledger.entry(trial.trial_id).status = Status.INTERRUPTED
             if self.box.has(trial.trial_id):
                 self._close(trial.trial_id, tags, run_name(trial.trial_id, Status.INTERRUPTED))
         if search_too:
-            note = f"interrupted by {signal}: resumable; nothing was decided or promoted"
+            note = f"interrupted ({why}): resumable; nothing was decided or promoted"
             self.box.write(SEARCH_RUN, "note", lambda r: self._tag(r, Tag.NOTE, note))
             self.box.write(SEARCH_RUN, "run end", lambda r: self.client.set_terminated(r, "KILLED"))
         self.box.drain(catch_up_seconds())
-        self._say(
-            f"{signal}: {len(unfinished)} unfinished trials left resumable; their runs say so"
-        )
+        self._say(f"{why}: {len(unfinished)} unfinished trials left resumable; their runs say so")
         return len(trials) - len(unfinished)
 
     def _close(self, trial_id: str, tags: dict[str, Any], name: str) -> None:

@@ -140,7 +140,7 @@ def run_search(
             registered=registered_here().get(plan.method.name),
         )
         pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
-        box, ledger = Outbox(say=console.say), Ledger()
+        box, ledger, stop = Outbox(say=console.say), Ledger(), interrupt.Stop()
         recorder = SearchRecorder(
             plan,
             client,
@@ -151,10 +151,10 @@ def run_search(
             pricer=pricer,
             box=box,
             ledger=ledger,
+            stop=stop,
         )
         in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
         trainable = functools.partial(run_trial, setup=setup)
-        stop = interrupt.Stop()
         with CONSOLE.phase("tuner"):
             tuner = make_tuner(
                 plan,
@@ -170,11 +170,12 @@ def run_search(
         with CONSOLE.phase("fit"), interrupt.stops(stop, verbose=verbose):
             grid = tuner.fit()
         trials = upstream.experiment_trials(grid)  # those finished before a resume too
-        if stop.signum:  # its unfinished trials' runs say so; the search run too, unless it ends
-            ended = recorder.interrupted(trials, stop.name, search_too=not promote_partial)
-            if not promote_partial:
-                hint = interrupt.hint(ended, plan.num_samples, opened.search, state_dir, origin)
-                raise interrupt.SearchInterrupted(hint, stop.signum)
+        if stop.why:  # its unfinished trials' runs say so; the search run too, unless it ends
+            partial = promote_partial and stop.signum is not None  # never on a full disk
+            ended = recorder.interrupted(trials, stop.why, search_too=not partial)
+            if not partial:
+                total, name = plan.num_samples, opened.search
+                raise interrupt.stopped(stop, ended, total, name, state_dir, origin)
         ledger.add(trials)
         decision = decide(ledger, plan)
         spend = cost.totals(ledger, pricer)

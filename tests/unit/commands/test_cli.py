@@ -160,3 +160,10 @@ def test_submit_of_a_job_outside_the_project_is_one_line(
     assert main(["submit", str(tmp_path / "job.yaml")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outside the project folder" in err[0]
+
+
+def test_a_full_disk_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    """Writing to /dev/full fails with ENOSPC, as any write on a full disk would."""
+    assert main(["methods", "--json", "/dev/full"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the disk is full") and "\n" not in err, err

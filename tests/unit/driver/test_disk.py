@@ -59,15 +59,17 @@ def test_the_cli_refuses_a_search_that_cannot_fit_before_ray_starts(
     assert not ray.is_initialized() and not (tmp_path / "state" / "ray").exists()
 
 
-def test_low_space_during_a_search_stops_it_naming_resume(
+def test_low_space_during_a_search_is_reported_by_the_watch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The recorder's watch, every Tune step: DiskFull (a RuntimeError: the CLI prints it
-    and exits 1, the resume record stays) once free space is under the margin."""
-    watch = disk.DiskWatch([tmp_path], "quick-1")
-    monkeypatch.setenv(disk.FREE_BYTES_ENV, str(disk.LOW_BYTES + 1))
-    watch.check()  # enough: nothing happens
-    watch.last = 0.0  # checked at most every CHECK_EVERY_S
-    monkeypatch.setenv(disk.FREE_BYTES_ENV, str(disk.LOW_BYTES - 1))
-    with pytest.raises(disk.DiskFull, match=r"adaptune resume quick-1"):
-        watch.check()
+    """The recorder's watch, every Tune step: the reason to stop once free space is under
+    the margin (the search then stops resumable: tests/integration/test_interrupt.py)."""
+    watch = disk.DiskWatch([tmp_path])
+    hook = tmp_path / "free"
+    hook.write_text(str(disk.LOW_BYTES + 1))
+    monkeypatch.setenv(disk.FREE_BYTES_ENV, f"@{hook}")
+    assert watch.check() is None  # enough: nothing happens
+    hook.write_text(str(disk.LOW_BYTES - 1))
+    assert watch.check() is None  # checked at most every CHECK_EVERY_S
+    watch.last = 0.0
+    assert watch.check() == f"only 0.54 GB free at {tmp_path} (under 0.54 GB)"
