@@ -137,13 +137,14 @@ class JobReport:
     summary: list[str] = field(default_factory=list)  # printed after the job
 
 
+VAL_PREFIX = "val/"
 TEST_PREFIX = "test/"
 
 
 def test_name(metric: str) -> str:
     """A metric's name on the test split: `evaluate` reports val/<name>; the worker scores
     the test split with the same function and reports test/<name> (val/mse -> test/mse)."""
-    return TEST_PREFIX + metric.removeprefix("val/")
+    return TEST_PREFIX + metric.removeprefix(VAL_PREFIX)
 
 
 def make_config(method: Method, params: dict[str, Any]) -> Any:

@@ -38,13 +38,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
         )
         out.json({**vars(result), "alias": alias, "rule": rule, "dry_run": args.dry_run})
     ver = f" version {result.version}" if result.version else ""
-    state = "promoted" if result.promoted else "not promoted"
+    state = "promoted — " if result.promoted else "not promoted — "
     if args.dry_run:
-        state = "would be promoted" if result.promoted else "would not be promoted"
-    print(
-        f"{result.model_name}{ver}: {state} — "
-        f"{result.reason} (best trial {result.trial_id}, value {result.value})"
-    )
+        state = "would be promoted — " if result.promoted else "would not be promoted — "
+    if result.promoted and result.version is not None and result.version == result.previous:
+        state = ""  # its own model holds the alias: the reason says so, nothing moved
+    value = "" if result.value is None else f", {metric}={result.value:.6g}"
+    print(f"{result.model_name}{ver}: {state}{result.reason} (best trial {result.trial_id}{value})")
     return 0
 
 

@@ -4,8 +4,10 @@
     reason = judge(ev, holder, "champion", "val/mse", "min", rule="significant")  # None: ok
 
 The alias moves on the validation objective, never on test: the seeded re-runs' mean
-val when the search had ``final.seeds``, else the chosen trial's own val value. Test
-scores ride along as the version's tags (reported, never compared), so no number that
+val when the search had ``final.seeds``, else the chosen trial's own val value. The
+version's tags say which is which: ``adaptune.val.<metric>`` the val scores it was
+selected on, ``adaptune.test.<metric>`` the held-out test scores (reported, never
+compared), ``adaptune.value`` what the alias compares (``value_kind``), so no number that
 moved the alias is biased by having been read to move it, and a search on the same data
 does not spend the test split again. Scores on different data (fingerprints), or held
 by a version promoted on test scores (before promotion moved to val), are not compared.
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adaptune.job.objective import Mode
-from adaptune.method import TEST_PREFIX
+from adaptune.method import TEST_PREFIX, VAL_PREFIX
 from adaptune.tracking.names import Tag
 
 __all__ = ["Evidence", "gather", "judge", "version_tags"]
@@ -33,6 +35,7 @@ class Evidence:
     kind: str  # "val mean of k seeds" | "val" | (a version promoted on test) "test..."
     scores: tuple[float, ...] = ()  # the objective's val score per re-run seed
     test: dict[str, float] = field(default_factory=dict)  # test/<metric>, ..._ci95: reported
+    val: dict[str, float] = field(default_factory=dict)  # val/<metric> (the trial's), ..._mean
     fingerprint: str = ""
 
 
@@ -41,12 +44,16 @@ def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
     search_metrics = dict(search_run.data.metrics)
     fingerprint = search_run.data.tags.get(Tag.DATA_FINGERPRINT, "")
     test = {k: float(v) for k, v in search_metrics.items() if k.startswith(TEST_PREFIX)}
+    # the trial's own val (what the search selected on), then the re-runs' val/<m>_mean...
+    val = {k: float(v) for k, v in best_run.data.metrics.items() if k.startswith(VAL_PREFIX)}
+    val |= {k: float(v) for k, v in search_metrics.items() if k.startswith(VAL_PREFIX)}
     scores = _scores(search_run.data.tags.get(Tag.VAL_SCORES, ""))
     if f"{metric}_mean" in search_metrics and scores:
         kind = f"val mean of {len(scores)} seeds"
-        return Evidence(float(search_metrics[f"{metric}_mean"]), kind, scores, test, fingerprint)
+        mean = float(search_metrics[f"{metric}_mean"])
+        return Evidence(mean, kind, scores, test, val, fingerprint)
     own = float(best_run.data.metrics[metric])
-    return Evidence(own, "val", (own,), test, fingerprint)
+    return Evidence(own, "val", (own,), test, val, fingerprint)
 
 
 def _scores(text: str) -> tuple[float, ...]:
@@ -61,6 +68,8 @@ def version_tags(ev: Evidence) -> dict[str, str]:
     tags = {Tag.VALUE: repr(ev.value), Tag.VALUE_KIND: ev.kind}
     if ev.scores:
         tags[Tag.VAL_SCORES] = ",".join(repr(s) for s in ev.scores)
+    for key, value in ev.val.items():
+        tags[Tag.VAL_PREFIX + key.removeprefix(VAL_PREFIX)] = repr(value)
     for key, value in ev.test.items():
         tags[Tag.TEST_PREFIX + key.removeprefix(TEST_PREFIX)] = repr(value)
     return tags

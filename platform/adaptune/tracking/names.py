@@ -62,7 +62,8 @@ class Tag:
     RUN_ID = PREFIX + "run_id"
     VALUE = PREFIX + "value"
     CANDIDATE = PREFIX + "candidate"
-    TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics
+    VAL_PREFIX = PREFIX + "val."  # + metric: the val scores the version was selected on
+    TEST_PREFIX = PREFIX + "test."  # + metric: the version's test metrics (reported only)
     VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "val mean of k seeds" or "val"
     TEST_SCORES = PREFIX + "test_scores"  # the objective's test score per re-run seed
     VAL_SCORES = PREFIX + "val_scores"  # ... its val score per re-run seed (promotion reads)

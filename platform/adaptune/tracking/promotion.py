@@ -124,6 +124,9 @@ def promote(
     with _store_lock(client.tracking_uri):
         current = _champion(client, model_name, alias)
         previous = str(current.version) if current is not None else None
+        holders = (current.run_id, current.tags.get(Tag.RUN_ID)) if current is not None else ()
+        if best.info.run_id in holders:  # promoted before: say so, not "does not beat" itself
+            return decided(True, f"already {alias}: v{previous} is this trial's model", previous)
         refused = evidence.judge(ev, current, alias, metric, mode, rule)
         if refused:
             return decided(False, refused)

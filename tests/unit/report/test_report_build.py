@@ -173,20 +173,29 @@ def test_champion_section_compares_with_the_previous_champion(
     client: MlflowClient = store["client"]
     runs = {s: _search(store, s, _trials(3)) for s in ("old", "new")}
     client.create_registered_model("m")
-    for version_of, value in (("old", "0.5"), ("new", "0.3")):
+    for version_of, value, test in (("old", "0.5", "0.61"), ("new", "0.3", "0.42")):
         client.create_model_version(
             "m",
             f"runs:/{runs[version_of]}/model",
             runs[version_of],
-            tags={"adaptune.search": version_of, "adaptune.value": value},
+            tags={
+                "adaptune.search": version_of,
+                "adaptune.value": value,
+                "adaptune.value_kind": "val",
+                "adaptune.test.mse": test,
+            },
         )
     client.set_registered_model_alias("m", "champion", "2")
     new = build_report(client, "new", store["root"]).html.read_text()
     assert "m v2 from this search holds @champion." in new
-    assert "Against previous champion v1: 0.3 vs 0.5 (-0.2, better; lower is better)" in new
+    assert "Against previous champion v1: val/mse 0.3 vs 0.5 (-0.2, better; lower is" in new
+    # val and test each under its own name: <th>val/mse</th><th>test/mse</th>, 0.3 then 0.42
+    champion = new.split("<h2>Champion", 1)[1].split("<h2>", 1)[0]
+    assert "<th>val/mse</th><th>test/mse</th>" in champion and "value" not in champion
+    assert "<td>0.3</td><td>0.42</td>" in champion and "<td>0.5</td><td>0.61</td>" in champion
     old = build_report(client, "old", store["root"]).html.read_text()
     assert "m v1 from this search was promoted; @champion has since moved on." in old
-    assert "Against current @champion v2: 0.5 vs 0.3 (+0.2, worse" in old
+    assert "Against current @champion v2: val/mse 0.5 vs 0.3 (+0.2, worse" in old
 
 
 def test_job_report_has_a_section_per_stage_and_the_domain_comparison(

@@ -99,8 +99,24 @@ def test_better_model_takes_the_alias_worse_and_tie_do_not(store: dict[str, Any]
 def test_promoting_the_same_search_again_registers_nothing_new(store: dict[str, Any]) -> None:
     search = make_search(store, 0.4, "again")
     assert promote(store, search, "again").promoted
-    assert not promote(store, search, "again").promoted  # a tie with itself
+    again = promote(store, search, "again")  # not "does not beat champion v1": it is v1
+    assert again.reason == "already champion: v1 is this trial's model", again.reason
+    assert again.promoted and again.version == again.previous == "1"
     assert len(store["client"].search_model_versions("name = 'again'")) == 1
+
+
+def test_the_version_says_which_scores_are_val_and_which_test(store: dict[str, Any]) -> None:
+    """The version carries the val score it was selected on and the held-out test score,
+    each under its own name; what the alias compares (value) is the val one."""
+    client: MlflowClient = store["client"]
+    search = make_search(store, 0.25, "labelled")
+    run = tracking.find_run(client, search, Kind.SEARCH)
+    client.log_metric(run.info.run_id, "test/mse", 0.75)  # what driver/final.py records
+    assert promote(store, search, "labelled").promoted
+    tags = client.get_model_version_by_alias("labelled", "champion").tags
+    assert (tags[f"{TAG}metric"], tags[f"{TAG}value_kind"]) == (METRIC, "val")
+    assert float(tags[f"{TAG}val.mse"]) == float(tags[f"{TAG}value"]) == 0.25
+    assert float(tags[f"{TAG}test.mse"]) == 0.75
 
 
 def test_a_stale_read_never_lets_a_worse_model_take_the_alias(
@@ -209,7 +225,7 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(
     assert main(["--state-dir", state, "promote", search, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "dry: would be promoted — dry run: would register the model" in out
-    assert "value 0.4" in out
+    assert "val/mse=0.4)" in out
     assert not store["client"].search_registered_models("name = 'dry'")
     assert main(["--state-dir", state, "promote", search]) == 0
     assert "dry version 1: promoted — champion -> v1" in capsys.readouterr().out
@@ -218,6 +234,9 @@ def test_dry_run_says_what_would_happen_and_changes_nothing(
     assert "would not be promoted — val/mse=0.7 (val) does not beat champion v1" in (
         capsys.readouterr().out
     )
+    assert main(["--state-dir", state, "promote", search, "--dry-run"]) == 0  # the holder's
+    out = capsys.readouterr().out
+    assert out.startswith("dry version 1: already champion: v1 is this trial's model"), out
     assert len(store["client"].search_model_versions("name = 'dry'")) == 1
 
 
