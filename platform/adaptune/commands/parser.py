@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp = _sub(sub, "report", common)
     rp.add_argument("search", help="search name (its MLflow run name) or run id, or a job run")
     rp.add_argument("--open", action="store_true", help="also open the page in a browser")
+    rp.add_argument(
+        "--ui-url",
+        help="the MLflow UI the page links to (default: the tracking server, else "
+        "`adaptune ui`'s http://127.0.0.1:5000)",
+    )
 
     u = _sub(sub, "ui", common)
     u.add_argument("search", nargs="?", help="open this search's trials (default: the latest)")

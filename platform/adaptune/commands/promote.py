@@ -56,7 +56,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Output(args) as out:
         client = tracking.setup(tracking.resolve_uri(args.tracking_uri, state))
         try:
-            report = build_report(client, args.search, state)
+            report = build_report(client, args.search, state, args.ui_url)
         except LookupError as e:
             print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
             return EXIT_BAD_INPUT

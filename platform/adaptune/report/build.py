@@ -50,11 +50,13 @@ def _publish(client: MlflowClient, run: Any, folder: Path, state_dir: Path, name
     return local
 
 
-def build_search_report(client: MlflowClient, run: Any, state_dir: Path) -> Report:
+def build_search_report(
+    client: MlflowClient, run: Any, state_dir: Path, ui: str | None = None
+) -> Report:
     name = run.data.tags.get(Tag.SEARCH) or run.info.run_name
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        parts, files = render_search(client, run, out)
+        parts, files = render_search(client, run, out, ui=ui)
         title = f"adaptune search {name}"
         (out / PAGE).write_text(page(title, [heading(title, 1), *parts]), encoding="utf-8")
         html = _publish(client, run, out, state_dir, name)
@@ -100,7 +102,9 @@ def _number(text: str) -> Any:
         return text
 
 
-def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Report:
+def build_job_report(
+    client: MlflowClient, job_run: Any, state_dir: Path, ui: str | None = None
+) -> Report:
     """One page for a multi-stage job: a section per stage, then the per-domain table."""
     name = job_run.info.run_name
     title = f"adaptune job {name}"
@@ -119,7 +123,7 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
                 parts.append(paragraph(f"Stage winner: {best}"))
             folder = out / f"stage{i}"
             folder.mkdir()
-            stage_parts, _ = render_search(client, stage, folder, level=3)
+            stage_parts, _ = render_search(client, stage, folder, level=3, ui=ui)
             parts += stage_parts
         parts += _job_files(client, job_run, out)
         publish = out / "page"
@@ -129,17 +133,18 @@ def build_job_report(client: MlflowClient, job_run: Any, state_dir: Path) -> Rep
     return Report(name, job_run.info.run_id, html, [PAGE])
 
 
-def _build(client: MlflowClient, run: Any, state_dir: Path) -> Report:
+def _build(client: MlflowClient, run: Any, state_dir: Path, ui: str | None = None) -> Report:
     import matplotlib
 
     matplotlib.use("Agg")
     if run.data.tags.get(Tag.KIND) == Kind.JOB:
-        return build_job_report(client, run, state_dir)
-    return build_search_report(client, run, state_dir)
+        return build_job_report(client, run, state_dir, ui)
+    return build_search_report(client, run, state_dir, ui)
 
 
-def build_report(client: MlflowClient, name: str, state_dir: Path) -> Report:
-    return _build(client, find_run(client, name), state_dir)
+def build_report(client: MlflowClient, name: str, state_dir: Path, ui: str | None = None) -> Report:
+    """`ui`: the MLflow UI's address the page links to (default: report.links.RunLinks)."""
+    return _build(client, find_run(client, name), state_dir, ui)
 
 
 def report_quietly(client: MlflowClient, run_id: str, state_dir: Path) -> Path | None:

@@ -2,9 +2,11 @@
 
     runs = RunLinks.of(client.tracking_uri, search)
     runs.run(run_id)    # "http://127.0.0.1:5000/#/experiments/3/runs/ab12..."
+    RunLinks.of(uri, search, ui="http://host:5001")   # where the user's UI is
 
-A tracking server's own address when the store is one (http/https); else the address
-``adaptune ui`` serves the embedded store on by default. The training view
+The UI address given (``adaptune report --ui-url``), else a tracking server's own
+address when the store is one (http/https), else the address ``adaptune ui`` serves the
+embedded store on by default. The training view
 (``workflowType=machine_learning``): MLflow 3's UI otherwise opens its GenAI pages.
 """
 
@@ -39,9 +41,9 @@ class RunLinks:
     served: bool  # False: the links need `adaptune ui` running
 
     @classmethod
-    def of(cls, tracking_uri: str, experiment_id: str) -> RunLinks:
+    def of(cls, tracking_uri: str, experiment_id: str, ui: str | None = None) -> RunLinks:
         served = tracking_uri.startswith(("http://", "https://"))
-        return cls(tracking_uri if served else DEFAULT_UI, experiment_id, served)
+        return cls(ui or (tracking_uri if served else DEFAULT_UI), experiment_id, served)
 
     def run(self, run_id: str) -> str:
         return f"{self.base.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{run_id}{VIEW}"
@@ -50,5 +52,8 @@ class RunLinks:
         return search_url(self.base, self.experiment_id, name)
 
     def note(self) -> str:
-        where = "the tracking server" if self.served else "`adaptune ui` (port 5000) running"
-        return f"Links open the MLflow UI; they need {where}."
+        where = "the tracking server" if self.served else "`adaptune ui` running there"
+        return (
+            f"Links open the MLflow UI at {self.base}; they need {where} (another address: "
+            "adaptune report NAME --ui-url URL)."
+        )

@@ -7,6 +7,7 @@ A multi-stage job page is several of these sections (level 3 headings under a st
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import tempfile
 from pathlib import Path
@@ -26,6 +27,7 @@ from adaptune.report.tables import (
     best_so_far,
     milestones,
     rung_rows,
+    summary_rows,
     trial_rows,
     write_csv,
 )
@@ -228,49 +230,43 @@ def _rungs(search: Search, out: Path, files: list[str], level: int) -> list[str]
     return [heading(title, level), image(_save(fig, out, "rungs", files)), table(rows)]
 
 
-def _trials(search: Search, rows: list[dict[str, Any]], level: int, links: RunLinks) -> list[str]:
-    columns = [
-        "trial_id",
-        "status_detail",
-        "epochs_run",
-        *search.space,
-        "final_value",
-        "best_value",
-        "best_epoch",
-        "wall_s",
-        *(f"{r.lower()}_hours" for r in search.per_trial),
-        "usd",
-        "node_type",
-        "node_id",
-    ]
-    best = (best_row(search, rows) or {}).get("trial_id")
+def _trials(search: Search, out: Path, level: int, links: RunLinks) -> list[str]:
+    """The trials best first (report.tables.summary_rows: what the search selects on), the
+    chosen trial's held-out test score where recorded, and trials.csv to download."""
+    rows = summary_rows(search)
+    chosen = (best_row(search, trial_rows(search)) or {}).get("trial_id")
     short = [
         {
-            **r,
-            "node_id": str(r.get("node_id", ""))[:12],
-            "row": "best" if r["trial_id"] == best else r["status"],
+            **{k: v for k, v in r.items() if k != "run_id"},
+            "node_id": str(r.get("node_id") or "")[:12],
+            "row": "best" if r["trial_id"] == chosen else r["status"],
         }
         for r in rows
     ]
+    columns = list(dict.fromkeys(k for r in short for k in r if k != "row"))
+    csv = base64.b64encode((out / "trials.csv").read_bytes()).decode("ascii")
+    download = f'<a download="trials.csv" href="data:text/csv;base64,{csv}">trials.csv</a>'
     note = (
-        f"Values are {search.metric}; the best trial is highlighted; a trial id opens its "
-        f"MLflow run. Every trial's full config is in trials.csv. {links.note()} Built "
+        f"Best first by {search.metric} at each trial's last epoch (val: what the search "
+        "selects on); test/* columns are the chosen trial's held-out test scores, seen once. "
+        f"A trial id opens its MLflow run. {links.note()} Built "
         f"{dt.datetime.now():%Y-%m-%d %H:%M} from the MLflow store."
     )
     urls = {r["trial_id"]: links.run(r["run_id"]) for r in rows if r.get("run_id")}
     return [
         heading(f"Trials ({len(rows)})", level),
         table(short, columns, row_class="row", links=urls),
-        paragraph(note, note=True),
+        f"<p class=note>Every trial's full config: {download}. {esc(note)}</p>",
     ]
 
 
 def render_search(
-    client: MlflowClient, run: Any, out: Path, level: int = 2
+    client: MlflowClient, run: Any, out: Path, level: int = 2, ui: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Write the search's report files into `out`; return (HTML parts, file names)."""
+    """Write the search's report files into `out`; return (HTML parts, file names).
+    `ui`: the MLflow UI's address for the links (default: report.links.RunLinks.of's)."""
     search = load_search(client, run)
-    links = RunLinks.of(client.tracking_uri, search.experiment_id)
+    links = RunLinks.of(client.tracking_uri, search.experiment_id, ui)
     files: list[str] = []
     rows = trial_rows(search)
     write_csv(rows, out / "trials.csv")
@@ -288,7 +284,7 @@ def render_search(
         if method_files:
             parts.append(heading("Method report", level))
             parts += [image(p) for p in method_files]
-    parts += _trials(search, rows, level, links)
+    parts += _trials(search, out, level, links)
     return parts, files
 
 

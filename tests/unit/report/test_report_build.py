@@ -198,6 +198,33 @@ def test_champion_section_compares_with_the_previous_champion(
     assert "Against current @champion v2: val/mse 0.5 vs 0.3 (+0.2, worse" in old
 
 
+def test_the_trials_table_is_best_first_with_test_and_links_to_the_ui_given(
+    store: dict[str, Any],
+) -> None:
+    """Best first by what the search selects on (the chosen trial, then completed ones by
+    their last val, then stopped ones), the chosen trial's test score in its column,
+    trials.csv to download, and every link on the UI address given."""
+    client: MlflowClient = store["client"]
+    run = _search(store, "ordered", _trials(7))  # completed t0 0.4, t3 0.25, t6 0.1
+    chosen = next(
+        r for r in tracking.trial_runs(client, client.get_run(run)) if r.info.run_name == "t3"
+    )
+    client.set_tag(run, "adaptune.best_trial", "t3")
+    client.log_metric(chosen.info.run_id, "test/mse", 0.33)
+    uri = client.tracking_uri
+    argv = ["--state-dir", str(store["root"]), "report", "ordered", "--tracking-uri", uri]
+    assert main([*argv, "--ui-url", "http://mlflow.example:8080/"]) == 0
+    page = (store["root"] / "reports" / "ordered.html").read_text()
+    table = page.split("<h2>Trials (7)</h2>", 1)[1]
+    order = [table.split(f">{t}</a>")[0].count("<tr") for t in ("t3", "t6", "t0", "t1")]
+    assert order == sorted(order) and len(set(order)) == 4, order
+    assert "<th>last_val/mse</th>" in table and "<th>test/mse</th>" in table
+    assert ">0.33</td>" in table.split(">t3</a>", 1)[1].split("</tr>", 1)[0]
+    assert '<a download="trials.csv" href="data:text/csv;base64,' in table
+    assert "127.0.0.1:5000" not in page and "at http://mlflow.example:8080/;" in page
+    assert 'href="http://mlflow.example:8080/#/experiments/' in page
+
+
 def test_job_report_has_a_section_per_stage_and_the_domain_comparison(
     store: dict[str, Any], tmp_path: Path
 ) -> None:
