@@ -73,7 +73,9 @@ def main() -> None:
     assert result.champion is not None and result.champion.promoted, result.champion
     mlflow.set_tracking_uri(result.tracking_uri)
     model = mlflow.pyfunc.load_model(f"models:/{result.champion.model_name}@champion")
-    predictions = model.predict(["EUR/USD rallies after strong data", "Yen slides on weak GDP"])
+    predictions = model.predict(
+        {"text": ["EUR/USD rallies after strong data", "Yen slides on weak GDP"]}
+    )
     print(predictions)
     predictions.to_csv(state / "predictions.csv", index=False)
 

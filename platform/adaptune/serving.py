@@ -6,15 +6,19 @@ method's predictions as a DataFrame. Logging the class as code, not a cloudpickl
 loading a model never unpickles Python objects; the adaptune package ships with the model
 (``code_paths``), so it loads where adaptune is not installed.
 
-Accepted (text methods; images likewise for MAD): a string, a list / tuple / NumPy array /
-Series of strings, a dict ({"text": [...]} or {"text": "..."}), a DataFrame with a
-``text`` column (others are ignored; a frame without it is refused by name), and over
-HTTP ``{"inputs": [...]}``, ``dataframe_split`` and ``dataframe_records``.
+The signature names the input column (``text``; MAD ``image``) and MLflow checks it
+before ``predict``: over HTTP ``{"inputs": ["...", ...]}``, ``{"inputs": [{"text":
+"..."}]}``, ``{"inputs": {"text": [...]}}``, ``dataframe_split``, ``dataframe_records``
+and CSV with a ``text`` header; in Python a dict ({"text": [...]} or {"text": "..."}) or
+a DataFrame with a ``text`` column. Other columns are ignored; a request without the
+column is refused by MLflow naming it ("Model is missing inputs ['text']").
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +49,24 @@ def normalise(model_input: Any) -> Any:
         for c in model_input.columns
         if len(model_input) == 1
         and isinstance(model_input[c].iloc[0], list | np.ndarray)
+        and np.ndim(model_input[c].iloc[0]) == 1  # not a 0-d array: one text
         and all(isinstance(v, str) for v in model_input[c].iloc[0])
     ]
     return model_input.explode(texts, ignore_index=True) if texts else model_input
+
+
+@contextlib.contextmanager
+def _no_load_report() -> Any:
+    """transformers logs a "LOAD REPORT" warning when a checkpoint's keys differ from the
+    model's (the encoder's pooler weights MISSING: the methods drop the pooler); in a
+    served model's start-up log it reads as a failure. Errors still show."""
+    log = logging.getLogger("transformers.modeling_utils")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 class AdaptuneModel(PythonModel):
@@ -57,7 +76,8 @@ class AdaptuneModel(PythonModel):
 
         root = context.artifacts["model"]
         method = json.loads((Path(root) / MODEL_METADATA).read_text())["method"]
-        self._predict = get_method(method).load_predictor(root)
+        with _no_load_report():
+            self._predict = get_method(method).load_predictor(root)
 
     # Untyped on purpose: MLflow reads type hints as an input schema (the logged
     # signature, tracking.store.signature_of, is the schema).

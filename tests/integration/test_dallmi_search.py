@@ -98,7 +98,7 @@ def test_champion_loads_from_the_registry_and_predicts(search: dict[str, Any]) -
     mlflow.set_tracking_uri(search["tracking_uri"])
     mlflow.set_registry_uri(search["tracking_uri"])
     model = mlflow.pyfunc.load_model("models:/tiny-dallmi@champion")
-    out = model.predict(["new gene sequencing thread, folks", "a tumor biopsy"])
+    out = model.predict({"text": ["new gene sequencing thread, folks", "a tumor biopsy"]})
     assert len(out) == 2 and "labels" in out.columns
     probs = out.drop(columns="labels")
     assert list(probs.columns) == ["p_genetics", "p_oncology", "p_cardiology", "p_neurology"]

@@ -194,7 +194,7 @@ def test_champion_is_registered_and_predicts_raw_text(search: dict[str, Any]) ->
     mlflow.set_tracking_uri(search["tracking_uri"])
     mlflow.set_registry_uri(search["tracking_uri"])
     model = mlflow.pyfunc.load_model("models:/tiny-dao@champion")
-    out = model.predict(["The euro rallied after the ECB signalled more hikes."])
+    out = model.predict({"text": ["The euro rallied after the ECB signalled more hikes."]})
     assert len(out) == 1 and -1.0 <= out["score"][0] <= 1.0
     assert out["label"][0] in {
         "strongly negative",

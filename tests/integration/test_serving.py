@@ -96,11 +96,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(30)
 
 
-def _post(port: int, payload: dict[str, Any]) -> tuple[int, Any]:
+def _post(port: int, payload: dict[str, Any] | str) -> tuple[int, Any]:
+    """A JSON payload, or a str sent as CSV."""
+    csv = isinstance(payload, str)
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/invocations",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
+        data=payload.encode() if csv else json.dumps(payload).encode(),
+        headers={"Content-Type": "text/csv" if csv else "application/json"},
     )
     try:
         with urllib.request.urlopen(request, timeout=60) as r:
@@ -143,18 +145,24 @@ def test_the_champion_answers_http_requests_in_the_common_shapes(
     proc = _start([*cmd, "--env-manager", "local", "-p", str(port)], env, tmp_path)
     try:
         _wait_http(f"http://127.0.0.1:{port}/ping", proc, tmp_path / "server.log")
-        for payload in (
+        payloads: list[dict[str, Any] | str] = [
             {"inputs": [TEXT, "Stocks slumped."]},
+            {"inputs": [{"text": TEXT}, {"text": "Stocks slumped."}]},
             {"dataframe_split": {"columns": ["text"], "data": [[TEXT], ["Stocks slumped."]]}},
-            {"dataframe_records": [{"text": TEXT}, {"text": "Stocks slumped."}]},
-        ):
+            {"dataframe_records": [{"id": "7", "text": TEXT}, {"id": "8", "text": "Slump."}]},
+            f'text\n"{TEXT}"\nStocks slumped.\n',  # CSV
+        ]
+        for payload in payloads:
             status, body = _post(port, payload)
             assert status == 200, (payload, body)
             rows = body["predictions"]
             assert len(rows) == 2 and {"score", "class", "label"} <= set(rows[0]), body
             assert -1.0 <= rows[0]["score"] <= 1.0
+        status, body = _post(port, {"inputs": [{"text": TEXT}]})  # one record: was a TypeError
+        assert status == 200 and len(body["predictions"]) == 1, body
         status, body = _post(port, {"dataframe_records": [{"id": "7"}]})
-        assert status == 400 and "'text'" in json.dumps(body)
+        assert status == 400 and "Model is missing inputs ['text']" in body["message"], body
+        assert "LOAD REPORT" not in (tmp_path / "server.log").read_text(errors="replace")
     finally:
         _stop(proc)
 
@@ -175,7 +183,7 @@ mlflow.set_tracking_uri("sqlite:///{search["state"] / "mlflow.db"}")
 model = mlflow.pyfunc.load_model("models:/served-dao@champion")
 import adaptune
 assert "/code/adaptune/" in adaptune.__file__, adaptune.__file__
-print(len(model.predict([{TEXT!r}])))
+print(len(model.predict({{"text": [{TEXT!r}]}})))
 """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(

@@ -3,6 +3,7 @@ name, and is logged with a signature and an input example made from the method's
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -56,13 +57,48 @@ def test_every_method_has_an_example_and_a_signature() -> None:
     for name, method in METHODS.items():
         signature, example = signature_of(method.input_example)
         assert signature is not None and example is not None, name
-        inputs = signature.inputs
-        if name in ("dao", "dallmi"):  # texts: one unnamed string column, arrays welcome
-            assert not inputs.has_input_names() and len(inputs.inputs) == 1
-        else:  # records: the first field required, the rest optional
-            first, *rest = inputs.inputs
-            assert first.required and all(not c.required for c in rest), name
-            assert first.name in ("text", "image")
+        # records: the first field named and required, the rest optional
+        first, *rest = signature.inputs.inputs
+        assert first.required and all(not c.required for c in rest), name
+        assert first.name == ("image" if name == "mad" else "text"), name
+
+
+SCHEMA = signature_of(METHODS["dao"].input_example)[0].inputs
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"inputs": [{"text": TEXT}, {"text": "b"}]},
+        {"inputs": [{"text": TEXT}]},  # one record: a TypeError inside predict before
+        {"inputs": [TEXT, "b"]},
+        {"inputs": {"text": [TEXT, "b"]}},
+        {"dataframe_split": {"columns": ["text"], "data": [[TEXT], ["b"]]}},
+        {"dataframe_records": [{"id": "7", "text": TEXT}, {"id": "8", "text": "b"}]},
+        "text\n" + TEXT + "\nb\n",  # CSV
+    ],
+)
+def test_http_payloads_reach_the_predictor_as_texts(payload: object) -> None:
+    """As `mlflow models serve` parses a request and checks it against the signature."""
+    from mlflow.pyfunc import _validate_prediction_input
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data, parse_csv_input
+
+    if isinstance(payload, str):
+        data = parse_csv_input(io.StringIO(payload), SCHEMA)
+    else:
+        data = infer_and_parse_data(payload, SCHEMA)
+    checked, _ = _validate_prediction_input(data, None, SCHEMA, None)
+    assert texts_of(normalise(checked)) == [TEXT, "b"][: len(checked)]
+
+
+def test_a_request_without_the_text_column_is_refused_naming_it() -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import _validate_prediction_input
+    from mlflow.pyfunc.scoring_server import infer_and_parse_data
+
+    data = infer_and_parse_data({"dataframe_records": [{"id": "7"}]}, SCHEMA)
+    with pytest.raises(MlflowException, match=r"missing inputs \['text'\]"):
+        _validate_prediction_input(data, None, SCHEMA, None)
 
 
 def test_a_models_vocabulary_survives_the_secret_scrub(tmp_path: Path) -> None:
