@@ -11,7 +11,6 @@ search and one loaded a month later are the same tables.
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,38 +94,36 @@ class SearchResult:
         return pd.DataFrame([{"search": self.name, **r} for r in summary_rows(search)])
 
     def comparison_df(self) -> pd.DataFrame:
-        """A comparison job's arms: val best (what chose each arm's config), the test
-        mean, 95 % interval and seeds of its seeded re-runs, and a paired p-value against
-        every other arm (seeds paired by seed id), one column `p_vs_<arm>` each."""
+        """A comparison job's arms from its results record (results/<job>.json on the job
+        run; driver/claim.py): `arm`, `search`, `val_best` (what chose the arm's config),
+        per compared test metric `<m>_mean`, `_std` and `_ci95` over the seeded re-runs,
+        and `seeds`; `df.attrs["verdicts"]`: the paired verdicts, Holm-adjusted within
+        the job but for its primary contrast, as the docs' tables show them."""
+        import json
+        import tempfile
+
         import pandas as pd
 
-        from adaptune.stats import by_seed, paired, summarize
+        from adaptune.library import library_mode
+        from adaptune.report.comparison import comparison_rows
 
         if not self.arms:
             raise ValueError(f"{self.name} is not a comparison (a job with arms)")
-        from adaptune.library import library_mode
-
-        key = "test/" + self.metric.removeprefix("val/")
-        with library_mode(quiet=True, tune=False):
+        with library_mode(quiet=True, tune=False), tempfile.TemporaryDirectory() as tmp:
             client = tracking.setup(self.tracking_uri)
-            arms = list(zip(self.arms, self.parts, strict=True))
-            scores = {arm: _seed_scores(client, part, key) for arm, part in arms}
-        rows = []
-        for arm, part in arms:
-            agg = summarize(list(scores[arm].values())) if scores[arm] else None
-            row: dict[str, Any] = {
-                "arm": arm,
-                "search": part.name,
-                f"val_best/{self.metric}": part.best.val if part.best else None,
-                f"{key}_mean": agg.mean if agg else None,
-                f"{key}_ci95": agg.ci95 if agg else None,
-                "seeds": len(scores[arm]),
-            }
-            rows.append(row)
-        for a, b in itertools.permutations(scores, 2):
-            p = paired(*by_seed(scores[a], scores[b])).p
-            next(r for r in rows if r["arm"] == a)[f"p_vs_{b}"] = p
-        return pd.DataFrame(rows)
+            files = [f.path for f in client.list_artifacts(self.run_id, "results")]
+            if not files:
+                raise ValueError(
+                    f"{self.name} has no results record (made before adaptune wrote them): "
+                    "run the comparison again"
+                )
+            record = json.loads(
+                Path(client.download_artifacts(self.run_id, files[0], tmp)).read_text()
+            )
+        rows, verdicts = comparison_rows(record)
+        df = pd.DataFrame(rows)
+        df.attrs["verdicts"] = verdicts
+        return df
 
     def lines(self) -> list[str]:
         """A short text summary (what `print(result)` shows)."""
@@ -144,18 +141,6 @@ class SearchResult:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
-
-
-def _seed_scores(client: Any, part: SearchResult, key: str) -> dict[int, float]:
-    """Seed id -> the test score of each seeded re-run of the search's best config."""
-    from adaptune.tracking import child_runs
-
-    runs = child_runs(client, part.run_id, Kind.RERUN)
-    return {
-        int(r.data.params.get("seed", i)): float(r.data.metrics[key])
-        for i, r in enumerate(runs)
-        if key in r.data.metrics
-    }
 
 
 def load_result(

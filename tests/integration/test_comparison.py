@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 import pytest
 import ray
 from tests.conftest import write
 
+import adaptune as at
 from adaptune.cli import main
 
 pytestmark = pytest.mark.integration
@@ -126,6 +128,10 @@ def test_the_results_record_holds_the_raw_rows_the_table_is_made_from(
     assert json.loads(logged.read_text()) == record
     shown = Path(client.download_artifacts(job_id, "report/comparison.md", str(comparison["root"])))
     assert shown.read_text() == "\n".join(markdown(record, *comparison_rows(record))) + "\n"
+    # and the Python API's frame is the record's rows, with its verdicts
+    frame = at.load(job_id, tracking_uri=comparison["arms"][0]["tracking_uri"]).comparison_df()
+    rows, verdicts = comparison_rows(record)
+    assert frame.equals(pd.DataFrame(rows)) and frame.attrs["verdicts"] == verdicts
 
 
 def test_an_arm_records_its_job_and_is_not_resumed_alone(
