@@ -38,7 +38,7 @@ TINY = [
     "data.n_train=64",
     "fixed.epochs=2",
     "fixed.max_len=16",
-    "search.scheduler.type=fifo",
+    "search.scheduler={type: fifo}",  # the whole mapping: fifo takes no other key
     "promote.model_name=on-cluster",
     "tracking.experiment=on-cluster",
 ]

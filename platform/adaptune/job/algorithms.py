@@ -41,9 +41,16 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# Bounds past sense: a search runs at most 100,000 trials (spec.py's num_samples), and
+# TPE's candidates and CMA-ES's population are arrays allocated at the first suggestion
+# (TPE: candidates x earlier trials per parameter), so a typo there asks for gigabytes.
+MOST_TRIALS = 100_000
+MOST_CANDIDATES = 10_000
+
+
 class TPEOptions(_Options):
-    n_startup_trials: int = Field(10, ge=0)  # random trials before TPE models anything
-    n_ei_candidates: int = Field(24, ge=1)
+    n_startup_trials: int = Field(10, ge=0, le=MOST_TRIALS)  # random trials before TPE models
+    n_ei_candidates: int = Field(24, ge=1, le=MOST_CANDIDATES)
     # One joint density rather than one per parameter; Optuna 5.0's default: true for one
     # objective, false for several.
     multivariate: bool | None = None
@@ -58,13 +65,13 @@ class TPEOptions(_Options):
 
 
 class GPOptions(_Options):
-    n_startup_trials: int = Field(10, ge=0)
+    n_startup_trials: int = Field(10, ge=0, le=MOST_TRIALS)
     deterministic_objective: bool = False
     warn_independent_sampling: bool = True
 
 
 class NSGA2Options(_Options):
-    population_size: int = Field(50, ge=2)
+    population_size: int = Field(50, ge=2, le=MOST_TRIALS)
     mutation_prob: float | None = Field(None, ge=0.0, le=1.0)
     crossover: Literal["uniform", "blxalpha", "sbx", "vsbx"] = "uniform"
     crossover_prob: float = Field(0.9, ge=0.0, le=1.0)
@@ -72,8 +79,8 @@ class NSGA2Options(_Options):
 
 
 class CmaEsOptions(_Options):
-    n_startup_trials: int = Field(1, ge=0)
-    popsize: int | None = Field(None, ge=2)
+    n_startup_trials: int = Field(1, ge=0, le=MOST_TRIALS)
+    popsize: int | None = Field(None, ge=2, le=MOST_CANDIDATES)
     use_separable_cma: bool = False
     with_margin: bool = False
     lr_adapt: bool = False
@@ -224,21 +231,32 @@ def _objective_problems(
 
 # ---------------------------------------------------------------------- schedulers
 
-# What each scheduler reads; a key given to one that ignores it is refused.
+# What each scheduler reads (driver/tuner.py); a key given to one that ignores it is
+# refused: fifo stops nothing, and Ray's MedianStoppingRule has no max_t (trials train
+# their epochs), so a max_t there would only mislead the cost estimate and progress.
 _SCHEDULER_KEYS = {
-    "asha": {"grace_period", "reduction_factor", "max_t"},
-    "hyperband": {"reduction_factor", "max_t"},
-    "median": {"grace_period", "min_samples_required", "max_t"},
-    "fifo": {"grace_period", "reduction_factor", "max_t"},  # as before: ignored
+    "asha": ("grace_period", "reduction_factor", "max_t"),
+    "hyperband": ("reduction_factor", "max_t"),
+    "median": ("grace_period", "min_samples_required"),
+    "fifo": (),
 }
+
+
+def _readers(key: str) -> str:
+    """'only asha and median read it'"""
+    names = [t for t, keys in _SCHEDULER_KEYS.items() if key in keys]
+    return f"only {' and '.join(names)} read{'s' if len(names) == 1 else ''} it"
 
 
 def _scheduler_problems(job: JobSpec, max_t: int, epochs: int) -> list[SpecProblem]:
     """`epochs`: the most a trial trains (fixed, or the space's largest)."""
     sched = job.the_search.scheduler
     problems = [
-        job.problem(f"search.scheduler.{key}", f"{sched.type} does not take {key}")
-        for key in sorted(sched.model_fields_set - {"type"} - _SCHEDULER_KEYS[sched.type])
+        job.problem(
+            f"search.scheduler.{key}",
+            f"{sched.type} does not take {key} ({_readers(key)})",
+        )
+        for key in sorted(sched.model_fields_set - {"type", *_SCHEDULER_KEYS[sched.type]})
     ]
     if sched.type in ("asha", "hyperband") and max_t < epochs:  # both end a trial at max_t
         problems.append(

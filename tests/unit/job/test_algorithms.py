@@ -87,7 +87,7 @@ def test_hyperband_and_median_plans(tmp_path: Path) -> None:
     found = problems(tmp_path, "  scheduler: {type: asha, min_samples_required: 2}")
     assert found == [
         f"{tmp_path / 'job.yaml'}:8: search.scheduler.min_samples_required: "
-        "asha does not take min_samples_required"
+        "asha does not take min_samples_required (only median reads it)"
     ]
 
 
