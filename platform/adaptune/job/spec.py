@@ -28,6 +28,7 @@ from adaptune.job import names
 from adaptune.job.objective import Mode
 from adaptune.job.overrides import blame_override, set_dotted
 from adaptune.job.pricing import PricingSpec
+from adaptune.job.resources import ResourceSpec
 from adaptune.job.space import as_entries
 from adaptune.job.yamlfile import (
     KeyedValueError,
@@ -128,49 +129,6 @@ class SearchSpec(_Strict):
         if isinstance(v, int) and v < 1:
             raise ValueError("must be >= 1 or 'auto'")
         return v
-
-
-class ResourceSpec(_Strict):
-    workers_per_trial: int = Field(1, ge=1)
-    use_gpu: bool | Literal["auto"] = "auto"
-    cpus_per_worker: float = Field(1.0, gt=0)
-    gpus_per_worker: float = Field(1.0, gt=0)  # whole GPUs, or 1/n: n trials share one
-    # Restarts of a trial's worker group after a failure (a worker process or node died,
-    # or the loss went non-finite), each from the trial's last end-of-epoch checkpoint.
-    trial_retries: int = Field(1, ge=0)
-    # auto: a one-worker trial trains in its Tune trial actor, no Ray Train worker group
-    # (~15 s less per trial on a 2-core CPU; see README, Benchmarks); always: a worker
-    # group for every trial, so a worker whose process or node dies is restarted too.
-    worker_group: Literal["auto", "always"] = "auto"
-    # Ray's accelerator (A10G, H100, ...): workers ask for a sliver, so trials land on those nodes
-    accelerator_type: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
-
-    @field_validator("gpus_per_worker")
-    @classmethod
-    def _gpu_share(cls, v: float) -> float:
-        return gpu_share(v)
-
-    @model_validator(mode="after")
-    def _shared_gpu_one_worker(self) -> ResourceSpec:
-        if self.gpus_per_worker < 1 and self.workers_per_trial > 1:
-            raise KeyedValueError(  # the key in full: pydantic gives a model's error no path
-                "resources.gpus_per_worker",
-                f"{self.gpus_per_worker:g} of a GPU per worker needs workers_per_trial: 1 "
-                "(NCCL refuses two ranks of one trial on one GPU)",
-            )
-        return self
-
-
-def gpu_share(v: float) -> float:
-    """Ray's rule for a GPU request: a whole number above 1; at most 1, a share that
-    divides one GPU evenly (1/v whole, to 2 %), so that 1/v trials fill it."""
-    if v > 1 and v != int(v):
-        raise ValueError(f"{v:g} GPUs: above 1 it must be a whole number (Ray's rule)")
-    if v < 1 and abs(1 / v - round(1 / v)) > 0.02 * round(1 / v):
-        raise ValueError(
-            f"{v:g} of a GPU does not divide it evenly: use 1/n (0.5, 0.33, 0.25, 0.2, ...)"
-        )
-    return v
 
 
 class TrackingSpec(_Strict):
