@@ -11,11 +11,14 @@
 one of its values (all conditions must hold); a parameter that was not sampled holds
 none. An inactive parameter is left out of the trial's config, so the method's default
 applies. Each condition names another parameter of the same space and values that
-parameter can take; conditions may chain (rank on mode, init_noise on rank) but not loop.
+parameter can take (a float without a step takes no exact value); conditions may chain
+(rank on mode, init_noise on rank) but not loop, and must be able to hold together.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +100,70 @@ def conditions_from(
             else:
                 allowed = tuple(values) if isinstance(values, list) else (values,)
                 wrong = [v for v in allowed if not possible(v, space[other])]
+                dist = space[other]
                 if not allowed or wrong:
                     problem(key, f"{other} can never be {', '.join(map(repr, wrong)) or '[]'}")
+                elif isinstance(dist, FloatDistribution) and dist.step is None:
+                    problem(
+                        key,
+                        f"{other} is continuous: it is never exactly "
+                        f"{', '.join(map(repr, allowed))}; condition on a categorical, an int "
+                        "or a float with a step",
+                    )
                 out[str(name)][str(other)] = allowed
     if not problems:
         cycle = _cycle(out)
         if cycle:
             problem(f"{cycle[0]}.when", f"conditions loop: {' -> '.join(cycle)}")
+    for name in [] if problems else out:
+        if not _reachable(name, out, space):
+            gated = "; ".join(
+                f"{p} is sampled only when {_said(out[p])}" for p in out[name] if p in out
+            )
+            problem(
+                f"{name}.when",
+                f"{name} is never sampled: its condition ({_said(out[name])}) never holds: {gated}",
+            )
     if problems:
         raise SpecError(problems)
     return out
+
+
+def _reachable(name: str, conditions: Conditions, space: dict[str, BaseDistribution]) -> bool:
+    """Whether some values of the parameters `name`'s conditions reach, directly or through
+    theirs, make it active. Conditions only ask for values, so a value no condition names
+    never helps: each such parameter tries those named, in the order a trial samples them
+    (past 100,000 combinations, the space is left to the sampler)."""
+    ancestors: set[str] = set()
+    todo = [name]
+    while todo:
+        for parent in conditions.get(todo.pop(), {}):
+            if parent not in ancestors:
+                ancestors.add(parent)
+                todo.append(parent)
+    order = [p for p in ordered(space, conditions) if p in ancestors]
+    named: dict[str, list[Any]] = {p: [] for p in order}
+    for when in conditions.values():
+        for parent, values in when.items():
+            if parent in named:
+                named[parent] += values
+    if math.prod(len(v) for v in named.values()) > 100_000:
+        return True
+    for combo in itertools.product(*named.values()):
+        sampled: dict[str, Any] = {}
+        for parent, value in zip(order, combo, strict=True):
+            if active(parent, sampled, conditions):
+                sampled[parent] = value
+        if active(name, sampled, conditions):
+            return True
+    return False
+
+
+def _said(when: dict[str, tuple[Any, ...]]) -> str:
+    """{'rank': (4, 16)} -> 'rank in [4, 16]'"""
+    return ", ".join(
+        f"{k} = {v[0]!r}" if len(v) == 1 else f"{k} in {list(v)}" for k, v in when.items()
+    )
 
 
 def _cycle(conditions: Conditions) -> list[str]:
