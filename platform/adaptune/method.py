@@ -83,6 +83,9 @@ class Method:
     # text, score, class, labels, name); data.columns maps them to the file's own names.
     data_sources: tuple[str, ...] = ()
     data_options: tuple[str, ...] = ()
+    # The bounds of numeric data.options, low..high inclusive (int bounds: a whole number):
+    # a generated corpus sized by an unchecked option could ask for terabytes.
+    data_option_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     data_columns: tuple[tuple[str, str], ...] = ()
     # Optional: (train Dataset, cfg, torch.Generator, rank, world_size) -> DataLoader, for
     # methods whose batches are composed (e.g. label-balanced). It must shard by rank

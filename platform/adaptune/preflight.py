@@ -123,6 +123,20 @@ def _source_problems(job: JobSpec, method: Method) -> list[SpecProblem]:
                         f"valid: {valid}",
                     )
                 ]
+            low, high = method.data_option_ranges.get(key, (None, None))
+            v, whole = d.options[key], isinstance(low, int)
+            if (
+                low is not None
+                and high is not None
+                and not (
+                    isinstance(v, int | float)
+                    and not isinstance(v, bool)
+                    and (isinstance(v, int) or not whole)
+                    and low <= v <= high
+                )
+            ):
+                kind = "a whole number" if whole else "a number"
+                return [job.problem(f"data.options.{key}", f"{v!r}: give {kind} in {low}..{high}")]
     columns = dict(method.data_columns)
     for ours in d.columns:
         if ours not in columns:

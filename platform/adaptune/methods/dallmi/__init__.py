@@ -29,6 +29,7 @@ METHOD = Method(
     description="multi-label domain adaptation: variational PU loss, MixUp, balanced batches",
     data_sources=("synthetic-multilabel", "file", "hf"),
     data_options=("n_labels", "cooccur", "preset", "revealed", "source_domain", "target_domain"),
+    data_option_ranges={"n_labels": (2, 6), "cooccur": (0.0, 1.0), "revealed": (0.0, 1.0)},
     data_columns=(("text", "text"), ("labels", "labels"), ("domain", "name")),
 )
 

@@ -36,6 +36,13 @@ METHOD = Method(
         "generic_share",
         "topic_share",
     ),
+    data_option_ranges={
+        **dict.fromkeys(
+            ("ambiguous_share", "label_noise", "spurious_strength", "generic_share", "topic_share"),
+            (0.0, 1.0),
+        ),
+        **dict.fromkeys(("dev_per_domain", "test_per_domain"), (1, 100_000)),
+    },
     data_columns=(("text", "text"), ("label", "class"), ("domain", "name")),
 )
 

@@ -21,6 +21,7 @@ METHOD = Method(
     description="multi-task financial sentiment, LoRA encoder, learned loss weighting",
     data_sources=("synthetic-finsent", "file", "hf"),
     data_options=("noise",),
+    data_option_ranges={"noise": (0.0, 1.0)},  # scores lie in [-1, 1]
     data_columns=(("text", "text"), ("score", "score")),
 )
 
