@@ -10,7 +10,7 @@ plan.py resolves the paths first, the one place they are resolved: what validate
 the search reads and the trials receive are the same files, from any current folder. It
 calls check_external once the fixed values are typed (job/values.py), which checks: the
 data source is one the method reads, with options it knows; a data file is a regular,
-readable file with the method's columns and sane values in a sample of rows
+readable file with the method's columns and sane values in every row (for 2 s at most)
 (job/datafile.py), and a test file is not the training file; the train split holds at
 least one batch; a backbone is a model folder (or a Hugging Face name) and an
 ``init_from`` a saved model of this method; no model code runs unless the command line
@@ -26,13 +26,14 @@ import filecmp
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from adaptune.job.datafile import DataFileError, inspect_file
+from adaptune.job.datafile import CHECK_SECONDS, DataFileError, inspect_file
 from adaptune.job.spec import JobSpec, SpecProblem
 from adaptune.method import MODEL_METADATA, Method
 
@@ -220,10 +221,16 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
                 )
             ]
         try:
-            n = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
+            n, whole = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
         except DataFileError as e:
             at = f"data.columns.{e.column}" if e.column in d.columns else f"data.{key}"
             return None, [job.problem(at, str(e))]
+        if not whole:
+            print(
+                f"note: data.{key}: {Path(path).name}: its first {n:,} rows checked in "
+                f"{CHECK_SECONDS:g} s; the search reads the rest",
+                file=sys.stderr,
+            )
         rows = n if key == "path" else rows
     return rows, []
 

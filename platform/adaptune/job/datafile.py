@@ -1,30 +1,33 @@
 """A data file a job names, opened and checked before anything starts.
 
-    rows = inspect_file(Path("news.csv"), {"text": "text", "score": "score"}, {}, 2000)
-    # -> the number of rows (counted up to 2000); DataFileError with one clear line else
+    rows, whole = inspect_file(Path("news.csv"), {"text": "text", "score": "score"}, {}, 2000)
+    # -> its rows, and False when time ran out first; DataFileError with one clear line else
 
 Checked: a regular file with a supported suffix, not empty, UTF-8 (CSV / JSON), a header
 or records with the columns the method reads (``columns`` maps our names to the file's),
-and a sample of rows whose values fit each column's kind (KINDS). Only the header and
-the first SAMPLE_ROWS rows are parsed, so a large file costs little; rows are counted
-(not parsed) up to what the job asks for. Reads with the standard library (Parquet: pyarrow).
+and every row's values fit each column's kind (KINDS), streamed: a huge file is checked
+for CHECK_SECONDS, then left to the search, and the caller says so. Reads with the
+standard library (Parquet: pyarrow).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "SUFFIXES", "DataFileError", "inspect_file"]
+__all__ = ["CHECK_SECONDS", "KINDS", "SUFFIXES", "DataFileError", "inspect_file"]
 
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
-SAMPLE_ROWS = 200
+SAMPLE_ROWS = 200  # the first rows: the header of JSON Lines, the text-is-numbers check
+CHECK_SECONDS = 2.0  # every row is checked, up to this long on a huge file
 MAX_JSON_BYTES = 64 << 20  # a .json array is parsed whole: bigger ones must be JSON Lines
 KINDS = {
     "text": "text",
@@ -44,17 +47,24 @@ class DataFileError(ValueError):
         self.column = column
 
 
-def inspect_file(path: Path, kinds: dict[str, str], columns: dict[str, str], need_rows: int) -> int:
+def inspect_file(
+    path: Path, kinds: dict[str, str], columns: dict[str, str], need_rows: int
+) -> tuple[int, bool]:
     """Check `path` holds the columns `kinds` names (our name -> kind; `columns` maps our
-    names to the file's) with sane values; returns its rows, counted up to `need_rows`."""
+    names to the file's) with sane values in every row; returns (rows, whether every row
+    was read): past CHECK_SECONDS the check stops, with the rows counted then, at least
+    `need_rows` (the search reads the rest)."""
     _regular(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        header, sample, rows = _parquet(path, need_rows)
+        header, records = _parquet(path)
     elif suffix in (".csv", ".tsv"):
-        header, sample, rows = _csv(path, "\t" if suffix == ".tsv" else ",", need_rows)
+        header, records = _csv(path, "\t" if suffix == ".tsv" else ",")
     else:
-        header, sample, rows = _json(path, need_rows)
+        header, records = _json(path)
+    sample = list(itertools.islice(records, SAMPLE_ROWS))
+    header = header or _header(sample)
+    wanted = {}
     for ours, kind in kinds.items():
         column = columns.get(ours, ours)
         if column not in header:
@@ -63,14 +73,23 @@ def inspect_file(path: Path, kinds: dict[str, str], columns: dict[str, str], nee
                 f"{path.name}: {what} is not in the file; its columns: {', '.join(header)}",
                 ours,
             )
-        values = [(where, row.get(column)) for where, row in sample]
+        wanted[ours] = (column, kind)
         try:
-            _check_column(path.name, column, kind, values)
+            _check_column(path.name, column, kind, [(w, row.get(column)) for w, row in sample])
         except DataFileError as e:
             raise DataFileError(str(e), ours) from None
+    rows, deadline = len(sample), time.monotonic() + CHECK_SECONDS
+    for where, row in records:
+        for ours, (column, kind) in wanted.items():
+            problem = _value_problem(kind, row.get(column))
+            if problem is not None:
+                raise DataFileError(f"{path.name}: {where}: column '{column}': {problem}", ours)
+        rows += 1
+        if rows % 1000 == 0 and time.monotonic() > deadline:
+            return max(rows, need_rows), False
     if rows == 0:
         raise DataFileError(f"{path.name}: no rows")
-    return rows
+    return rows, True
 
 
 def _regular(path: Path) -> None:
@@ -104,57 +123,59 @@ def _text_lines(path: Path) -> Iterator[str]:
             raise DataFileError(f"{path.name}: not UTF-8 text ({e.reason})") from None
 
 
-Sample = list[tuple[str, dict[str, Any]]]  # (where, row)
+Records = Iterator[tuple[str, dict[str, Any]]]  # (where, row), every row in order
 
 
-def _csv(path: Path, sep: str, need_rows: int) -> tuple[list[str], Sample, int]:
+def _csv(path: Path, sep: str) -> tuple[list[str], Records]:
     reader = csv.reader(_text_lines(path), delimiter=sep)
     try:
         header = next(reader, None)
-        if not header or not any(h.strip() for h in header):
-            raise DataFileError(f"{path.name}: no header line")
-        if len(header) == 1 and any(s in header[0] for s in (";", "\t", ",", "|")):
-            other = next(s for s in (";", "\t", ",", "|") if s in header[0])
-            raise DataFileError(
-                f"{path.name}: one column only ('{header[0][:40]}'): separated by "
-                f"{other!r}, not {sep!r}?"
-            )
-        sample: Sample = []
-        rows = 0
-        for row in reader:
-            if not row:
-                continue
-            rows += 1
-            if rows <= SAMPLE_ROWS:
+    except csv.Error as e:
+        raise DataFileError(f"{path.name}: line {reader.line_num}: {e}") from None
+    if not header or not any(h.strip() for h in header):
+        raise DataFileError(f"{path.name}: no header line")
+    if len(header) == 1 and any(s in header[0] for s in (";", "\t", ",", "|")):
+        other = next(s for s in (";", "\t", ",", "|") if s in header[0])
+        raise DataFileError(
+            f"{path.name}: one column only ('{header[0][:40]}'): separated by "
+            f"{other!r}, not {sep!r}?"
+        )
+
+    def records() -> Records:
+        try:
+            for row in reader:
+                if not row:
+                    continue
                 if len(row) != len(header):
                     raise DataFileError(
                         f"{path.name}: line {reader.line_num} has {len(row)} fields, "
                         f"the header {len(header)}"
                     )
-                sample.append((f"line {reader.line_num}", dict(zip(header, row, strict=True))))
-            elif rows >= need_rows:
-                break
-    except csv.Error as e:
-        raise DataFileError(f"{path.name}: line {reader.line_num}: {e}") from None
-    return header, sample, rows
+                yield f"line {reader.line_num}", dict(zip(header, row, strict=True))
+        except csv.Error as e:
+            raise DataFileError(f"{path.name}: line {reader.line_num}: {e}") from None
+
+    return header, records()
 
 
-def _json(path: Path, need_rows: int) -> tuple[list[str], Sample, int]:
-    """JSON Lines (one object a line), or a .json array of objects."""
+def _json(path: Path) -> tuple[list[str], Records]:
+    """JSON Lines (one object a line), or a .json array of objects; the header is the
+    keys of the first rows."""
     lines = _text_lines(path)
-    sample: Sample = []
-    rows = 0
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        if rows == 0 and line.lstrip().startswith("[") and path.suffix.lower() == ".json":
-            return _json_array(path, line + "".join(lines))
-        rows += 1
-        if rows <= SAMPLE_ROWS:
-            sample.append((f"line {n}", _record(path, line, n)))
-        elif rows >= need_rows:
-            break
-    return _header(sample), sample, rows
+        if line.lstrip().startswith("[") and path.suffix.lower() == ".json":
+            return [], _json_array(path, line + "".join(lines))
+
+        def records(first: int = n, text: str = line) -> Records:
+            yield f"line {first}", _record(path, text, first)
+            for k, more in enumerate(lines, start=first + 1):
+                if more.strip():
+                    yield f"line {k}", _record(path, more, k)
+
+        return [], records()
+    return [], iter(())
 
 
 def _record(path: Path, line: str, n: int) -> dict[str, Any]:
@@ -167,7 +188,7 @@ def _record(path: Path, line: str, n: int) -> dict[str, Any]:
     return value
 
 
-def _json_array(path: Path, text: str) -> tuple[list[str], Sample, int]:
+def _json_array(path: Path, text: str) -> Records:
     if len(text) > MAX_JSON_BYTES:
         raise DataFileError(f"{path.name}: a JSON array over 64 MB; use JSON Lines (.jsonl)")
     try:
@@ -176,26 +197,35 @@ def _json_array(path: Path, text: str) -> tuple[list[str], Sample, int]:
         raise DataFileError(f"{path.name}: not JSON ({e.msg}, line {e.lineno})") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataFileError(f"{path.name}: expected a list of JSON objects")
-    sample = [(f"record {i + 1}", r) for i, r in enumerate(records[:SAMPLE_ROWS])]
-    return _header(sample), sample, len(records)
+    return ((f"record {i + 1}", r) for i, r in enumerate(records))
 
 
-def _header(sample: Sample) -> list[str]:
+def _header(sample: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return list(dict.fromkeys(k for _, row in sample for k in row))
 
 
-def _parquet(path: Path, need_rows: int) -> tuple[list[str], Sample, int]:
+def _parquet(path: Path) -> tuple[list[str], Records]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         pf = pq.ParquetFile(path)
-        batch = next(pf.iter_batches(batch_size=SAMPLE_ROWS), None)
+        batches = pf.iter_batches(batch_size=SAMPLE_ROWS)
+        first = next(batches, None)
     except (pa.ArrowException, OSError) as e:
         raise DataFileError(f"{path.name}: not a readable Parquet file ({e})") from None
-    rows = batch.to_pylist() if batch is not None else []
-    sample = [(f"row {i + 1}", r) for i, r in enumerate(rows)]
-    return list(pf.schema_arrow.names), sample, int(pf.metadata.num_rows)
+
+    def records() -> Records:
+        i = 0
+        try:
+            for batch in itertools.chain([first] if first is not None else [], batches):
+                for row in batch.to_pylist():
+                    i += 1
+                    yield f"row {i}", row
+        except (pa.ArrowException, OSError) as e:
+            raise DataFileError(f"{path.name}: row {i + 1} unreadable ({e})") from None
+
+    return list(pf.schema_arrow.names), records()
 
 
 def _check_column(file: str, column: str, kind: str, values: list[tuple[str, Any]]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from adaptune.job import datafile
 from adaptune.job.datafile import DataFileError, inspect_file
 
 DAO = {"text": "text", "score": "score"}
@@ -33,14 +34,39 @@ def _write(path: Path, rows: list[dict[str, object]]) -> Path:
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".json", ".parquet"])
 def test_every_supported_format_passes_and_counts_rows(tmp_path: Path, suffix: str) -> None:
     path = _write(tmp_path / f"news{suffix}", ROWS)
-    assert inspect_file(path, DAO, {}, 10**6) == len(ROWS)
-    assert inspect_file(path, DAO, {}, 250) >= 250  # counting stops once enough are seen
+    assert inspect_file(path, DAO, {}, 10**6) == (len(ROWS), True)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "where"),
+    [
+        (".csv", "line 5002"),
+        (".jsonl", "line 5001"),
+        (".json", "record 5001"),
+        (".parquet", "row 5001"),
+    ],
+)
+def test_every_row_is_checked_not_a_sample(tmp_path: Path, suffix: str, where: str) -> None:
+    bad = {"text": "the dollar slid", "score": 7.0}
+    rows = [*(ROWS * 17)[:5000], bad, *ROWS]  # the 5001st row is bad: past any sample
+    path = _write(tmp_path / f"news{suffix}", rows)
+    with pytest.raises(DataFileError, match=rf"{where}: column 'score': 7 is outside"):
+        inspect_file(path, DAO, {}, 100)
+
+
+def test_a_huge_file_is_checked_for_a_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datafile, "CHECK_SECONDS", 0.0)
+    path = _write(tmp_path / "news.csv", [*ROWS * 10, {"text": "late", "score": 7.0}])
+    assert inspect_file(path, DAO, {}, 2000) == (2000, False)  # stopped at row 1000
+    assert inspect_file(path, DAO, {}, 10) == (1000, False)
 
 
 def test_columns_map_our_names_to_the_files(tmp_path: Path) -> None:
     rows = [{"headline": r["text"], "sentiment": r["score"]} for r in ROWS]
     path = _write(tmp_path / "news.csv", rows)
-    assert inspect_file(path, DAO, {"text": "headline", "score": "sentiment"}, 100) >= 100
+    assert inspect_file(path, DAO, {"text": "headline", "score": "sentiment"}, 100)[0] >= 100
     plain = _write(tmp_path / "plain.csv", ROWS)
     with pytest.raises(DataFileError, match=r"column 'headline' \(for 'text'\)") as e:
         inspect_file(plain, DAO, {"text": "headline"}, 100)
