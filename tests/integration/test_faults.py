@@ -22,8 +22,9 @@ fixed: {epochs: 2, max_len: 16, batch_size: 8, warmup_steps: 0, lora_rank: 4}
 search: {space: space.yaml, sampler: grid, scheduler: {type: fifo}}
 promote: {model_name: nan-dao}
 """
-# lr 1e4 blows the weights up within a few Adam steps: the loss turns inf/NaN.
-SPACE = "lr: {type: categorical, choices: [1.0e-4, 1.0e+4]}\n"
+# LoRA's scale lora_alpha / rank of 1e300 is inf in float32: the loss turns inf/NaN. (An
+# absurd lr, 1e4, did it before validate refused learning rates over 10.)
+SPACE = "lora_alpha: {type: categorical, choices: [8.0, 1.0e+300]}\n"
 
 
 def test_nan_trial_fails_alone(tmp_path: Path) -> None:
@@ -37,7 +38,7 @@ def test_nan_trial_fails_alone(tmp_path: Path) -> None:
     summary = json.loads(out.read_text())
     assert code == 0 and summary["trials"] == 2
     assert summary["completed"] == 1 and len(summary["errored"]) == 1
-    assert summary["best_params"]["lr"] == pytest.approx(1e-4)
+    assert summary["best_params"]["lora_alpha"] == pytest.approx(8.0)
     client = mlflow.MlflowClient(summary["tracking_uri"])
     bad = client.search_runs(
         [client.get_run(summary["parent_run_id"]).info.experiment_id],

@@ -241,7 +241,7 @@ def test_promoting_again_keeps_the_champion_on_a_tie(
 ) -> None:
     state = str(Path(search["tracking_uri"].removeprefix("sqlite:///")).parent)
     assert main(["--state-dir", state, "promote", search["search"]]) == 0
-    assert "not promoted" in capsys.readouterr().out
+    assert "already champion: v1 is this trial's model" in capsys.readouterr().out  # no new version
     # the job's promote.rule is recorded on the search run; --rule overrides it
     parent = mlflow.MlflowClient(search["tracking_uri"]).get_run(search["parent_run_id"])
     assert parent.data.tags["adaptune.promote_rule"] == "better"

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from adaptune.job.yamlfile import SpecError, SpecProblem
+from adaptune.job.yamlfile import SpecError, SpecLoader, SpecProblem
 
 __all__ = ["blame_override", "parse_override", "set_dotted"]
 
@@ -69,7 +69,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise SpecError([SpecProblem("--set", None, text, "expected key=value")])
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
+        value = yaml.load(raw, Loader=SpecLoader)  # a safe loader; 1e-5 read as a float
     except yaml.YAMLError as e:
         raise SpecError([SpecProblem("--set", None, key, f"bad value: {e}")]) from e
     return key.strip(), value

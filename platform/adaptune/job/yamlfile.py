@@ -93,6 +93,29 @@ MAX_DEPTH = 32
 MAX_VALUES = 10_000  # scalars and collections, aliases counted at every use
 
 
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading floats as YAML 1.2 (and JSON) write them: `1e-5` is a
+    float, not the string PyYAML's YAML 1.1 rules make it (the spec's numbers are strict)."""
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
 def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     """Safe-load a YAML mapping and its key -> line map; syntax errors, duplicate keys
     (which PyYAML would silently resolve to the last) and non-mappings become SpecError."""
@@ -102,7 +125,7 @@ def load_yaml(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     if shape is not None:
         line, message, index = shape
         raise SpecError([SpecProblem(file, line, _open_key_path(text[:index]), message)])
-    loader = yaml.SafeLoader(text)
+    loader = SpecLoader(text)
     node: yaml.Node | None = None
     try:
         node = loader.get_single_node()

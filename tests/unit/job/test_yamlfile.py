@@ -92,3 +92,19 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "job.yaml"
     path.write_bytes("\ufeffname: café\n".encode())
     assert load_yaml(path)[0] == {"name": "café"}
+
+
+def test_exponent_floats_are_numbers_as_yaml_1_2_and_json_write_them(tmp_path: Path) -> None:
+    """PyYAML reads `1e-5` as a string (YAML 1.1); the spec's numbers are strict, so a
+    space file, a JSON-written one or a --set override would be refused without this."""
+    from adaptune.job.overrides import parse_override
+    from adaptune.job.spec import JobSpec
+    from adaptune.plan import make_plans
+
+    space = write(tmp_path / "space.yaml", '{"lr": {"type": "float", "low": 1e-05, "high": 1e-3}}')
+    data, _ = load_yaml(space)
+    assert data["lr"]["low"] == 1e-5 and data["lr"]["high"] == 1e-3
+    assert parse_override("fixed.lr=1e-5") == ("fixed.lr", 1e-5)
+    assert parse_override("fixed.note=1e") == ("fixed.note", "1e")  # not a number: a string
+    (plan,) = make_plans(JobSpec.from_yaml("jobs/quickstart.yaml", {"search.space": str(space)}))
+    assert plan.space["lr"].low == 1e-5
