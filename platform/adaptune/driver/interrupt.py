@@ -1,9 +1,10 @@
 """Ctrl-C and SIGTERM stop a search; they do not end it.
 
     stop = Stop()                  # Forward(stop) among the Tuner's callbacks
-    with stops(stop):              # around tuner.fit(), in the main thread
+    with stops(stop):              # from the search's record to its end, in the main thread
         grid = tuner.fit()
-    if stop.signum: ...            # the driver leaves the search resumable, promotes nothing
+        stop.ended = True          # later signals let the search finish (a second: at once)
+        if stop.signum: ...        # the driver leaves the search resumable, promotes nothing
 
 Left alone, Tune takes SIGINT as the end of the experiment: fit() returns and the driver
 would decide, promote and report half a search. Here SIGINT and SIGTERM both go to Tune's
@@ -13,7 +14,9 @@ their runs interrupted and raises SearchInterrupted (exit 130, or 143 for SIGTER
 `adaptune resume` continues with the remaining budget. The handler only notes the signal;
 Forward, a callback of the Tuner, tells Tune at its loop's next step (a handler left by an
 earlier fit in the same process would be the wrong one to call). A second signal exits at
-once, still leaving Tune's last saved state and the resume record behind.
+once, still leaving Tune's last saved state and the resume record behind. A signal before
+the fit starts stops it at its first step; one after its trials ended lets the search
+finish (deciding and reporting take seconds), and only a second one exits at once.
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ class SearchInterrupted(KeyboardInterrupt):
 @dataclass
 class Stop:
     """Why the search stops early (a stop signal's name, or the disk watch's reason; ""
-    while it runs), the signal if it was one, and whether Tune was told."""
+    while it runs), the signal if it was one, whether Tune was told, whether Tune's loop
+    has ended, and a signal that came after it did."""
 
     why: str = ""
     signum: int | None = None
     told: bool = False
+    ended: bool = False
+    late: str = ""
 
     def request(self, why: str, signum: int | None = None) -> None:
         if not self.why:  # the first reason stands
@@ -97,12 +103,19 @@ def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
 
     def on_signal(signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
-        if stop.signum is not None:  # the second one: at once
+        if stop.signum is not None or stop.late:  # the second one: at once
             raise SearchInterrupted(
                 f"{name} again: stopped at once (Tune's last saved state and the resume "
                 "record are kept)",
                 signum,
             )
+        if stop.ended:  # nothing is left running: stopping now would only lose the end
+            stop.late = name
+            say(
+                f"{name}: the trials have ended and the search is finishing (deciding, "
+                "reporting); send it again to exit at once"
+            )
+            return
         stop.request(name, signum)
         say(
             f"{name}: stopping the search; running trials keep their last checkpoint "

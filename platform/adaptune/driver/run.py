@@ -118,6 +118,9 @@ def run_search(
                 opened = _open(plan, client, state_dir, placement, info, parent_run_id)
                 resume_lib.save(state_dir, _record(opened, uri, origin or {}, plan))
                 held.enter_context(resume_lib.hold(state_dir, opened.search))
+        # From here the search is resumable: a signal stops it (before its fit: at the first
+        # step), or once its trials ended lets it finish (driver/interrupt.py).
+        stop = held.enter_context(interrupt.stops(interrupt.Stop(), verbose=verbose))
         setup = TrialSetup(
             method=plan.method.name,
             fixed=dict(plan.job.fixed),
@@ -140,7 +143,7 @@ def run_search(
             registered=registered_here().get(plan.method.name),
         )
         pricer = cost.Pricer(plan.job.pricing, placement.per_trial, plan.max_t)
-        box, ledger, stop = Outbox(say=console.say), Ledger(), interrupt.Stop()
+        box, ledger = Outbox(say=console.say), Ledger()
         recorder = SearchRecorder(
             plan,
             client,
@@ -167,8 +170,9 @@ def run_search(
                 warm=warm,
             )
         _announce(plan, placement, opened.search)
-        with CONSOLE.phase("fit"), interrupt.stops(stop, verbose=verbose):
+        with CONSOLE.phase("fit"):
             grid = tuner.fit()
+        stop.ended = True
         trials = upstream.experiment_trials(grid)  # those finished before a resume too
         if stop.why:  # its unfinished trials' runs say so; the search run too, unless it ends
             partial = promote_partial and stop.signum is not None  # never on a full disk
