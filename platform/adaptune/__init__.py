@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from adaptune.job.yamlfile import SpecError
     from adaptune.method import Arm, JobReport, Method, Optimizers, Splits
     from adaptune.methods import register_method
+    from adaptune.rerun import rerun
     from adaptune.result import Best, Champion, SearchResult
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ _WHERE = {
     "Job": ".job.spec:JobSpec",
     "search": ".api:search",
     "resume": ".api:resume",
+    "rerun": ".rerun:rerun",
     "load": ".api:load",
     "submit": ".api:submit",
     "Submission": ".api:Submission",
@@ -70,6 +72,7 @@ __all__ = [
     "check_method",
     "load",
     "register_method",
+    "rerun",
     "resume",
     "search",
     "submit",

@@ -6,9 +6,11 @@
     adaptune list                                        # past searches and jobs
     adaptune show quickstart-20261124-101500-3f2a
     adaptune resume quickstart-20261124-101500-3f2a      # after a crash
+    adaptune rerun quickstart-20261124-101500-3f2a fc808086 --seeds 3
     adaptune promote quickstart-20261124-101500-3f2a --dry-run
     adaptune report quickstart-20261124-101500-3f2a [--open]
     adaptune ui [NAME] [--server]
+    adaptune dashboard [NAME]                            # optuna-dashboard, live
     adaptune results render [--check]                    # docs' tables from results/
     adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265
     adaptune status|logs|stop SUBMISSION_ID
@@ -37,11 +39,13 @@ HANDLERS = {
     "validate": "validate:cmd_validate",
     "search": "run:cmd_search",
     "resume": "run:cmd_resume",
+    "rerun": "run:cmd_rerun",
     "promote": "promote:cmd_promote",
     "report": "promote:cmd_report",
     "list": "inspect:cmd_list*",
     "show": "inspect:cmd_show*",
     "ui": "ui:cmd_ui*",
+    "dashboard": "dashboard:cmd_dashboard*",
     "submit": "jobs:cmd_submit",
     "status": "jobs:cmd_status",
     "logs": "jobs:cmd_logs",

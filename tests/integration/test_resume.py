@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pytest
@@ -43,6 +44,16 @@ resources: {workers_per_trial: 1, cpus_per_worker: 1}
 promote: {enabled: false}
 """
 SPACE = "lr: {type: float, low: 1.0e-5, high: 3.0e-3, log: true}\n"
+
+
+def resume_here(state: Path, name: str, out: Path, *more: str) -> tuple[int, dict[str, Any]]:
+    """`adaptune resume NAME` in this process (its local Ray stopped after): the exit code
+    and the summary it wrote."""
+    try:
+        code = main(["--state-dir", str(state), "resume", name, *more, "--json", str(out)])
+    finally:
+        ray.shutdown()
+    return code, json.loads(out.read_text())
 
 
 def _finished_runs(state: Path) -> int:
@@ -94,12 +105,7 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert len(records) == 1
     name = records[0].stem
     assert json.loads(records[0].read_text())["finished"] is False
-    out = tmp_path / "s.json"
-    try:
-        code = main(["--state-dir", str(state), "resume", name, "--json", str(out)])
-    finally:
-        ray.shutdown()
-    summary = json.loads(out.read_text())
+    code, summary = resume_here(state, name, tmp_path / "s.json")
     assert code == 0 and summary["search"] == name
     assert summary["trials"] == 6, summary  # nothing lost
     assert summary["completed"] + len(summary["stopped"]) + len(summary["errored"]) == 6

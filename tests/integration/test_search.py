@@ -16,6 +16,8 @@ import shlex
 import subprocess
 import sys
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ import ray
 from tests.conftest import write
 
 import adaptune
+from adaptune.autoscale import free_ports
 from adaptune.cli import main
 from adaptune.job.pricing import DEFAULT_USD_PER_CPU_HOUR
 from adaptune.methods.dao.data import generate_finsent
@@ -248,3 +251,70 @@ def test_promoting_again_keeps_the_champion_on_a_tie(
     argv = ["--state-dir", state, "promote", search["search"], "--dry-run", "--json", "-"]
     assert main([*argv, "--rule", "significant"]) == 0
     assert '"rule": "significant"' in capsys.readouterr().out
+
+
+def _state_of(search: dict[str, Any]) -> Path:
+    return Path(search["tracking_uri"].removeprefix("sqlite:///")).parent
+
+
+def test_optuna_dashboard_shows_the_study_with_stopped_trials_pruned(
+    search: dict[str, Any],
+) -> None:
+    """`adaptune dashboard NAME` serves the search's Optuna study (stored as it ran): one
+    trial per Tune trial, those ASHA stopped pruned with the value they were stopped on."""
+    (port,) = free_ports(1)
+    argv = ["--state-dir", str(_state_of(search)), "dashboard", search["search"], "--no-open"]
+    env = {**os.environ, "PYTHONPATH": str(Path(adaptune.__file__).parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adaptune", *argv, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        printed = [proc.stdout.readline() for _ in range(2)]
+        page = printed[1].split()[0]
+        assert page.startswith(f"http://127.0.0.1:{port}/dashboard/studies/"), printed
+        with urllib.request.urlopen(page, timeout=60) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()
+        api = page.replace("/dashboard/studies/", "/api/studies/")
+        with urllib.request.urlopen(api, timeout=60) as r:
+            study = json.loads(r.read())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert study["name"] == search["search"]
+    states = Counter(t["state"] for t in study["trials"])
+    assert states == {"Complete": search["completed"], "Pruned": len(search["stopped"])}
+    assert all(t["values"] and t["intermediate_values"] for t in study["trials"])
+
+
+def test_rerun_trains_the_chosen_trial_again_with_seeds(
+    search: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = str(_state_of(search))
+    client = mlflow.MlflowClient(search["tracking_uri"])
+    chosen = next(r for r in _trial_runs(search) if r.data.tags.get("adaptune.trial_id"))
+    trial = chosen.data.tags["adaptune.trial_id"]
+
+    assert main(["--state-dir", state, "rerun", search["search"], "nosuchtrial"]) == 2
+    assert "its trials: " in capsys.readouterr().err
+
+    out = Path(state) / "rerun.json"
+    argv = ["--state-dir", state, "rerun", search["search"], trial, "--seeds", "1", "-q"]
+    sets = ["--set", "fixed.epochs=1", "--set", "promote.enabled=false"]
+    assert main([*argv, *sets, "--json", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["trials"] == 1 and summary["completed"] == 1
+    parent = client.get_run(summary["parent_run_id"])
+    assert parent.data.tags["adaptune.rerun_of"] == f"{search['search']} {trial}"
+    runs = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    kinds = Counter(r.data.tags.get("adaptune.kind") for r in runs)
+    assert kinds == {"trial": 1, "rerun": 1}, kinds
+    (again,) = [r for r in runs if r.data.tags.get("adaptune.kind") == "trial"]
+    for name in ("lr", "dao_lr"):  # the chosen trial's values, exactly
+        assert again.data.params[name] == chosen.data.params[name]

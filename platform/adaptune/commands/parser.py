@@ -65,6 +65,14 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "adaptune ui\n  adaptune ui quickstart-20261124-101500-3f2a --port 5001\n"
         "  adaptune ui --server --port 5000      # a tracking server clusters log to",
     ),
+    "rerun": (
+        "train one trial's config again, as a new search linked to the old one",
+        "adaptune rerun quickstart-20261124-101500-3f2a fc808086 --seeds 3",
+    ),
+    "dashboard": (
+        "serve optuna-dashboard on the searches' Optuna studies (live while they run)",
+        "adaptune dashboard\n  adaptune dashboard quickstart-20261124-101500-3f2a --port 8081",
+    ),
     "submit": (
         "submit a search to a Ray cluster (Ray Jobs)",
         "adaptune submit jobs/quickstart.yaml --address http://127.0.0.1:8265",
@@ -193,6 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _run_flags(rs)
 
+    rr = _sub(sub, "rerun", common)
+    rr.add_argument("search", help="the search whose trial to train again")
+    rr.add_argument("trial", help="the trial's id (as `adaptune show` lists it) or MLflow run id")
+    rr.add_argument(
+        "--seeds", type=int, default=0, help="then re-train it with this many fresh seeds"
+    )
+    _overrides(rr)
+    _run_flags(rr)
+
     _sub(sub, "list", common).add_argument(
         "--limit", type=int, default=50, help="the most recent N (default 50)"
     )
@@ -232,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
+    d = _sub(sub, "dashboard", common)
+    d.add_argument("search", nargs="?", help="open this search's study (default: the list)")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--no-open", action="store_true", help="print the URL, open no browser")
     res = _sub(sub, "results", common)
     res.add_argument("action", choices=["render"])
     res.add_argument("files", nargs="*", help="Markdown files (default: README.md, docs/**/*.md)")

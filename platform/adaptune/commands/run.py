@@ -1,7 +1,9 @@
-"""`adaptune search JOB` and `adaptune resume NAME`: the CLI's face of at.search/at.resume.
+"""`adaptune search JOB`, `adaptune resume NAME` and `adaptune rerun NAME TRIAL`: the CLI's
+face of at.search, at.resume and at.rerun.
 
 adaptune search jobs/quickstart.yaml --set search.num_samples=4 [-q] [--events FILE]
 adaptune resume quickstart-20261124-101500-3f2a
+adaptune rerun quickstart-20261124-101500-3f2a fc808086 --seeds 3
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, Output, next_steps, state_dir
 from adaptune.commands.validate import load_plans
 
-__all__ = ["cmd_resume", "cmd_search"]
+__all__ = ["cmd_rerun", "cmd_resume", "cmd_search"]
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -52,6 +54,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
             args, load_plans(record.job, args), {"job": record.job, "overrides": args.set}, None
         )
     return _run(args, plans, {"job": record.job, "overrides": record.overrides}, record)
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from adaptune import tracking
+    from adaptune.driver import resume as resume_lib
+    from adaptune.rerun import rerun_overrides
+
+    state = state_dir(args)
+    try:
+        record = resume_lib.load(state, args.search)
+        args.tracking_uri = resume_lib.tracking_uri(record, args.tracking_uri)
+        uri = args.tracking_uri or tracking.resolve_uri(None, state)
+        sets = rerun_overrides(record, args.trial, seeds=args.seeds, tracking_uri=uri)
+    except LookupError as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args.set = sets + list(args.set or [])  # the user's last
+    plans = load_plans(record.job, args)
+    origin = {"job": record.job, "overrides": args.set, "rerun_of": f"{args.search} {args.trial}"}
+    return _run(args, plans, origin, None)
 
 
 def _run(args: argparse.Namespace, plans: list[Any], origin: dict[str, Any], record: Any) -> int:

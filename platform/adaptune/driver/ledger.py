@@ -27,12 +27,15 @@ __all__ = ["Entry", "Ledger", "outcome_of"]
 def outcome_of(trial: Any, errored: bool = False) -> Status:
     """completed | stopped | errored, from a Tune trial: completed when it ran every epoch
     of its config, stopped (by the scheduler) when it reported fewer."""
-    r = trial.last_result or {}
     if errored or getattr(trial, "status", None) == "ERROR":
         return Status.ERRORED
-    if r.get(rk.EPOCHS) and r.get(rk.EPOCH, 0) >= r[rk.EPOCHS]:
-        return Status.COMPLETED
-    return Status.STOPPED
+    return Status.COMPLETED if ran_every_epoch(trial.last_result) else Status.STOPPED
+
+
+def ran_every_epoch(result: dict[str, Any] | None) -> bool:
+    """A trial's last result is its planned last epoch (else a scheduler stopped it)."""
+    r = result or {}
+    return bool(r.get(rk.EPOCHS)) and r.get(rk.EPOCH, 0) >= r[rk.EPOCHS]
 
 
 @dataclass

@@ -74,6 +74,7 @@ class Record:
     job_run_id: str = ""
     stages_done: list[dict[str, Any]] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)  # fingerprint(plans) at the start
+    study: str = ""  # the Optuna study's store (tracking/study.py), the study named `search`
     format: int = FORMAT
 
 

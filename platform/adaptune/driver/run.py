@@ -41,6 +41,7 @@ from adaptune.plan import Plan
 from adaptune.tracking.names import Kind, Param, Tag
 from adaptune.tracking.outbox import Outbox
 from adaptune.tracking.reach import check_reachable
+from adaptune.tracking.study import study_url
 from adaptune.train.trial import TrialSetup, run_trial
 
 __all__ = ["SearchSummary", "run_search"]
@@ -88,6 +89,7 @@ def run_search(
         with CONSOLE.phase("imports"):
             _quiet(verbose)
         uri = tracking.resolve_uri(tracking_uri or plan.job.tracking.uri, state_dir)
+        study = study_url(uri, state_dir)  # the Optuna study's store (optuna-dashboard's)
         check_reachable(uri)  # an unreachable server fails here, before Ray starts
         # Disk guard (driver/disk.py): a search that cannot fit is refused before Ray starts.
         disk_guard(plan, state_dir)
@@ -116,7 +118,10 @@ def run_search(
                 opened = _reopen(client, resume)
             else:
                 opened = _open(plan, client, state_dir, placement, info, parent_run_id)
-                resume_lib.save(state_dir, _record(opened, uri, origin or {}, plan))
+                if rerun_of := (origin or {}).get("rerun_of"):  # adaptune rerun's trial
+                    client.set_tag(opened.run_id, Tag.RERUN_OF, rerun_of)
+                rec = _record(opened, uri, origin or {}, plan, study)
+                resume_lib.save(state_dir, rec)
                 held.enter_context(resume_lib.hold(state_dir, opened.search))
         # From here the search is resumable: a signal stops it (before its fit: at the first
         # step), or once its trials ended lets it finish (driver/interrupt.py).
@@ -168,6 +173,7 @@ def run_search(
                 opened.storage,
                 restore=bool(resume),
                 warm=warm,
+                study=study,
             )
         _announce(plan, placement, opened.search)
         with CONSOLE.phase("fit"):
@@ -287,7 +293,9 @@ def _open(
     return SearchRun(search, run_id, experiment_id, storage)
 
 
-def _record(opened: SearchRun, uri: str, origin: dict[str, Any], plan: Plan) -> resume_lib.Record:
+def _record(
+    opened: SearchRun, uri: str, origin: dict[str, Any], plan: Plan, study: str
+) -> resume_lib.Record:
     return resume_lib.Record(
         search=opened.search,
         job=str(origin.get("job", "")),
@@ -300,6 +308,7 @@ def _record(opened: SearchRun, uri: str, origin: dict[str, Any], plan: Plan) -> 
         stage=origin.get("stage"),
         arm=str(origin.get("arm", "")),
         values=resume_lib.fingerprint([plan]),
+        study=study,
     )
 
 

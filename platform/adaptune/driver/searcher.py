@@ -13,20 +13,28 @@ define-by-run, and the warm start's first trials.
 - Warm start: ``points_to_evaluate`` are enqueued as the first trials; with
   ``evaluated_rewards`` (an earlier search over the same space and objective) they are
   told to the sampler as finished trials instead, and not re-trained.
+- The study is stored in the search's study file (tracking/study.py), named after the
+  search: optuna-dashboard shows it live. A trial a scheduler stopped is told as pruned,
+  as Optuna's own pruners tell it (its value is its last epoch's), not as complete.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 from adaptune.driver import upstream
+from adaptune.driver.ledger import ran_every_epoch
 from adaptune.job.conditions import DefineByRun
 from adaptune.job.objective import Bound
 from adaptune.plan import Plan
+from adaptune.tracking.study import open_storage
+from adaptune.train import report as rk
 
 __all__ = ["ConstrainedOptunaSearch", "WarmStart", "make_searcher"]
 
@@ -56,7 +64,26 @@ class ConstrainedOptunaSearch(OptunaSearch):
         if self._bounds and ot_trial is not None:
             for bound in self._bounds:
                 ot_trial.set_constraint(str(bound), _violation(bound, result or {}))
+        if result and not error and _stopped(result) and isinstance(self.metric, str):
+            # Tune hands the result a scheduler stopped on to on_trial_complete only: it
+            # becomes the last intermediate value, the value Optuna gives a pruned trial
+            # (told without a result, OptunaSearch tells it as pruned).
+            _report(ot_trial, result.get(self.metric), result.get(TRAINING_ITERATION))
+            result = None
         super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def _report(ot_trial: Any, value: Any, step: Any) -> None:
+    if ot_trial is None or not isinstance(value, int | float) or not math.isfinite(value):
+        return
+    with warnings.catch_warnings():  # a step reported already keeps its value
+        warnings.simplefilter("ignore")
+        ot_trial.report(float(value), int(step or 0))
+
+
+def _stopped(result: dict[str, Any]) -> bool:
+    """A scheduler stopped the trial before its planned last epoch."""
+    return bool(result.get(rk.EPOCHS)) and not ran_every_epoch(result)
 
 
 def _violation(bound: Bound, result: dict[str, Any]) -> float:
@@ -66,7 +93,16 @@ def _violation(bound: Bound, result: dict[str, Any]) -> float:
     return bound.violation(float(value))
 
 
-def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> OptunaSearch:
+def make_searcher(
+    plan: Plan,
+    sampler: Any,
+    warm: WarmStart | None = None,
+    *,
+    study: str | None = None,
+    name: str | None = None,
+) -> OptunaSearch:
+    """The search's searcher; its Optuna study `name` kept at the URL `study`, if given
+    (else in memory)."""
     metric: str | list[str] = [m for m, _ in plan.objectives]
     mode: str | list[str] = [str(d) for _, d in plan.objectives]  # Ray asserts plain str
     if not plan.multi_objective:
@@ -83,4 +119,6 @@ def make_searcher(plan: Plan, sampler: Any, warm: WarmStart | None = None) -> Op
         points_to_evaluate=points or None,
         evaluated_rewards=rewards if points and rewards else None,
         bounds=plan.bounds,
+        storage=open_storage(study) if study else None,
+        study_name=name,
     )

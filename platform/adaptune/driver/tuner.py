@@ -294,9 +294,10 @@ def make_tuner(
     *,
     restore: bool = False,
     warm: WarmStart | None = None,
+    study: str | None = None,
 ) -> Any:
-    """A new Tuner for the search (its first trials `warm`'s), or (`restore`) the saved
-    one with these callbacks."""
+    """A new Tuner for the search (its first trials `warm`'s, its Optuna study kept at the
+    URL `study`), or (`restore`) the saved one with these callbacks."""
     from ray import tune
 
     from adaptune.driver.searcher import make_searcher
@@ -312,7 +313,7 @@ def make_tuner(
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=make_searcher(plan, make_sampler(plan), warm),
+            search_alg=make_searcher(plan, make_sampler(plan), warm, study=study, name=search),
             scheduler=make_scheduler(plan),
             num_samples=plan.num_samples,
             max_concurrent_trials=placement.max_concurrent,

@@ -34,7 +34,7 @@ from adaptune.plan import Plan
 from adaptune.tracking import find_run, trial_runs
 from adaptune.tracking.names import SPACE_ARTIFACT, Kind, Param, Status, Tag
 
-__all__ = ["gather"]
+__all__ = ["gather", "point_of"]
 
 CHAMPION = "champion"
 
@@ -69,7 +69,7 @@ def _gather(plan: Plan, client: Any, fingerprint: str) -> WarmStart:
         source = f"search {search_run.data.tags.get(Tag.SEARCH, spec.from_)}"
     points, values = [], []
     for run in runs:
-        point = _point(plan, run.data.params)
+        point = point_of(plan, run.data.params)
         if point is not None:
             points.append(point)
             values.append(float(run.data.metrics.get(plan.metric, float("nan"))))
@@ -123,11 +123,14 @@ def _champion(plan: Plan, client: Any) -> tuple[Any, list[Any]]:
     return (client.get_run(parent) if parent else None), [run]
 
 
-def _point(plan: Plan, params: dict[str, str]) -> dict[str, Any] | None:
-    """This space's parameters from a trial's logged config, or None if one cannot fit."""
+def point_of(plan: Plan, params: dict[str, str], *, active: bool = False) -> dict[str, Any] | None:
+    """This space's parameters from a trial's logged config, or None if one cannot fit.
+    `active`: only those the trial had (a conditional space's others were not sampled)."""
     point = {}
     for name, dist in plan.space.items():
         if name not in params:
+            if active:
+                continue
             return None
         value = parse_value(params[name], dist)
         if value is None or not possible(value, dist):

@@ -60,6 +60,7 @@ class Tag:
     PROMOTION = PREFIX + "promotion"  # JSON: what promotion decided for it, and why
     # model versions
     RUN_ID = PREFIX + "run_id"
+    RERUN_OF = PREFIX + "rerun_of"  # on a search `adaptune rerun` started: "SEARCH TRIAL"
     VALUE = PREFIX + "value"
     CANDIDATE = PREFIX + "candidate"
     VAL_PREFIX = PREFIX + "val."  # + metric: the val scores the version was selected on

@@ -22,6 +22,7 @@ from adaptune.driver.tuner import make_sampler, make_scheduler
 from adaptune.job.spec import load_job
 from adaptune.plan import Plan, make_plan
 from adaptune.tracking.names import Status
+from adaptune.tracking.study import STUDY_FILE, study_url
 
 JOB = """\
 name: t
@@ -115,6 +116,32 @@ def test_schedulers_stop_on_the_first_objective(tmp_path: Path) -> None:
         assert type(sched) is cls
         assert (sched._metric, sched._mode) == ("val/acc", "max")
         assert sched._time_attr == "epoch"
+
+
+def test_the_study_is_stored_and_a_stopped_trial_is_pruned(tmp_path: Path) -> None:
+    """The study lives in the search's study file under the search's name (what
+    optuna-dashboard reads); a trial stopped at epoch 1 of 3 is pruned with its last value,
+    one that ran every epoch is complete."""
+    plan = plan_of(tmp_path, "")
+    url = study_url("sqlite:///" + str(tmp_path / "mlflow.db"), tmp_path / "elsewhere")
+    assert url == f"sqlite:///{tmp_path / STUDY_FILE}"  # beside the SQLite MLflow store
+    searcher = make_searcher(plan, make_sampler(plan), study=url, name="s-1")
+    for trial_id, epochs in (("stopped", 2), ("full", 3)):
+        searcher.suggest(trial_id)
+        for epoch in range(1, epochs + 1):
+            result = {"val/mse": 1.0 / epoch, "epoch": epoch, "epochs": 3}
+            result["training_iteration"] = epoch
+            if epoch < epochs:  # Tune hands the result it stops a trial on to completion only
+                searcher.on_trial_result(trial_id, result)
+        searcher.on_trial_complete(trial_id, result)
+    study = optuna.load_study(study_name="s-1", storage=url)
+    assert [(t.state.name, t.value) for t in study.trials] == [
+        ("PRUNED", 0.5),
+        ("COMPLETE", pytest.approx(1 / 3)),
+    ]
+    assert study.trials[0].intermediate_values == {1: 1.0, 2: 0.5}
+    assert study.trials[1].intermediate_values == {1: 1.0, 2: 0.5}  # its last: its value
+    assert study_url("http://127.0.0.1:5000", tmp_path) == f"sqlite:///{tmp_path / STUDY_FILE}"
 
 
 def test_constraints_are_set_on_every_told_trial(tmp_path: Path) -> None:
