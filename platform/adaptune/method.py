@@ -104,7 +104,8 @@ class Method:
     search_report: Callable[[list[dict[str, Any]], str], None] | None = None
     # Optional: (model) -> {name: [(optimiser step, value), ...]}, the per-step values the
     # model recorded since the last call; sent with each epoch's report and logged to the
-    # trial run as "step/<name>" series (DAO's w_c, alpha, beta: a collapse is a curve).
+    # trial run as "<method>_step/<name>" series (DAO's dao_step/w_c, alpha, beta: a
+    # collapse is a curve; step = the optimiser step).
     step_series: Callable[[nn.Module], dict[str, list[tuple[int, float]]]] | None = None
     # Optional: (arms, directory) -> JobReport | None, after a multi-stage or comparison
     # job: the method's comparison of its stages or arms (Arm: the platform fetched each

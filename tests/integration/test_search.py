@@ -138,7 +138,7 @@ def test_one_nested_mlflow_run_per_trial(search: dict[str, Any]) -> None:
         history = client.get_metric_history(run.info.run_id, "val/mse")
         assert [m.step for m in history] == list(range(1, len(history) + 1))
         # DAO's weight w_c per optimiser step (log_every 2 here), not only per epoch
-        steps = [m.step for m in client.get_metric_history(run.info.run_id, "step/dao/w_c")]
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "dao_step/w_c")]
         assert len(steps) > len(history) and steps == sorted(set(steps)) and steps[0] == 1
         # tracking.log_models: best (the default) logs the chosen trial's model alone
         assert ("adaptune.model_uri" in run.data.tags) == (

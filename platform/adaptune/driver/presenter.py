@@ -98,7 +98,8 @@ def trial_note(
     if status is Status.ERRORED and error:
         lines.append(f"error (last line): `{error.strip().splitlines()[-1][:300]}`")
     body = "  \n".join(lines)
-    return f"{body}\n\n{_table(searched)}\nTrial {trial_id} of search {search}.\n"
+    charts = "Charts: step is the epoch, except `<method>_step/…` series (optimiser steps)."
+    return f"{body}\n\n{_table(searched)}\nTrial {trial_id} of search {search}. {charts}\n"
 
 
 def search_note(

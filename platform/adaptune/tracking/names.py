@@ -181,9 +181,14 @@ class TrialMetric:
     bookkeeping, pid, timestamp, time_*, training_iteration, ..., is not forwarded)."""
 
     WALL_S = "wall_s"  # the trial's wall time so far, worker start included (Tune's time_total_s)
-    # + a method's per-step series name ("step/dao/w_c"): one point per logged optimiser
-    # step (MLflow step = the step), beside the per-epoch means (step = epoch)
-    STEP_PREFIX = "step/"
+
+    @staticmethod
+    def per_step(name: str) -> str:
+        """A method's per-step series as logged, named so its x-axis reads as optimiser
+        steps beside the per-epoch metrics (step = epoch): "dao/w_c" -> "dao_step/w_c"
+        (one point per logged optimiser step, MLflow step = that step)."""
+        head, _, tail = name.partition("/")
+        return f"{head}_step/{tail}" if tail else f"step/{head}"
 
 
 # An experiment tag MLflow's UI reads as a saved view of its runs table (its "share view":

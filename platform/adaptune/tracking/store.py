@@ -185,10 +185,10 @@ def metric_batch(metrics: dict[str, Any], step: int) -> list[Metric]:
 
 def series_batch(series: dict[str, Any]) -> list[Metric]:
     """A method's per-step series ({name: [(step, value), ...]}) as MLflow metrics
-    "step/<name>" at their optimiser steps (TrialMetric.STEP_PREFIX), stamped now."""
+    ("dao/w_c" as "dao_step/w_c": TrialMetric.per_step) at their optimiser steps."""
     now = int(time.time() * 1000)
     return [
-        Metric(TrialMetric.STEP_PREFIX + name, float(v), now, int(step))
+        Metric(TrialMetric.per_step(name), float(v), now, int(step))
         for name, points in series.items()
         for step, v in points
     ]

@@ -142,5 +142,5 @@ def test_step_series_hands_each_logged_step_once_as_mlflow_metrics(tmp_path: Pat
     assert [s for s, _ in series["dao/w_c"]] == [1, 2, 4]  # step 1, then every log_every
     assert step_series(model) == {}  # sent once: the next epoch sends only new steps
     batch = series_batch(series)
-    assert {(m.key, m.step) for m in batch} >= {("step/dao/w_c", 4), ("step/dao/beta", 1)}
-    assert all(0.0 <= m.value <= 1.0 for m in batch if m.key == "step/dao/w_c")
+    assert {(m.key, m.step) for m in batch} >= {("dao_step/w_c", 4), ("dao_step/beta", 1)}
+    assert all(0.0 <= m.value <= 1.0 for m in batch if m.key == "dao_step/w_c")
