@@ -160,6 +160,10 @@ def test_ray_start_params_are_ray_start_options_and_ports_match_cluster_yaml() -
     params = spec["headGroupSpec"]["rayStartParams"]
     for group in [spec["headGroupSpec"], *spec["workerGroupSpecs"]]:
         assert {f"--{k}" for k in group["rayStartParams"]} <= options
+        # KubeRay's own checks (validation.go): resources in one place, labels not here
+        assert not {"num-cpus", "num-gpus", "memory", "resources", "labels"} & set(
+            group["rayStartParams"]
+        )
     head_start = " ".join(yaml.safe_load(CLUSTER_YAML.read_text())["head_start_ray_commands"])
     assert f"--port={params['port']}" in head_start
     ports = spec["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]
@@ -173,6 +177,7 @@ def test_ray_start_params_are_ray_start_options_and_ports_match_cluster_yaml() -
 
 def test_the_rayjob_runs_the_search_and_logs_to_the_mlflow_service() -> None:
     from mlflow.server.security_utils import is_allowed_host_header
+    from ray.runtime_env import RuntimeEnv
 
     docs = _render()
     job, service, deployment = docs["RayJob"], docs["Service"], docs["Deployment"]
@@ -184,7 +189,9 @@ def test_the_rayjob_runs_the_search_and_logs_to_the_mlflow_service() -> None:
     assert job["spec"]["clusterSelector"] == {
         "ray.io/cluster": docs["RayCluster"]["metadata"]["name"]
     }
-    env = yaml.safe_load(job["spec"]["runtimeEnvYAML"])["env_vars"]
+    runtime_env = yaml.safe_load(job["spec"]["runtimeEnvYAML"])
+    RuntimeEnv(**runtime_env)  # what Ray will accept of it
+    env = runtime_env["env_vars"]
     assert env["ADAPTUNE_STORAGE_PATH"] == "s3://bucket/ray"
     assert env["ADAPTUNE_HOME"] == f"{kuberay.PROJECT_DIR}/.adaptune"  # the state folder
     (port,) = service["spec"]["ports"]
