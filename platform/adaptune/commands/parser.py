@@ -77,7 +77,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "adaptune results render\n  adaptune results render --check   # exit 1: a table differs",
     ),
     "cluster": (
-        "cluster.yaml: rehearse its autoscaling here (local-autoscale), or render it as "
+        "rehearse cluster.yaml's autoscaling here (local-autoscale), or render it as "
         "KubeRay manifests (k8s)",
         "adaptune cluster local-autoscale\n"
         "  adaptune cluster local-autoscale --idle-s 10 --write-config fake.yaml\n"
