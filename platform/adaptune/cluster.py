@@ -23,7 +23,7 @@ from typing import Any
 
 from adaptune.workdir import check_size
 
-__all__ = ["logs", "project_root", "status", "stop", "submit"]
+__all__ = ["checked_job", "logs", "project_root", "status", "stop", "submit"]
 
 EXCLUDES = [
     ".venv/",
@@ -51,6 +51,29 @@ def project_root(job_file: Path) -> Path:
     return Path.cwd()
 
 
+def checked_job(
+    job_file: str, overrides: list[str] | None = None, *, trust_remote_code: bool = False
+) -> Path:
+    """The job validated here, as a cluster would run it (SpecError when it is not), and
+    its path inside its project folder: what a cluster runs it by. ValueError for a job
+    outside its project folder (the folder is what travels, as files or as an image)."""
+    from adaptune.job.overrides import parse_override
+    from adaptune.job.spec import load_job
+    from adaptune.plan import make_plans
+
+    sets = dict(parse_override(s) for s in overrides or [])
+    everything = {"CPU": float("inf"), "GPU": float("inf")}
+    make_plans(load_job(job_file, sets), everything, trust_remote_code=trust_remote_code)
+    root = project_root(Path(job_file))
+    try:
+        return Path(job_file).resolve().relative_to(root)
+    except ValueError:
+        raise ValueError(
+            f"{job_file}: outside the project folder {root}, which is what travels to the "
+            "cluster; move the job (and its search space) into the project"
+        ) from None
+
+
 def _client(address: str) -> Any:
     from ray.job_submission import JobSubmissionClient
 
@@ -73,21 +96,9 @@ def submit(
     or a working_dir over Ray's size limit (workdir.py; `excludes`, gitignore patterns,
     add to EXCLUDES)."""
     import adaptune
-    from adaptune.job.overrides import parse_override
-    from adaptune.job.spec import load_job
-    from adaptune.plan import make_plans
 
-    sets = dict(parse_override(s) for s in overrides or [])
-    everything = {"CPU": float("inf"), "GPU": float("inf")}
-    make_plans(load_job(job_file, sets), everything, trust_remote_code=trust_remote_code)
+    rel = checked_job(job_file, overrides, trust_remote_code=trust_remote_code)
     root = project_root(Path(job_file))
-    try:
-        rel = Path(job_file).resolve().relative_to(root)
-    except ValueError:
-        raise ValueError(
-            f"{job_file}: outside the project folder {root}, which is what travels to the "
-            "cluster; move the job (and its search space) into the project"
-        ) from None
     skipped = [*EXCLUDES, *(e for e in excludes or [] if e not in EXCLUDES)]
     check_size(root, skipped)  # before the upload, naming what is large
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}

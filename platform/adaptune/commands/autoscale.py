@@ -30,6 +30,10 @@ __all__ = ["cmd_cluster"]
 def cmd_cluster(args: argparse.Namespace) -> int:
     from adaptune import autoscale
 
+    if args.action == "k8s":
+        from adaptune.commands.k8s import cmd_k8s
+
+        return cmd_k8s(args)
     try:
         spec = autoscale.load_cluster(args.config)
     except (OSError, ValueError, yaml.YAMLError) as e:

@@ -85,9 +85,11 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "adaptune results render\n  adaptune results render --check   # exit 1: a table differs",
     ),
     "cluster": (
-        "rehearse cluster.yaml's autoscaling on this machine (Ray's fake multi-node provider)",
+        "rehearse cluster.yaml's autoscaling here (local-autoscale), or render it as "
+        "KubeRay manifests (k8s)",
         "adaptune cluster local-autoscale\n"
-        "  adaptune cluster local-autoscale --idle-s 10 --write-config fake.yaml",
+        "  adaptune cluster local-autoscale --idle-s 10 --write-config fake.yaml\n"
+        "  adaptune cluster k8s --job jobs/dao_finsent.yaml --out k8s/   # KubeRay manifests",
     ),
 }
 
@@ -266,12 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cluster(sub: Any, common: argparse.ArgumentParser) -> None:
     c = _sub(sub, "cluster", common)
-    c.add_argument("action", choices=["local-autoscale"])
+    c.add_argument("action", choices=["local-autoscale", "k8s"])
     c.add_argument("--config", default="cluster.yaml", help="Ray cluster config (cluster.yaml)")
     c.add_argument("--idle-s", type=float, default=10.0, help="idle timeout of a worker, seconds")
     c.add_argument("--cpus-per-node", type=float, default=1.0, help="CPUs of each fake node")
     c.add_argument("--dir", help="its temp dir, config and logs (default: a new one in /tmp)")
     c.add_argument("--write-config", metavar="FILE", help="only write the fake provider's config")
+    k = c.add_argument_group("k8s: KubeRay manifests (RayCluster, MLflow server, RayJob)")
+    k.add_argument("--job", metavar="JOB", help="also a RayJob that runs `adaptune search JOB`")
+    k.add_argument(
+        "--image",
+        help="the pods' image, built from the project's Dockerfile "
+        "(default: adaptune:VERSION, the project's version)",
+    )
+    k.add_argument("--storage-path", help="the RayJob's shared Tune/Train storage (s3://, gs://)")
+    k.add_argument(
+        "--out", metavar="DIR", help="write one file per kind into DIR (default: stdout)"
+    )
 
 
 def _jobs(sub: Any, common: argparse.ArgumentParser) -> None:
