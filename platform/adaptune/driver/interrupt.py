@@ -3,7 +3,7 @@
     stop = Stop()                  # Forward(stop) among the Tuner's callbacks
     with stops(stop):              # from the search's record to its end, in the main thread
         grid = tuner.fit()
-        stop.ended = True          # later signals let the search finish (a second: at once)
+        trials_ended(stop, ...)    # later signals exit resumable (or let it finish)
         if stop.signum: ...        # the driver leaves the search resumable, promotes nothing
 
 Left alone, Tune takes SIGINT as the end of the experiment: fit() returns and the driver
@@ -15,8 +15,9 @@ their runs interrupted and raises SearchInterrupted (exit 130, or 143 for SIGTER
 Forward, a callback of the Tuner, tells Tune at its loop's next step (a handler left by an
 earlier fit in the same process would be the wrong one to call). A second signal exits at
 once, still leaving Tune's last saved state and the resume record behind. A signal before
-the fit starts stops it at its first step; one after its trials ended lets the search
-finish (deciding and reporting take seconds), and only a second one exits at once.
+the fit starts stops it at its first step; one after its trials ended (the seeded re-runs,
+the decision, the report) exits at once, resumable, or with --promote-partial lets the
+search finish, and only a second one exits.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from adaptune.driver import upstream
 from adaptune.driver.console import say
 from adaptune.driver.disk import DiskFull
 
-__all__ = ["Forward", "SearchInterrupted", "Stop", "stopped", "stops"]
+__all__ = ["Forward", "SearchInterrupted", "Stop", "stopped", "stops", "trials_ended"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -62,7 +63,9 @@ class Stop:
     why: str = ""
     signum: int | None = None
     told: bool = False
-    ended: bool = False
+    ended: bool = False  # Tune's loop is over (trials_ended)
+    finish: bool = False  # then a first signal lets the search finish
+    after: str = ""  # else what SearchInterrupted says ({signal}: the signal's name)
     late: str = ""
 
     def request(self, why: str, signum: int | None = None) -> None:
@@ -109,7 +112,11 @@ def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
                 "record are kept)",
                 signum,
             )
-        if stop.ended:  # nothing is left running: stopping now would only lose the end
+        if stop.ended and not stop.finish:  # the re-runs or the decision: resumable
+            raise SearchInterrupted(
+                f"{stop.after.replace(' after', f' ({name}) after', 1)}", signum
+            )
+        if stop.ended:  # --promote-partial: what it would end on is all there now
             stop.late = name
             say(
                 f"{name}: the trials have ended and the search is finishing (deciding, "
@@ -143,15 +150,28 @@ def hint(
     ended: int, total: int, search: str, state_dir: Path, origin: dict[str, Any] | None
 ) -> str:
     """How far a search stopped early got, and the command that goes on."""
+    return (
+        f"{ended} of {total} trials ended, the running ones stopped at their last "
+        f"checkpoint; nothing was decided or promoted\n{going_on(search, state_dir, origin)}"
+    )
+
+
+def going_on(search: str, state_dir: Path, origin: dict[str, Any] | None) -> str:
+    """The command that goes on with a search stopped early."""
     origin = origin or {}
     where = f"adaptune --state-dir {shlex.quote(str(state_dir.resolve()))}"
     if origin.get("arm"):  # a comparison's arms run at equal budget in one go
-        then = f"a comparison is run again whole: {where} search {shlex.quote(origin['job'])}"
-    else:
-        then = f"continue with: {where} resume {origin.get('job_key') or search}"
-    return (
-        f"{ended} of {total} trials ended, the running ones stopped at their last "
-        f"checkpoint; nothing was decided or promoted\n{then}"
+        return f"a comparison is run again whole: {where} search {shlex.quote(origin['job'])}"
+    return f"continue with: {where} resume {origin.get('job_key') or search}"
+
+
+def trials_ended(stop: Stop, search: str, state_dir: Path, origin: Any, *, finish: bool) -> None:
+    """Tune's loop is over: a signal from now on (during the seeded re-runs, the decision,
+    the report) exits at once, resumable, or with `finish` (--promote-partial: the search
+    ends on what finished, which is now all of it) lets the search finish."""
+    stop.ended, stop.finish = True, finish
+    stop.after = f"{search} interrupted after its trials ended: nothing was promoted\n" + going_on(
+        search, state_dir, origin
     )
 
 

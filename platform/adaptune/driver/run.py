@@ -178,7 +178,7 @@ def run_search(
         _announce(plan, placement, opened.search)
         with CONSOLE.phase("fit"):
             grid = tuner.fit()
-        stop.ended = True
+        interrupt.trials_ended(stop, opened.search, state_dir, origin, finish=promote_partial)
         trials = upstream.experiment_trials(grid)  # those finished before a resume too
         if stop.why:  # its unfinished trials' runs say so; the search run too, unless it ends
             partial = promote_partial and stop.signum is not None  # never on a full disk
