@@ -163,12 +163,14 @@ def test_the_cost_ledger_prices_every_trial_and_the_search(search: dict[str, Any
     runs = _trial_runs(search)
     for run in runs:
         assert run.data.tags[Cost.NODE_TYPE] == "local"
-        hours, usd = run.data.metrics[Cost.HOURS], run.data.metrics[Cost.USD]
+        hours, usd = float(run.data.tags[Cost.HOURS]), float(run.data.tags[Cost.USD])
+        assert Cost.USD not in run.data.metrics  # no single-point chart on the trial page
         assert hours > 0 and usd == pytest.approx(hours * DEFAULT_USD_PER_CPU_HOUR)
     client = mlflow.MlflowClient(search["tracking_uri"])
     totals = client.get_run(search["parent_run_id"]).data.metrics
-    assert totals[Cost.USD] == pytest.approx(sum(r.data.metrics[Cost.USD] for r in runs))
-    assert totals[Cost.CPU_HOURS] == pytest.approx(sum(r.data.metrics[Cost.HOURS] for r in runs))
+    assert totals[Cost.USD] == pytest.approx(sum(float(r.data.tags[Cost.USD]) for r in runs))
+    hours = sum(float(r.data.tags[Cost.HOURS]) for r in runs)
+    assert totals[Cost.CPU_HOURS] == pytest.approx(hours)
     assert totals[Cost.GPU_HOURS] == 0.0
     assert totals[Cost.USD_SAVED] > 0  # ASHA stopped trials
     assert search["cost_usd"] == pytest.approx(totals[Cost.USD])  # --json

@@ -268,15 +268,14 @@ class SearchRecorder(Callback):
         return trial.status not in ("TERMINATED", "ERROR")
 
     def _cost(self, trial: Any, status: Status, epoch: int | None) -> None:
-        """The trial's cost ledger entry: its node type tag, hours and USD metrics."""
+        """The trial's cost ledger entry: its node type, hours and USD, as tags (one value
+        each: as metrics, every trial page opened on single-point charts)."""
         if self.pricer is None:
             return
         spent = self.pricer.cost(trial.last_result or {}, status is Status.STOPPED)
         self.ledger.entry(trial.trial_id).cost = spent
-        batch = metric_batch({Cost.HOURS: spent.hours, Cost.USD: spent.usd}, step=epoch or 0)
-        kind = spent.node_type
-        self.box.write(trial.trial_id, "cost tag", lambda r: self._tag(r, Cost.NODE_TYPE, kind))
-        self.box.write(trial.trial_id, "cost", lambda r: self.client.log_batch(r, metrics=batch))
+        tags = {Cost.NODE_TYPE: spent.node_type, Cost.HOURS: spent.hours, Cost.USD: spent.usd}
+        self.box.write(trial.trial_id, "cost", lambda r: self._tags(r, tags))
 
     def _node(self, trial_id: str, node: str) -> None:
         """Once a restart moved the trial (its node died: a spot reclaim), tag every node

@@ -153,7 +153,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
             train_s=float(sum({m.step: m.value for m in epoch_times}.values())),
             node_id=tags.get(Tag.NODE_ID, ""),
             node_type=tags.get(Cost.NODE_TYPE, ""),
-            usd=metrics.get(Cost.USD),
+            usd=_number(tags.get(Cost.USD), metrics.get(Cost.USD)),  # a metric before
             test={k: v for k, v in metrics.items() if k.startswith(TEST_PREFIX)},
             start_ms=int(run.info.start_time or 0),
         )
@@ -176,3 +176,11 @@ def _space(client: MlflowClient, run: Any) -> dict[str, BaseDistribution]:
             ) from None
         raw = json.loads(Path(path).read_text())
     return {k: json_to_distribution(v) for k, v in raw.items()}
+
+
+def _number(text: str | None, otherwise: float | None) -> float | None:
+    """A number kept as a tag's text, else `otherwise`."""
+    try:
+        return float(text) if text is not None else otherwise
+    except ValueError:
+        return otherwise

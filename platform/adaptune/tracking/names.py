@@ -165,12 +165,12 @@ class SearchMetric:
 
 
 class Cost:
-    """The cost ledger (driver/cost.py): on trial runs a tag and two metrics, on search
-    runs the totals. Prices: job/pricing.py."""
+    """The cost ledger (driver/cost.py): on trial runs three tags, on search runs the
+    totals as metrics. Prices: job/pricing.py."""
 
     NODE_TYPE = "cost/node_type"  # trial-run tag: cluster.yaml's node type, or "local"
-    HOURS = "cost/hours"  # trial-run metric: the trial's wall hours
-    USD = "cost/usd"  # trial and search runs
+    HOURS = "cost/hours"  # trial-run tag: the trial's wall hours
+    USD = "cost/usd"  # trial-run tag; search-run metric
     CPU_HOURS = "cost/cpu_hours"  # search run (= SearchMetric.hours("CPU"))
     GPU_HOURS = "cost/gpu_hours"
     USD_SAVED = "cost/usd_saved_by_early_stopping"  # search run
