@@ -130,6 +130,8 @@ def load(state_dir: Path, name: str) -> Record:
 # pricing, max_concurrent or the description, may change between the two).
 TRAINS = ("method", "data", "fixed", "search", "stages", "arms")
 FREE = {"search.space", "search.max_concurrent"}  # the space file's path: its content counts
+# when the search ends, not what it trains: a resume takes the job's budget as it is now
+ENDS = ("search.budget", "search.stop_when")
 
 
 def fingerprint(plans: list[Any]) -> dict[str, str]:
@@ -141,7 +143,7 @@ def fingerprint(plans: list[Any]) -> dict[str, str]:
     for i, plan in enumerate(plans):
         at = f"stages[{i}]." if len(plans) > 1 else ""
         dumped = plan.job.model_dump(mode="json", include=set(TRAINS))
-        flat = {k: v for k, v in _flat(dumped).items() if k not in FREE}
+        flat = {k: v for k, v in _flat(dumped).items() if k not in FREE and not k.startswith(ENDS)}
         flat.update({f"space.{k}": distribution_to_json(d) for k, d in plan.space.items()})
         out.update({at + k: v for k, v in flat.items()})
     return out

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import console, cost, final, interrupt, upstream, warmstart
+from adaptune.driver import budget, console, cost, final, interrupt, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -157,23 +157,27 @@ def run_search(
             stop=stop,
         )
         in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
+        watch = budget.watch_for(plan, started, pricer, ledger, recorder.show.progress)
         trainable = functools.partial(run_trial, setup=setup)
         with CONSOLE.phase("tuner"):
             tuner = make_tuner(
                 plan,
                 placement,
                 trainable,
-                [recorder, interrupt.Forward(stop)],
+                [recorder, *([watch] if watch else []), interrupt.Forward(stop)],
                 opened.search,
                 opened.storage,
                 restore=bool(resume),
                 warm=warm,
+                stop=watch,  # a budget or stop rule ends the search (driver/budget.py)
             )
         _announce(plan, placement, opened.search)
         with CONSOLE.phase("fit"):
             grid = tuner.fit()
         stop.ended = True
         trials = upstream.experiment_trials(grid)  # those finished before a resume too
+        if watch is not None and watch.rule:  # its stopped trials' runs say by which rule
+            trials = budget.settle(recorder, watch, trials)
         if stop.why:  # its unfinished trials' runs say so; the search run too, unless it ends
             partial = promote_partial and stop.signum is not None  # never on a full disk
             ended = recorder.interrupted(trials, stop.why, search_too=not partial)
@@ -203,6 +207,7 @@ def run_search(
                 wall_s=time.monotonic() - started,
                 state_dir=state_dir,
                 promote=promote,
+                ended_by=watch.rule if watch else "",
             )
         resume_lib.update(state_dir, opened.search, finished=True)
         return summary
