@@ -145,7 +145,7 @@ promote: {enabled: false}
 
 def _stage_two_saved(state: Path) -> bool:
     """Stage 2 runs and Tune has saved its experiment state: a resume continues it. (Killed
-    before that save, a stage starts again as a new search: driver/run.py's `restorable`,
+    before that save, a stage starts again as a new search: driver/resume.py's `restorable`,
     tests/unit/driver/test_resume_record.py.)"""
     for p in (state / "searches").glob("*.json"):
         record = json.loads(p.read_text())

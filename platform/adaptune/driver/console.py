@@ -40,6 +40,7 @@ class Progress:
     best: float | None = None
     reported_s: float = 0.0  # elapsed when the last epoch was reported
     started_s: float = 0.0  # elapsed when these trials began (re-runs start after the search)
+    spend: str = ""  # the spend so far, against a money or hours budget (driver/budget.py)
 
     def counts(self) -> dict[str, int]:
         done = {s: sum(v == s for v in self.ended.values()) for s in ("completed", "stopped")}
@@ -76,6 +77,8 @@ class Progress:
         eta = self.eta_s(elapsed_s)
         if eta is not None and c["done"] < self.total:
             parts.append(f"ETA ~{clock(eta)}")
+        if self.spend:
+            parts.append(self.spend)
         return " · ".join(parts)
 
 

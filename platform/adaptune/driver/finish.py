@@ -48,6 +48,7 @@ def finish(
     wall_s: float,
     state_dir: Path,
     promote: bool = True,
+    ended_by: str = "",
 ) -> SearchSummary:
     warmed()  # the report's modules: not imported from two threads at once
     trials, best = ledger.trials(), decision.best_trial
@@ -110,6 +111,7 @@ def finish(
             reruns=reruns.rows,
             objectives=objectives,
             front=front,
+            ended_by=ended_by,
         )
         report = state_dir / "reports" / f"{search}.html"
         recorder.describe(summary, plan.job.promote.alias, report)  # note, best run's name

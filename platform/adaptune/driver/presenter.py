@@ -132,6 +132,8 @@ def search_note(
         )
     else:
         lines.append("**No trial completed**, so there is no best trial.")
+    if getattr(s, "ended_by", ""):
+        lines.append(f"\nEnded by {s.ended_by}: no new trial started, the running ones stopped.")
     for res, used in s.resource_hours.items():
         saved = s.saved_hours.get(res, 0.0)
         if saved > 0:

@@ -228,7 +228,7 @@ class SearchRecorder(Callback):
             box.write(trial_id, "status tag", lambda r: self._tags(r, tags))
             if error:
                 box.write(trial_id, "error tag", lambda r: self._tag(r, Tag.ERROR, error))
-            self._cost(trial, status, epoch)
+            self.cost(trial, status, epoch)
             box.write(trial_id, "run name", lambda r: self.client.update_run(r, name=name))
             box.write(trial_id, "run end", lambda r: self.client.set_terminated(r, run_status))
         self._say(f"{trial_id} {words}")
@@ -267,7 +267,7 @@ class SearchRecorder(Callback):
             return entry.status is None
         return trial.status not in ("TERMINATED", "ERROR")
 
-    def _cost(self, trial: Any, status: Status, epoch: int | None) -> None:
+    def cost(self, trial: Any, status: Status, epoch: int | None) -> None:
         """The trial's cost ledger entry: its node type, hours and USD, as tags (one value
         each: as metrics, every trial page opened on single-point charts)."""
         if self.pricer is None:

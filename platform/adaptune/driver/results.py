@@ -69,12 +69,16 @@ class SearchSummary(Spend, Decision):
     # Bytes the search left on disk: "ray" (its Ray storage), "artifacts" (MLflow's, for
     # a local artifact store: its runs' and its logged models'); driver/disk.py.
     disk: dict[str, int] = field(default_factory=dict)
+    # The budget or stop rule that ended the search before num_samples ("budget.wall
+    # (30m)"; driver/budget.py); "" when it ran every trial.
+    ended_by: str = ""
 
     def lines(self) -> list[str]:
         out = [
             f"search {self.search}: {self.trials} trials in {self.wall_s / 60:.1f} min — "
             f"{self.completed} completed, {len(self.stopped)} stopped early, "
             f"{len(self.errored)} errored"
+            + (f"; ended by {self.ended_by}" if self.ended_by else "")
         ]
         if self.best_trial:
             params = ", ".join(f"{k}={short(v)}" for k, v in self.best_params.items())

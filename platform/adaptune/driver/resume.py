@@ -45,6 +45,7 @@ __all__ = [
     "fingerprint",
     "hold",
     "load",
+    "restorable",
     "save",
     "settle_runs",
     "tracking_uri",
@@ -131,6 +132,8 @@ def load(state_dir: Path, name: str) -> Record:
 # pricing, max_concurrent or the description, may change between the two).
 TRAINS = ("method", "data", "fixed", "search", "stages", "arms")
 FREE = {"search.space", "search.max_concurrent"}  # the space file's path: its content counts
+# when the search ends, not what it trains: a resume takes the job's budget as it is now
+ENDS = ("search.budget", "search.stop_when")
 
 
 def fingerprint(plans: list[Any]) -> dict[str, str]:
@@ -142,7 +145,7 @@ def fingerprint(plans: list[Any]) -> dict[str, str]:
     for i, plan in enumerate(plans):
         at = f"stages[{i}]." if len(plans) > 1 else ""
         dumped = plan.job.model_dump(mode="json", include=set(TRAINS))
-        flat = {k: v for k, v in _flat(dumped).items() if k not in FREE}
+        flat = {k: v for k, v in _flat(dumped).items() if k not in FREE and not k.startswith(ENDS)}
         flat.update({f"space.{k}": distribution_to_json(d) for k, d in plan.space.items()})
         out.update({at + k: v for k, v in flat.items()})
     return out
@@ -284,3 +287,14 @@ def running_stage(state_dir: Path, job_key: str, stage: int) -> Record | None:
         if rec.job_key == job_key and rec.stage == stage and not rec.finished:
             return rec
     return None
+
+
+def restorable(rec: Record) -> bool:
+    """Whether Tune saved the search's experiment state (a driver killed while the Tuner
+    was starting leaves a folder without the experiment snapshot)."""
+    from ray import tune
+
+    path = f"{rec.storage.rstrip('/')}/{rec.search}"
+    if not tune.Tuner.can_restore(path):
+        return False
+    return "://" in path or any(Path(path).glob("experiment_state-*.json"))

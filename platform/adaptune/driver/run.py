@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import console, cost, final, interrupt, upstream, warmstart
+from adaptune.driver import budget, console, cost, final, interrupt, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -109,7 +109,9 @@ def run_search(
             client = client_ready()
         with CONSOLE.phase("data"):
             cache_dir, info = data_ready()
-        if resume is not None and not restorable(resume):  # died before Tune saved anything
+        if resume is not None and not resume_lib.restorable(
+            resume
+        ):  # died before Tune saved anything
             _abandon(client, state_dir, resume)
             resume = None
         with CONSOLE.phase("search_run"):
@@ -162,24 +164,28 @@ def run_search(
             stop=stop,
         )
         in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
+        watch = budget.watch_for(plan, started, pricer, ledger, recorder.show.progress)
         trainable = functools.partial(run_trial, setup=setup)
         with CONSOLE.phase("tuner"):
             tuner = make_tuner(
                 plan,
                 placement,
                 trainable,
-                [recorder, interrupt.Forward(stop)],
+                [recorder, *([watch] if watch else []), interrupt.Forward(stop)],
                 opened.search,
                 opened.storage,
                 restore=bool(resume),
                 warm=warm,
                 study=study,
+                stop=watch,  # a budget or stop rule ends the search (driver/budget.py)
             )
         _announce(plan, placement, opened.search)
         with CONSOLE.phase("fit"):
             grid = tuner.fit()
         interrupt.trials_ended(stop, opened.search, state_dir, origin, finish=promote_partial)
         trials = upstream.experiment_trials(grid)  # those finished before a resume too
+        if watch is not None and watch.rule:  # its stopped trials' runs say by which rule
+            trials = budget.settle(recorder, watch, trials)
         if stop.why:  # its unfinished trials' runs say so; the search run too, unless it ends
             partial = promote_partial and stop.signum is not None  # never on a full disk
             ended = recorder.interrupted(trials, stop.why, search_too=not partial)
@@ -209,6 +215,7 @@ def run_search(
                 wall_s=time.monotonic() - started,
                 state_dir=state_dir,
                 promote=promote,
+                ended_by=watch.rule if watch else "",
             )
         resume_lib.update(state_dir, opened.search, finished=True)
         return summary
@@ -312,17 +319,6 @@ def _record(
     )
 
 
-def restorable(rec: resume_lib.Record) -> bool:
-    """Whether Tune saved the search's experiment state (a driver killed while the Tuner
-    was starting leaves a folder without the experiment snapshot)."""
-    from ray import tune
-
-    path = f"{rec.storage.rstrip('/')}/{rec.search}"
-    if not tune.Tuner.can_restore(path):
-        return False
-    return "://" in path or any(Path(path).glob("experiment_state-*.json"))
-
-
 def _abandon(client: Any, state_dir: Path, rec: resume_lib.Record) -> None:
     """A search that died before Tune saved its state: no trial result was kept, so it
     starts again as a new search; its old run is closed as killed, its record finished."""
@@ -335,7 +331,7 @@ def _abandon(client: Any, state_dir: Path, rec: resume_lib.Record) -> None:
 
 def _reopen(client: Any, rec: resume_lib.Record) -> SearchRun:
     """A search being resumed: its parent run reopened, its trial runs settled (see
-    resume.settle_runs), and the runs its trials continue; `restorable(rec)` holds."""
+    resume.settle_runs), and the runs its trials continue; `resume.restorable(rec)` holds."""
     from ray.tune import ExperimentAnalysis
 
     path = f"{rec.storage.rstrip('/')}/{rec.search}"

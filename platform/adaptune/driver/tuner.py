@@ -295,9 +295,11 @@ def make_tuner(
     restore: bool = False,
     warm: WarmStart | None = None,
     study: str | None = None,
+    stop: Any = None,
 ) -> Any:
     """A new Tuner for the search (its first trials `warm`'s, its Optuna study kept at the
-    URL `study`), or (`restore`) the saved one with these callbacks."""
+    URL `study`), or (`restore`) the saved one with these callbacks; `stop`: a Tune
+    Stopper (driver/budget.py's)."""
     from ray import tune
 
     from adaptune.driver.searcher import make_searcher
@@ -307,7 +309,7 @@ def make_tuner(
         tuner = tune.Tuner.restore(f"{storage.rstrip('/')}/{search}", trainable)
         # The saved run config holds the callbacks pickled at the start (no run ids yet);
         # this session's, whose recorder knows the existing runs, replace them.
-        upstream.replace_callbacks(tuner, callbacks)
+        upstream.replace_callbacks(tuner, callbacks, stop)
         return tuner
     job = plan.job
     return tune.Tuner(
@@ -323,6 +325,7 @@ def make_tuner(
             name=search,
             storage_path=storage,
             callbacks=callbacks,
+            stop=stop,
             verbose=0,
             # A checkpoint reported to Tune itself: only the newest (trials report theirs as
             # a path, kept one per trial by Ray Train or InActorTrain).

@@ -96,10 +96,12 @@ def interrupt_tune(signum: int) -> bool:
     return True
 
 
-def replace_callbacks(tuner: Any, callbacks: list[Any]) -> None:
-    """A restored Tuner's callbacks: its saved run config holds the ones pickled at the
-    start; Tuner.restore takes no callbacks. Private: Tuner._local_tuner (ray 2.60.0)."""
-    tuner._local_tuner.get_run_config().callbacks = callbacks
+def replace_callbacks(tuner: Any, callbacks: list[Any], stop: Any = None) -> None:
+    """A restored Tuner's callbacks and stopper: its saved run config holds the ones
+    pickled at the start; Tuner.restore takes neither. Private: Tuner._local_tuner
+    (ray 2.60.0)."""
+    config = tuner._local_tuner.get_run_config()
+    config.callbacks, config.stop = callbacks, stop
 
 
 def experiment_trials(grid: Any) -> list[Any]:

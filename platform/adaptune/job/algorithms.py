@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from adaptune.job.budget import budget_problems
 from adaptune.job.objective import Mode, Objective, parse_bound
 from adaptune.job.spec import JobSpec, SpecProblem
 
@@ -309,6 +310,7 @@ def search_problems(
     problems = _option_problems(job)
     problems += _objective_problems(job, objectives, metrics)
     problems += _scheduler_problems(job, max_t, epochs)
+    problems += budget_problems(job, objectives)
     if conditional and s.sampler == "grid":
         problems.append(
             job.problem(

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from adaptune.job import names
+from adaptune.job.budget import BudgetSpec, StopWhenSpec
 from adaptune.job.objective import Mode
 from adaptune.job.overrides import blame_override, set_dotted
 from adaptune.job.pricing import PricingSpec
@@ -120,6 +121,9 @@ class SearchSpec(_Strict):
     scheduler: SchedulerSpec = SchedulerSpec()
     max_concurrent: int | Literal["auto"] = "auto"
     seed: int = SEED
+    # when the search ends before num_samples (job/budget.py): then it ends as usual
+    budget: BudgetSpec | None = None
+    stop_when: StopWhenSpec | None = None
 
     _entries = field_validator("space", mode="before")(as_entries)
 

@@ -58,6 +58,9 @@ class Tag:
     # search runs
     BEST_TRIAL = PREFIX + "best_trial"  # decided by search.results, read by promotion
     PROMOTION = PREFIX + "promotion"  # JSON: what promotion decided for it, and why
+    # on a search run its budget or stop rule ended, and on the trial runs that stopped:
+    # the rule ("budget.wall", "stop_when.no_improvement_trials"; job/budget.py)
+    ENDED_BY = PREFIX + "ended_by"
     # model versions
     RUN_ID = PREFIX + "run_id"
     RERUN_OF = PREFIX + "rerun_of"  # on a search `adaptune rerun` started: "SEARCH TRIAL"

@@ -53,7 +53,7 @@ def test_a_path_is_not_a_search_name(tmp_path: Path) -> None:
 def test_a_search_killed_before_tune_saved_its_state_is_not_restorable(tmp_path: Path) -> None:
     """The driver died while the Tuner was starting: the folder exists, the experiment
     snapshot does not; resume then starts the search again instead of failing in Tune."""
-    from adaptune.driver.run import restorable
+    from adaptune.driver.resume import restorable
 
     rec = resume.Record(search="s-2", storage=str(tmp_path / "ray"))
     assert not restorable(rec)
