@@ -251,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
+    u.add_argument(
+        "--auth",
+        action="store_true",
+        help="MLflow's basic-auth app: clients sign in ($MLFLOW_TRACKING_USERNAME/PASSWORD); "
+        "its admin is --auth-file's user, else those variables'",
+    )
+    u.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="the admin's credentials, MLflow's format ([mlflow] mlflow_tracking_username "
+        "= ..., mlflow_tracking_password = ...); implies --auth",
+    )
     d = _sub(sub, "dashboard", common)
     d.add_argument("search", nargs="?", help="open this search's study (default: the list)")
     d.add_argument("--host", default="127.0.0.1")
