@@ -149,6 +149,8 @@ def _signs_in(base: str, user: str, password: str) -> bool:
             return True
     except HTTPError as e:
         return e.code != 401
+    except OSError:  # no answer in time: nothing known against it
+        return True
 
 
 def exposure_warning(args: argparse.Namespace) -> str | None:
@@ -166,7 +168,10 @@ def exposure_warning(args: argparse.Namespace) -> str | None:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Nothing listens there. As the server binds (SO_REUSEADDR): the closed connections of
+    a server just stopped (TIME_WAIT, a minute) do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -238,10 +243,10 @@ def cmd_ui(args: argparse.Namespace, state: Path) -> int:
                 return EXIT_FAILED
             if admin is not None and not _signs_in(base, admin, env["MLFLOW_AUTH_ADMIN_PASSWORD"]):
                 print(
-                    f"error: the server refuses {admin}'s password: its user store "
-                    f"(MLFLOW_AUTH_CONFIG_PATH={env['MLFLOW_AUTH_CONFIG_PATH']}) made that user "
-                    "with another one; MLflow sets an admin's password only when it creates "
-                    "the user (change it with MLflow's update-password API)",
+                    f"error: the server refuses {admin}'s password: the user store that "
+                    f"{env['MLFLOW_AUTH_CONFIG_PATH']} names made {admin} with another one; "
+                    "MLflow sets an admin's password only when it creates the user (change "
+                    "it with MLflow's update-password API)",
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
