@@ -40,7 +40,9 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # mlflow.set_tracking_uri / set_registry_uri export these; set first so that monkeypatch
     # records them and restores the value from before the test, whatever the test exported
     # (a leaked MLFLOW_REGISTRY_URI sent later tests' subprocesses to another store).
-    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "RAY_ADDRESS"):
+    # A tracking URI's user:password@ is moved into MLflow's credential variables.
+    credentials = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "RAY_ADDRESS", *credentials):
         monkeypatch.setenv(key, "")
         monkeypatch.delenv(key)
 

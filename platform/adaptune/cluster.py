@@ -8,7 +8,9 @@ The job is validated here first (a bad spec never reaches the cluster). The proj
 travels as the job's ``working_dir`` (venvs, state, caches and VCS folders excluded, and
 whatever ``excludes`` adds; measured first, and refused over Ray's limit) and the
 package as a ``py_module`` so that every trial actor and Train worker can import it;
-the tracking URI and storage path travel as environment variables.
+the tracking URI, MLflow's credentials ($MLFLOW_TRACKING_USERNAME/PASSWORD, also taken
+from a URI's user:password@) and the storage path travel as environment variables: none in
+the entrypoint, though Ray keeps the job's runtime_env where its dashboard shows it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adaptune.credentials import PASSWORD_ENV, USERNAME_ENV, adopt_uri_credentials
 from adaptune.workdir import check_size
 
 __all__ = ["checked_job", "logs", "project_root", "status", "stop", "submit"]
@@ -40,7 +43,14 @@ EXCLUDES = [
 # How long a fresh cluster may take to register its head node's job agent.
 AGENT_WAIT_S = 300.0
 # Variables a search needs on the cluster when they are set here.
-PASSED_ENV = ("MLFLOW_TRACKING_URI", "ADAPTUNE_STORAGE_PATH", "HF_HUB_OFFLINE", "HF_HOME")
+PASSED_ENV = (
+    "MLFLOW_TRACKING_URI",
+    USERNAME_ENV,
+    PASSWORD_ENV,
+    "ADAPTUNE_STORAGE_PATH",
+    "HF_HUB_OFFLINE",
+    "HF_HOME",
+)
 
 
 def project_root(job_file: Path) -> Path:
@@ -101,6 +111,9 @@ def submit(
     root = project_root(Path(job_file))
     skipped = [*EXCLUDES, *(e for e in excludes or [] if e not in EXCLUDES)]
     check_size(root, skipped)  # before the upload, naming what is large
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if tracking_uri:  # its user:password@, if any, into MLflow's variables (read below)
+        tracking_uri = adopt_uri_credentials(tracking_uri)
     env = {k: os.environ[k] for k in PASSED_ENV if os.environ.get(k)}
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri

@@ -87,3 +87,16 @@ def test_a_bad_spec_never_reaches_the_cluster(fake: FakeClient) -> None:
     with pytest.raises(SpecError):
         cluster.submit(JOB, "http://127.0.0.1:8265", overrides=["search.num_samples=0"])
     assert fake.calls == []
+
+
+def test_submit_passes_mlflow_credentials_as_mlflows_variables(
+    fake: FakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "correct-horse-battery"
+    cluster.submit(JOB, "http://127.0.0.1:8265", tracking_uri=f"http://alice:{password}@ml:5000")
+    (call,) = fake.calls
+    env = call["runtime_env"]["env_vars"]
+    assert env["MLFLOW_TRACKING_URI"] == "http://ml:5000"
+    assert env["MLFLOW_TRACKING_USERNAME"] == "alice"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == password
+    assert password not in call["entrypoint"] + str(call["metadata"])

@@ -89,7 +89,8 @@ def quiet_libraries() -> None:
 def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list[str]:
     """What to do after a search: the UI, the champion, the report. Each line runs as
     printed from any folder: it names the state folder and the store where the defaults
-    would not find them (tracking.cli_flags, tracking.mlflow_env)."""
+    would not find them (tracking.cli_flags, tracking.mlflow_env), and no password."""
+    from adaptune.redact import scrub
     from adaptune.report.links import DEFAULT_UI, search_url
     from adaptune.tracking import cli_flags, mlflow_env
 
@@ -116,7 +117,7 @@ def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list
     if report.exists():
         lines.append(f"  {at}report {summary.search} --open   # {report}")
     lines.append(f"  {at}show {summary.search}")
-    return lines
+    return [scrub(line) for line in lines]
 
 
 def open_page(url: str) -> bool:

@@ -63,7 +63,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "ui": (
         "serve the MLflow UI on the store and open its runs table",
         "adaptune ui\n  adaptune ui quickstart-20261124-101500-3f2a --port 5001\n"
-        "  adaptune ui --server --port 5000      # a tracking server clusters log to",
+        "  adaptune ui --server --port 5000      # a tracking server clusters log to\n"
+        "  adaptune ui --server --auth-file team.ini --host 0.0.0.0   # one with sign-in",
     ),
     "rerun": (
         "train one trial's config again, as a new search linked to the old one",
@@ -241,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = _sub(sub, "ui", common)
     u.add_argument("search", nargs="?", help="open this search's trials (default: the latest)")
-    u.add_argument("--host", default="127.0.0.1")
+    u.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1; others: --auth)"
+    )
     u.add_argument("--port", type=int, default=5000)
     u.add_argument("--no-open", action="store_true", help="print the URL, open no browser")
     u.add_argument(
@@ -251,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     u.add_argument("--artifacts", help="server artifact destination (default: the state folder)")
     u.add_argument("--workers", type=int, help="server worker processes (default: 1 for the UI)")
+    u.add_argument(
+        "--auth",
+        action="store_true",
+        help="MLflow's basic-auth app: clients sign in ($MLFLOW_TRACKING_USERNAME/PASSWORD); "
+        "its admin is --auth-file's user, else those variables'",
+    )
+    u.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help="the admin's credentials, MLflow's format ([mlflow] mlflow_tracking_username "
+        "= ..., mlflow_tracking_password = ...); implies --auth",
+    )
     d = _sub(sub, "dashboard", common)
     d.add_argument("search", nargs="?", help="open this search's study (default: the list)")
     d.add_argument("--host", default="127.0.0.1")

@@ -3,17 +3,27 @@
     adaptune ui                      # prints (and, with a display, opens) the runs URL
     adaptune ui NAME --port 5001     # that search's trials
     adaptune ui --server             # a tracking server clusters log to
+    adaptune ui --server --auth-file team.ini --host 0.0.0.0   # ... that asks who you are
 
 The UI is one process with one worker and MLflow's job runner off (its GenAI jobs are of
 no use here): by default `mlflow ui` starts four workers and a job runner, about 15
 processes. The URL carries ``workflowType=machine_learning``: MLflow 3's UI otherwise
 lands on its GenAI pages.
+
+``--auth`` runs MLflow's basic-auth app (``--app-name basic-auth``): its users are kept in
+``<state>/basic_auth.db`` and its admin is created, on the first start, from ``--auth-file``
+(MLflow's credentials format, adaptune.credentials) or $MLFLOW_TRACKING_USERNAME/PASSWORD.
+The password reaches the server in its environment, never its command line or log.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import importlib.util
+import ipaddress
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,27 +31,43 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError
 from urllib.parse import quote
+from urllib.request import Request, urlopen
 
 from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, Output, open_page
+from adaptune.credentials import PASSWORD_ENV, USERNAME_ENV, CredentialsError, server_credentials
+from adaptune.redact import scrub
 
-__all__ = ["cmd_ui", "server_command", "start_url"]
+__all__ = ["auth_env", "cmd_ui", "exposure_warning", "server_command", "start_url"]
 
 READY_TIMEOUT_S = 120.0
+# MLflow's basic-auth settings but the admin's (from the environment) and the users' store.
+AUTH_CONFIG = """\
+[mlflow]
+default_permission = READ
+database_uri = {database}
+admin_username = {user}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+"""
 
 
 def server_command(args: argparse.Namespace, uri: str, state: Path) -> list[str]:
-    """The `mlflow ui` (or `mlflow server`) command line."""
+    """The `mlflow ui` (or `mlflow server`) command line; a store URI that holds a password
+    is left to $MLFLOW_BACKEND_STORE_URI (cmd_ui sets it): no secret in any argv."""
+    store = [] if scrub(uri) != uri else ["--backend-store-uri", uri]
     if args.server:  # a tracking server others log to: artifacts proxied through it
-        cmd = ["server", "--backend-store-uri", uri]
+        cmd = ["server", *store]
         cmd += ["--artifacts-destination", args.artifacts or (state / "mlartifacts").as_uri()]
     else:
-        cmd = ["ui", "--backend-store-uri", uri]
+        cmd = ["ui", *store]
         if uri.startswith("sqlite:"):
             cmd += ["--default-artifact-root", (state / "mlartifacts").as_uri()]
     workers = args.workers or (None if args.server else 1)
     if workers:
         cmd += ["--workers", str(workers)]
+    if _wants_auth(args):
+        cmd += ["--app-name", "basic-auth"]
     return [sys.executable, "-m", "mlflow", *cmd, "--host", args.host, "--port", str(args.port)]
 
 
@@ -75,8 +101,77 @@ def start_url(client: Any, base: str, search: str | None) -> str:
     return url
 
 
+def _wants_auth(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "auth", False) or getattr(args, "auth_file", None))
+
+
+def auth_env(args: argparse.Namespace, state: Path) -> tuple[dict[str, str], str]:
+    """The server's environment for MLflow's basic-auth app (a settings file in the state
+    folder unless $MLFLOW_AUTH_CONFIG_PATH names one; the admin, its password; a CSRF key)
+    and the admin's name. CredentialsError (one line) when they are missing or refused."""
+    if importlib.util.find_spec("flask_wtf") is None:
+        raise CredentialsError("--auth needs MLflow's auth extra: pip install 'mlflow[auth]'")
+    given = Path(args.auth_file) if getattr(args, "auth_file", None) else None
+    user, password, _ = server_credentials(given)
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_password  # the rule the server applies
+
+    try:
+        _validate_password(password)
+    except MlflowException as e:
+        where = f"{given}: {PASSWORD_ENV.lower()}" if given else f"${PASSWORD_ENV}"
+        raise CredentialsError(f"{where}: {e.message}") from None
+    config = os.environ.get("MLFLOW_AUTH_CONFIG_PATH")
+    if not config:
+        config = str(state / "basic_auth.ini")
+        database = f"sqlite:///{state / 'basic_auth.db'}"
+        Path(config).write_text(AUTH_CONFIG.format(database=database, user=user))
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": config,
+        "MLFLOW_AUTH_ADMIN_USERNAME": user,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY")
+        or secrets.token_hex(32),
+    }
+    return env, user
+
+
+def _signs_in(base: str, user: str, password: str) -> bool:
+    """Whether the server takes the admin's credentials (a user store made earlier keeps
+    the password it was made with)."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = Request(
+        f"{base}/api/2.0/mlflow/experiments/search?max_results=1",
+        headers={"Authorization": f"Basic {token}"},
+    )
+    try:
+        with urlopen(request, timeout=60):
+            return True
+    except HTTPError as e:
+        return e.code != 401
+    except OSError:  # no answer in time: nothing known against it
+        return True
+
+
+def exposure_warning(args: argparse.Namespace) -> str | None:
+    """One line when the server would take requests from other machines unasked."""
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:  # a host name
+        loopback = False
+    if loopback or _wants_auth(args):
+        return None
+    return (
+        f"warning: {args.host}:{args.port} takes requests from other machines and asks no "
+        "one who they are; add --auth (docs/operations.md#the-ui)"
+    )
+
+
 def _port_free(host: str, port: int) -> bool:
+    """Nothing listens there. As the server binds (SO_REUSEADDR): the closed connections of
+    a server just stopped (TIME_WAIT, a minute) do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -112,7 +207,21 @@ def cmd_ui(args: argparse.Namespace, state: Path) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    admin = None
+    if _wants_auth(args):
+        state.mkdir(parents=True, exist_ok=True)
+        try:
+            auth, admin = auth_env(args, state)
+        except CredentialsError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        env.update(auth)
+    elif warning := exposure_warning(args):
+        print(warning, file=sys.stderr)
     uri = tracking.resolve_uri(args.tracking_uri, state)
+    if scrub(uri) != uri:  # off the command line (server_command)
+        env["MLFLOW_BACKEND_STORE_URI"] = uri
     base = f"http://{args.host}:{args.port}"
     with Output(args) as out:
         try:
@@ -120,7 +229,6 @@ def cmd_ui(args: argparse.Namespace, state: Path) -> int:
         except LookupError as e:
             print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         state.mkdir(parents=True, exist_ok=True)
         log = state / "ui.log"  # the server's own lines, unless -v
         with open(log, "ab") as sink:
@@ -133,9 +241,26 @@ def cmd_ui(args: argparse.Namespace, state: Path) -> int:
             if not _wait_ready(proc, args.host, args.port):
                 print(f"error: the MLflow server did not start; see {log}", file=sys.stderr)
                 return EXIT_FAILED
-            out.json({"url": url, "tracking_uri": uri, "pid": proc.pid})
+            if admin is not None and not _signs_in(base, admin, env["MLFLOW_AUTH_ADMIN_PASSWORD"]):
+                print(
+                    f"error: the server refuses {admin}'s password: the user store that "
+                    f"{env['MLFLOW_AUTH_CONFIG_PATH']} names made {admin} with another one; "
+                    "MLflow sets an admin's password only when it creates the user (change "
+                    "it with MLflow's update-password API)",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            shown = scrub(uri)
+            out.json({"url": url, "tracking_uri": shown, "pid": proc.pid, "auth_user": admin})
             opened = not args.no_open and open_page(url)
-            print(f"MLflow UI for {uri}:\n  {url}" + ("" if opened else "  (open it in a browser)"))
+            print(
+                f"MLflow UI for {shown}:\n  {url}" + ("" if opened else "  (open it in a browser)")
+            )
+            if admin is not None:
+                print(
+                    f"Sign-in required (admin: {admin}); clients set ${USERNAME_ENV} "
+                    f"and ${PASSWORD_ENV}."
+                )
             where = "" if args.verbose else f"; its log: {log}"
             print(f"Ctrl-C stops it{where}.", flush=True)
             return int(proc.wait())

@@ -170,7 +170,7 @@ def _promote_and_report(
     them later. Returns the promotion and what was skipped (for summary.unrecorded)."""
     job, promotion = plan.job, None
     name = job.promote.model_name or job.name
-    down = f"MLflow ({tracking_uri}) still unreachable at the end of the search"
+    down = f"MLflow ({tracking.scrub(tracking_uri)}) still unreachable at the end of the search"
     at = f"adaptune {tracking.cli_flags(state_dir, tracking_uri)}"
     later = f"run `{at}promote {search}` once it is back"
     if job.promote.enabled and promote and not caught_up:

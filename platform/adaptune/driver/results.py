@@ -20,6 +20,7 @@ from adaptune.driver.ledger import Ledger
 from adaptune.job.pricing import dollars
 from adaptune.method import test_name
 from adaptune.plan import Plan
+from adaptune.redact import scrub
 from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
@@ -126,7 +127,7 @@ class SearchSummary(Spend, Decision):
         if self.unrecorded:
             out.append(f"not recorded in MLflow ({len(self.unrecorded)} runs):")
             out.extend(f"  {line}" for line in self.unrecorded)
-        out.append(f"MLflow: {self.tracking_uri}  (search run {self.parent_run_id})")
+        out.append(f"MLflow: {scrub(self.tracking_uri)}  (search run {self.parent_run_id})")
         return out
 
     def _honest_lines(self) -> list[str]:

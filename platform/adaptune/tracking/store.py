@@ -27,6 +27,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 
+from adaptune.credentials import adopt_uri_credentials
 from adaptune.method import TEST_PREFIX
 from adaptune.tracking import template
 from adaptune.tracking.names import Kind, Tag, TrialMetric
@@ -60,10 +61,11 @@ def default_state_dir() -> Path:
 
 
 def resolve_uri(explicit: str | None, state_dir: Path) -> str:
-    """--tracking-uri, else MLFLOW_TRACKING_URI, else the embedded SQLite store."""
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else the embedded SQLite store. An http(s)
+    URI's user:password@ moves to MLflow's $MLFLOW_TRACKING_USERNAME/PASSWORD (credentials.py)."""
     uri = explicit or os.environ.get("MLFLOW_TRACKING_URI")
     if uri:
-        return uri
+        return adopt_uri_credentials(uri)
     state_dir.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{state_dir / 'mlflow.db'}"
 
@@ -79,7 +81,7 @@ def cli_flags(state_dir: Path, uri: str) -> str:
         "" if home and Path(home).resolve() == state else f"--state-dir {shlex.quote(str(state))} "
     )
     if uri != resolve_uri(None, state):
-        flags += f"--tracking-uri {shlex.quote(uri)} "
+        flags += f"--tracking-uri {shlex.quote(scrub(uri))} "  # a database's password: ***
     return flags
 
 
@@ -89,7 +91,7 @@ def mlflow_env(uri: str) -> str:
     return (
         ""
         if os.environ.get("MLFLOW_TRACKING_URI") == uri
-        else f"MLFLOW_TRACKING_URI={shlex.quote(uri)} "
+        else f"MLFLOW_TRACKING_URI={shlex.quote(scrub(uri))} "
     )
 
 
