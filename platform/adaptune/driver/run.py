@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import console, cost, final, interrupt, upstream, warmstart
+from adaptune.driver import console, cost, final, finalists, interrupt, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -188,6 +188,9 @@ def run_search(
                 raise interrupt.stopped(stop, ended, total, name, state_dir, origin)
         ledger.add(trials)
         decision = decide(ledger, plan)
+        with CONSOLE.phase("finalists"):
+            where = (client, opened.experiment_id, opened.run_id)
+            decision = finalists.select(plan, placement, setup, decision, ledger, where)
         spend = cost.totals(ledger, pricer)
         with CONSOLE.phase("reruns"):
             reruns = final.rerun_best(
