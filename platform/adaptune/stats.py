@@ -30,6 +30,7 @@ __all__ = [
     "adjusted",
     "by_seed",
     "paired",
+    "prob_best",
     "summarize",
     "welch",
 ]
@@ -177,3 +178,18 @@ def _var(xs: Sequence[float]) -> float:
 def _flat(xs: Sequence[float]) -> bool:
     """No spread beyond float rounding (0.8 - 0.7 and 0.7 - 0.6 differ in the 17th digit)."""
     return max(xs) - min(xs) <= 1e-12 * max(1.0, *(abs(float(x)) for x in xs))
+
+
+def prob_best(samples: Sequence[Sequence[float]], *, maximize: bool, n: int = 4000) -> list[float]:
+    """For each group of values (a config's val score per seed), how often its mean is
+    the best when every group is resampled with replacement (a bootstrap over seeds,
+    seeded: the same values give the same answer). Ties share the win."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    means = np.stack(
+        [rng.choice(np.asarray(xs, dtype=float), size=(n, len(xs))).mean(axis=1) for xs in samples]
+    )
+    best = means.max(axis=0) if maximize else means.min(axis=0)
+    wins = (means == best).astype(float)
+    return [float(w) for w in (wins / wins.sum(axis=0)).mean(axis=1)]

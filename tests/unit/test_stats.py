@@ -10,7 +10,7 @@ import math
 import pytest
 from scipy import stats as sp
 
-from adaptune.stats import ALPHA, POWER, adjusted, paired, summarize, welch
+from adaptune.stats import ALPHA, POWER, adjusted, paired, prob_best, summarize, welch
 
 A = [0.81, 0.84, 0.79, 0.86]
 B = [0.78, 0.80, 0.79, 0.81]
@@ -93,3 +93,15 @@ def test_the_detectable_difference_is_found_with_the_stated_power() -> None:
     assert power == pytest.approx(POWER, abs=1e-4)
     assert not c.significant and f"{c.detectable:.2g} or more" in c.verdict("a", "b")
     assert math.isfinite(welch(A, B).detectable)
+
+
+def test_prob_best_is_a_seeded_bootstrap_over_seeds() -> None:
+    """The probability each config's mean is the best when its seeds are resampled: a
+    clear winner near 1, equal configs share it, and it sums to 1."""
+    clear = prob_best([[0.10, 0.11, 0.12], [0.30, 0.31, 0.29]], maximize=False)
+    assert clear[0] > 0.99 and sum(clear) == pytest.approx(1.0)
+    same = prob_best([[0.5, 0.5], [0.5, 0.5]], maximize=True)
+    assert same == pytest.approx([0.5, 0.5])
+    close = prob_best([[0.80, 0.70, 0.90], [0.79, 0.71, 0.88]], maximize=True)
+    assert 0.2 < close[1] < close[0] < 0.8  # overlapping seeds: neither is sure
+    assert close == prob_best([[0.80, 0.70, 0.90], [0.79, 0.71, 0.88]], maximize=True)

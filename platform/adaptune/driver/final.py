@@ -35,7 +35,7 @@ from adaptune.tracking.names import Kind, Status, Tag
 from adaptune.tracking.outbox import Outbox
 from adaptune.train.trial import TrialSetup, run_trial
 
-__all__ = ["Reruns", "fresh_seeds", "record", "rerun_best"]
+__all__ = ["Reruns", "fresh_seeds", "record", "rerun_best", "train_seeds"]
 
 SEED_STRIDE = 1009  # re-run seeds: the best trial's seed plus multiples of a prime
 
@@ -61,24 +61,49 @@ def rerun_best(
 ) -> Reruns:
     """Re-train the best config with `final.seeds` fresh seeds in parallel: one row per
     completed seed, and per test metric its mean, std and 95 % interval."""
-    from ray import tune
-
     k = plan.job.final.seeds
     if k == 0 or decision.best_trial is None:
         return Reruns()
     config = plan.resolved(decision.best_params)
     seeds = fresh_seeds(int(config.get("seed", 0)), k)
-    name = f"{setup.search}-final"
     print(f"re-running the best config with {k} fresh seeds: {seeds}", flush=True)
+    where = (client, experiment_id, parent_run_id)
+    rows = train_seeds(plan, placement, setup, decision.best_params, seeds, "final", where)
+    rows = [r for r in rows if any(k.startswith(TEST_PREFIX) for k in r)]
+    if not rows:
+        return Reruns()
+    keys = [plan.metric, *sorted({k for row in rows for k in row if k.startswith(TEST_PREFIX)})]
+    stats = {k: dataclasses.asdict(summarize([r[k] for r in rows if k in r])) for k in keys}
+    return Reruns(rows, stats)
+
+
+def train_seeds(
+    plan: Plan,
+    placement: Placement,
+    setup: TrialSetup,
+    params: dict[str, Any],
+    seeds: list[int],
+    suffix: str,
+    where: tuple[Any, str, str],
+    kind: Kind = Kind.RERUN,
+) -> list[dict[str, Any]]:
+    """Train the config `params` once per seed, in parallel (a Tune run of its own,
+    SEARCH-`suffix`, its runs of `kind` nested under the search run `where` names:
+    client, experiment, run id). One row per completed seed: trial_id, seed, the val
+    objective and the test metrics it scored."""
+    from ray import tune
+
+    client, experiment_id, parent_run_id = where
+    name = f"{setup.search}-{suffix}"
     box, ledger = Outbox(say=console.say), Ledger()
     recorder = SearchRecorder(
-        plan, client, experiment_id, parent_run_id, setup.search, kind=Kind.RERUN,
-        box=box, ledger=ledger,
+        plan, client, experiment_id, parent_run_id, setup.search, kind=kind,
+        box=box, ledger=ledger, total=len(seeds),  # one trial a seed
     )  # fmt: skip
     trainable = functools.partial(run_trial, setup=dataclasses.replace(setup, search=name))
     tuner = tune.Tuner(
         tune.with_resources(trainable, placement.actor_resources),
-        param_space={**decision.best_params, "seed": tune.grid_search(seeds)},
+        param_space={**params, "seed": tune.grid_search(seeds)},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=placement.max_concurrent, reuse_actors=placement.in_actor
         ),
@@ -92,7 +117,7 @@ def rerun_best(
     )
     tuner.fit()
     box.drain(tracking.outbox.catch_up_seconds())
-    rows: list[dict[str, Any]] = [  # the val objective (promotion reads it), then test
+    return [  # the val objective (promotion reads it), then test
         {
             "trial_id": trial_id,
             "seed": int(e.trial.config["seed"]),
@@ -100,13 +125,8 @@ def rerun_best(
             **e.test,
         }
         for trial_id, e in sorted(ledger.entries.items())
-        if e.test and e.status is Status.COMPLETED and plan.metric in e.trial.last_result
+        if e.status is Status.COMPLETED and plan.metric in e.trial.last_result
     ]
-    if not rows:
-        return Reruns()
-    keys = [plan.metric, *sorted({k for row in rows for k in row if k.startswith(TEST_PREFIX)})]
-    stats = {k: dataclasses.asdict(summarize([r[k] for r in rows if k in r])) for k in keys}
-    return Reruns(rows, stats)
 
 
 def record(

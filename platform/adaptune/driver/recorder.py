@@ -55,6 +55,7 @@ class SearchRecorder(Callback):
         box: Outbox | None = None,
         ledger: Ledger | None = None,
         stop: Stop | None = None,
+        total: int | None = None,
     ):
         """Writes MLflow through `box` and records each trial in `ledger` (driver/ledger.py:
         what the decision and the end of the search read); asks `stop` to end the search
@@ -84,7 +85,6 @@ class SearchRecorder(Callback):
         self.pricer = pricer  # each ended trial's cost (driver/cost.py), if given
         self.best: float | None = None
         # names, notes, rounded params, ASHA's cutoffs, progress and events (presenter.py)
-        total = plan.job.final.seeds if self.kind == Kind.RERUN else None  # one trial a seed
         self.show = Presentation(plan, search, self.scheduler, resumed=bool(known), total=total)
         if self.kind == Kind.TRIAL:  # MLflow UI's saved view of this search's trials
             view = json.dumps(shared_view(search, plan.metric, plan.mode, plan.space))

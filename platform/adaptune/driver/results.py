@@ -40,6 +40,8 @@ class Decision:
     best_value: float | None = None
     best_params: dict[str, Any] = field(default_factory=dict)
     best_run_id: str | None = None
+    # search.finalists: per finalist its trial, n, mean val, ci95, p_best, values
+    finalists: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +90,14 @@ class SearchSummary(Spend, Decision):
                 f"({self.mode})  {params}"
             )
             out.extend(self._honest_lines())
+        if self.finalists:
+            out.append(f"finalists by mean {self.metric} over seeds (the best mean won):")
+            for f in self.finalists:
+                ci = f" ± {f['ci95']:.3g}" if f["ci95"] is not None else ""
+                out.append(
+                    f"  {f['trial']}: {f['mean']:.6g}{ci} over {f['n']} seeds, "
+                    f"P(best) {f['p_best']:.2f}"
+                )
         if self.objectives:
             out.append(
                 f"Pareto front over {', '.join(self.objectives)}: {len(self.front)} trials "

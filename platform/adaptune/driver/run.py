@@ -24,6 +24,7 @@ from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
 from adaptune.driver.disk import guard as disk_guard
+from adaptune.driver.finalists import select as select_finalists
 from adaptune.driver.finish import finish
 from adaptune.driver.ledger import Ledger
 from adaptune.driver.recorder import SearchRecorder
@@ -194,6 +195,9 @@ def run_search(
                 raise interrupt.stopped(stop, ended, total, name, state_dir, origin)
         ledger.add(trials)
         decision = decide(ledger, plan)
+        with CONSOLE.phase("finalists"):
+            where = (client, opened.experiment_id, opened.run_id)
+            decision = select_finalists(plan, placement, setup, decision, ledger, where)
         spend = cost.totals(ledger, pricer)
         with CONSOLE.phase("reruns"):
             reruns = final.rerun_best(

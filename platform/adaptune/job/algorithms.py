@@ -325,4 +325,19 @@ def search_problems(
         )
     if s.warm_start is not None and not s.warm_start.from_.strip():
         problems.append(job.problem("search.warm_start.from", "name a search or 'champion'"))
+    if s.finalists is not None and len(objectives) > 1:
+        problems.append(
+            job.problem(
+                "search.finalists",
+                "finalists are ranked by one objective's mean; a Pareto search picks with "
+                "promote.pick",
+            )
+        )
+    if s.finalists is not None and s.num_samples and s.finalists.top_k > s.num_samples:
+        problems.append(
+            job.problem(
+                "search.finalists.top_k",
+                f"{s.finalists.top_k} finalists from {s.num_samples} trials (search.num_samples)",
+            )
+        )
     return problems

@@ -105,6 +105,14 @@ class WarmStartSpec(_Strict):
     top_k: int = Field(3, ge=1, le=100)
 
 
+class FinalistsSpec(_Strict):
+    """Seed-robust selection: the `top_k` configs by val each re-trained with `seeds` more
+    seeds; the best mean val wins (driver/finalists.py)."""
+
+    top_k: int = Field(3, ge=2, le=16)
+    seeds: int = Field(2, ge=1, le=16)
+
+
 class SearchSpec(_Strict):
     # A space file (search_spaces/*.yaml), or the space itself: {name: entry}, each entry
     # in the file's format or an optuna distribution (kept in the file's format).
@@ -118,6 +126,7 @@ class SearchSpec(_Strict):
     mode: _Lax[Mode] | list[_Lax[Mode]] | None = None
     constraints: list[str] = Field(default_factory=list)  # "metric <= value", feasibility
     warm_start: WarmStartSpec | None = None
+    finalists: FinalistsSpec | None = None  # the winner by mean val over seeds
     scheduler: SchedulerSpec = SchedulerSpec()
     max_concurrent: int | Literal["auto"] = "auto"
     seed: int = SEED

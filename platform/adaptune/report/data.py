@@ -132,7 +132,7 @@ def _trials(client: MlflowClient, parent: Any, metric: str) -> list[Trial]:
     kept: dict[str, Trial] = {}
     for run in trial_runs(client, parent):
         tags, metrics = run.data.tags, run.data.metrics
-        if tags.get(Tag.KIND) in (Kind.SEARCH, Kind.RERUN):  # a nested search or a re-run
+        if tags.get(Tag.KIND) in (Kind.SEARCH, Kind.RERUN, Kind.FINALIST):  # not a trial
             continue
         history = [
             Point(int(m.step), float(m.value), int(m.timestamp))

@@ -63,6 +63,7 @@ class Tag:
     ENDED_BY = PREFIX + "ended_by"
     # model versions
     RUN_ID = PREFIX + "run_id"
+    FINALISTS = PREFIX + "finalists"  # search run: JSON, each finalist's mean val and p(best)
     RERUN_OF = PREFIX + "rerun_of"  # on a search `adaptune rerun` started: "SEARCH TRIAL"
     VALUE = PREFIX + "value"
     CANDIDATE = PREFIX + "candidate"
@@ -88,6 +89,7 @@ class Kind(StrEnum):
     JOB = "job"
     TRIAL = "trial"
     RERUN = "rerun"  # a seeded re-run of the best config, not a search trial
+    FINALIST = "finalist"  # a finalist config's extra seed (search.finalists)
 
 
 class Status(StrEnum):

@@ -80,6 +80,11 @@ def test_a_changed_job_is_named_key_by_key() -> None:
             rec, plans(**{"search.space": {"lr": {"type": "float", "low": 1e-4, "high": 1e-2}}})
         )
     resume.check_unchanged(resume.Record(search="old"), plans(**{"fixed.epochs": 9}))  # no values
+    # a spec key added since the record was written, at its default, is no change; set, it is
+    before = {k: v for k, v in rec.values.items() if k != "search.finalists"}
+    resume.check_unchanged(resume.Record(search="q-1", values=before), plans())
+    with pytest.raises(resume.Changed, match=r"search\.finalists\.top_k: \(unset\) -> 2"):
+        resume.check_unchanged(rec, plans(**{"search.finalists": {"top_k": 2}}))
 
 
 def test_a_search_held_by_another_process_is_refused_naming_it(tmp_path: Path) -> None:
