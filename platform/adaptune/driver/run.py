@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import console, cost, final, interrupt, upstream, warmstart
+from adaptune.driver import console, cost, final, interrupt, nodes, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -130,6 +130,7 @@ def run_search(
             storage_path=opened.storage,
             in_actor=placement.in_actor,
             use_gpu=placement.use_gpu,
+            fake_gpu=placement.use_gpu and nodes.fake_gpu(),  # test-only (driver/nodes.py)
             workers=plan.job.resources.workers_per_trial,
             cpus_per_worker=plan.job.resources.cpus_per_worker,
             gpus_per_worker=plan.job.resources.gpus_per_worker,
@@ -163,7 +164,11 @@ def run_search(
                 plan,
                 placement,
                 trainable,
-                [recorder, interrupt.Forward(stop)],
+                [
+                    recorder,
+                    interrupt.Forward(stop),
+                    *nodes.watch(plan, recorder.show.progress, stop),
+                ],
                 opened.search,
                 opened.storage,
                 restore=bool(resume),
