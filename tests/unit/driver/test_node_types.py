@@ -128,3 +128,25 @@ def test_the_fake_gpu_switch_is_refused_where_cuda_is_real() -> None:
         check_gpu("fake", cuda=True)
     with pytest.raises(RuntimeError, match="no CUDA device"):
         check_gpu("yes", cuda=False)
+
+
+def test_a_search_for_a_cluster_leaves_the_gpu_check_to_the_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU-less machine (a laptop, the head) starting a search on a cluster: use_gpu:
+    true is checked against the cluster once connected (place), not here."""
+    import argparse
+
+    import torch
+
+    from adaptune.commands.validate import load_plans
+
+    plan_of(tmp_path, "use_gpu: true")  # writes job.yaml and space.yaml
+    job = str(tmp_path / "job.yaml")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(SpecError, match="no GPU"):
+            load_plans(job, argparse.Namespace(address=None))
+    assert load_plans(job, argparse.Namespace(address="127.0.0.1:6379"))
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    assert load_plans(job, argparse.Namespace())
