@@ -34,7 +34,20 @@ from tests.integration.test_autoscale import _db, _log, _report, _tags, _wait
 
 from adaptune.autoscale import LocalAutoscaler, fake_config, node_groups_of
 
-pytestmark = pytest.mark.integration
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(  # the fake GPU is refused where CUDA is real (train/worker.py)
+        _has_cuda(),
+        reason="ADAPTUNE_FAKE_GPU is for machines without CUDA",
+    ),
+]
 
 IDLE_S = 5.0  # the workers' idle timeout: short, so the test is
 CLUSTER: dict[str, Any] = {
