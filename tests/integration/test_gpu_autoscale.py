@@ -81,6 +81,10 @@ storage_path: {storage}
 promote: {{enabled: false}}
 """
 SPACE = "dao_lr: {type: categorical, choices: [1.0e-3, 3.0e-3]}\n"
+TRIALS_ENDED = (  # ms: the end of the last trial run (those that carry a node id)
+    "SELECT max(r.end_time) FROM runs r JOIN tags t ON r.run_uuid = t.run_uuid "
+    "WHERE t.key = 'adaptune.node_id'"
+)
 HALF_GPU = "use_gpu: true, gpus_per_worker: 0.5, cpus_per_worker: 0.5"
 
 
@@ -134,17 +138,18 @@ def test_use_gpu_search_scales_a_gpu_node_type_from_zero_and_back(
     try:
         _wait("worker node", cluster.nodes, 240, driver, tmp_path)
         scale_up = time.monotonic() - started
-        deadline = time.monotonic() + 300
+        deadline, gone_at = time.monotonic() + 300, None
         while driver.poll() is None:
             assert time.monotonic() < deadline, _log(tmp_path)
-            nodes.update(cluster.nodes())
+            alive = cluster.nodes()
+            nodes.update(alive)
+            gone_at = None if alive else (gone_at or time.time())
             most_gpu = max(most_gpu, _gpu_in_use(cluster))
             time.sleep(0.5)
         assert driver.returncode == 0, _log(tmp_path)
     finally:
         if driver.poll() is None:
             driver.kill()
-    ended = time.monotonic()
     summary = json.loads((tmp_path / "out.json").read_text())
     assert summary["completed"] == 2 and not summary["errored"]
     resolved = _db(tmp_path, "SELECT value FROM params WHERE key = 'use_gpu_resolved'")
@@ -153,7 +158,14 @@ def test_use_gpu_search_scales_a_gpu_node_type_from_zero_and_back(
     assert len(ran_on) == 2 and len(set(ran_on)) == 1, ran_on  # two trials, one node
     assert nodes[ran_on[0]] == "gpu_t4" and set(nodes.values()) == {"gpu_t4"}
     assert most_gpu == 1.0  # two halves of the node's one GPU held at once
-    scale_down = _node_down(cluster) + (time.monotonic() - ended)
+    if gone_at is None:  # still up when the search ended
+        _node_down(cluster)
+        gone_at = time.time()
+    # scale-down: the trials' last end -> no worker (the idle timeout, plus the
+    # autoscaler's 5 s update period)
+    ((last_end,),) = _db(tmp_path, TRIALS_ENDED)
+    scale_down = gone_at - last_end / 1000
+    assert scale_down < IDLE_S + 30
     _report(capsys, scale_up_s=round(scale_up, 1), scale_down_s=round(scale_down, 1))
 
 
