@@ -177,7 +177,10 @@ class NodeWait(Callback):
 
     def launching(self) -> str:
         """The autoscaler's launches under way: "gpu_t4 x1 launching, ..."."""
-        report = upstream.autoscaler_status(self.gcs).get("autoscaler_report") or {}
+        try:
+            report = upstream.autoscaler_status(self.gcs).get("autoscaler_report") or {}
+        except Exception:  # the GCS did not answer this time: asked again in POLL_S
+            return ""
         counts = {str(k): int(v) for k, v in (report.get("pending_launches") or {}).items()}
         for node in report.get("pending_nodes") or []:  # [ip, type, status]
             if isinstance(node, list | tuple) and len(node) > 1:
