@@ -76,9 +76,10 @@ def search(
     the trials that finished)."""
     if not isinstance(job, JobSpec):
         job = JobSpec.from_yaml(job)
-    from adaptune.plan import make_plans
+    from adaptune.plan import ON_CLUSTER, make_plans
 
-    plans = make_plans(job, trust_remote_code=trust_remote_code)
+    remote = address or os.environ.get("RAY_ADDRESS")  # checked there, once connected
+    plans = make_plans(job, ON_CLUSTER if remote else None, trust_remote_code=trust_remote_code)
     state = _state(state_dir)
     origin = {"job": _job_file(job, state), "overrides": _overrides(job), "ledger": ledger}
     return _run(

@@ -40,6 +40,7 @@ __all__ = [
     "fake_config",
     "free_ports",
     "load_cluster",
+    "node_groups_of",
 ]
 
 # The fake provider tags its head with this type name, whatever the config calls it.
@@ -98,6 +99,33 @@ def gpus_of(node_type: dict[str, Any]) -> tuple[str, int] | None:
         return None
     accelerator, counts = INSTANCE_GPUS[family]
     return accelerator, counts.get(size, 8 if family in EIGHT_GPU_FAMILIES else 1)
+
+
+# vCPUs of an AWS instance by its size (4 per xlarge in the families cluster.yaml names)
+INSTANCE_CPUS = {"large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32}
+INSTANCE_CPUS |= {"12xlarge": 48, "16xlarge": 64, "24xlarge": 96, "48xlarge": 192}
+
+
+def node_groups_of(cluster: dict[str, Any]) -> list[dict[str, Any]]:
+    """A cluster config's worker types as the node groups an autoscaler may launch (the
+    shape of driver/upstream.node_groups): each type's declared resources, else what its
+    AWS instance type has (the cluster launcher fills these in too, from AWS's API)."""
+    groups = []
+    for name, spec in cluster["available_node_types"].items():
+        if name == cluster.get("head_node_type"):
+            continue
+        resources = {k: float(v) for k, v in (spec.get("resources") or {}).items()}
+        size = str((spec.get("node_config") or {}).get("InstanceType", "")).partition(".")[2]
+        if "CPU" not in resources and size in INSTANCE_CPUS:
+            resources["CPU"] = float(INSTANCE_CPUS[size])
+        gpus = gpus_of(spec)
+        if gpus is not None:
+            resources.setdefault("GPU", float(gpus[1]))
+            if not any(k.startswith("accelerator_type:") for k in resources):
+                resources[f"accelerator_type:{gpus[0]}"] = 1.0
+        low, high = int(spec.get("min_workers", 0)), int(spec.get("max_workers", 0))
+        groups.append({"name": name, "resources": resources, "min": low, "max": high})
+    return groups
 
 
 def fake_config(
@@ -198,8 +226,8 @@ class LocalAutoscaler:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base.mkdir(parents=True)
             self.gcs_port, self.dashboard_port, client, *agents = free_ports(6)
-            config = self.base / "autoscaling.yaml"
-            config.write_text(yaml.safe_dump(self.config_of(self.address), sort_keys=False))
+            config, settings = self.base / "autoscaling.yaml", self.config_of(self.address)
+            config.write_text(yaml.safe_dump(settings, sort_keys=False))
             done = subprocess.run(
                 [
                     ray_bin, "start", "--head",
@@ -220,10 +248,28 @@ class LocalAutoscaler:
                 env=env, capture_output=True, text=True, timeout=START_TIMEOUT_S,
             )  # fmt: skip
             if done.returncode == 0:
+                try:
+                    self.publish(env, node_groups_of(settings))
+                except Exception:
+                    self.stop()
+                    raise
                 return
             error = (done.stdout + done.stderr)[-2000:]
             self.stop()
         raise RuntimeError(f"the local autoscaling head did not start: {error}")
+
+    def publish(self, env: dict[str, str], groups: list[dict[str, Any]]) -> None:
+        """Publish the node types in the GCS: Ray's autoscaler does not, and a search reads
+        them there to place trials on nodes not launched yet (driver/nodes.py). In a child
+        with the head's environment (its token auth, which this process may lack)."""
+        code = (
+            "import json, sys; from adaptune.driver.upstream import publish_node_groups; "
+            "publish_node_groups(sys.argv[1], json.loads(sys.argv[2]))"
+        )
+        argv = [sys.executable, "-c", code, self.address, json.dumps(groups)]
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"publishing the node types failed: {done.stderr[-1000:]}")
 
     def nodes(self) -> list[tuple[str, str]]:
         """Alive worker nodes as (node id, node type), from the GCS (Ray's state API)."""

@@ -32,7 +32,7 @@ from adaptune.job.values import check_values
 from adaptune.method import Method, make_config
 from adaptune.preflight import PREVIOUS_STAGE, check_external, resolve_paths
 
-__all__ = ["Plan", "make_plan", "make_plans", "trial_resources"]
+__all__ = ["ON_CLUSTER", "Plan", "make_plan", "make_plans", "trial_resources"]
 
 DEFAULT_NUM_SAMPLES = 16
 
@@ -129,8 +129,16 @@ def _check_values(
     return problems, fixed
 
 
+# make_plan's cluster for a search that goes to a Ray cluster (an address): what a trial
+# needs is checked once connected, against its nodes and node types (driver/tuner.place),
+# not against this machine (a laptop or a GPU-less head has no GPU; the cluster may)
+ON_CLUSTER: dict[str, float] = {}
+
+
 def check_resources(job: JobSpec, cluster: dict[str, float] | None) -> list[SpecProblem]:
     """One trial must fit: locally against this machine, else against the cluster given."""
+    if cluster is ON_CLUSTER:
+        return []
     if cluster is None:  # torch only when a GPU is demanded: validate stays light
         gpus = 0.0
         if job.resources.use_gpu is True:

@@ -21,6 +21,9 @@ SYMBOLS = [
     ("ray._private.ray_constants", "DEBUG_AUTOSCALING_STATUS"),
     ("ray._private.ray_constants", "RAY_RUNTIME_ENV_IGNORE_GITIGNORE"),
     ("ray._raylet", "GcsClient"),
+    ("ray._raylet", "GCS_AUTOSCALER_STATE_NAMESPACE"),
+    ("ray._raylet", "GCS_AUTOSCALER_CLUSTER_CONFIG_KEY"),
+    ("ray._raylet", "InnerGcsClient"),  # report_cluster_config: checked below
     ("ray._private.runtime_env.packaging", "_dir_travel"),
     ("ray._private.runtime_env.packaging", "_get_excludes"),
     ("ray.tune.utils.util", "warn_if_slow"),
@@ -49,6 +52,8 @@ def test_each_wrapped_symbol_is_still_there(module: str, name: str | None) -> No
     loaded = importlib.import_module(module)
     if name is not None:
         assert hasattr(loaded, name), f"{module}.{name} is gone: fix its wrapper in upstream.py"
+    if name == "InnerGcsClient":
+        assert hasattr(loaded.InnerGcsClient, "report_cluster_config")
     if name == "warn_if_slow":
         assert isinstance(loaded.warn_if_slow.DEFAULT_THRESHOLD, float | int)
 

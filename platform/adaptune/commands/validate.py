@@ -29,10 +29,12 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
 
 def load_plans(path: str, args: argparse.Namespace) -> list[Any]:
     """The job file's checked plans (problems an override caused blamed on it)."""
-    from adaptune.plan import make_plans
+    from adaptune.plan import ON_CLUSTER, make_plans
 
     job = JobSpec.from_yaml(path, overrides_of(args))
-    plans = make_plans(job, trust_remote_code=getattr(args, "trust_remote_code", False))
+    remote = getattr(args, "address", None) or os.environ.get("RAY_ADDRESS")
+    trust = getattr(args, "trust_remote_code", False)
+    plans = make_plans(job, ON_CLUSTER if remote else None, trust_remote_code=trust)
     stage = f"{job.name}-" if job.stages else None  # JOB-STAGE: maybe a stage run before
     problems = [p for plan in plans for p in _warm_start_problems(plan, stage, args)]
     if problems:

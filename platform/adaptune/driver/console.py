@@ -41,6 +41,7 @@ class Progress:
     reported_s: float = 0.0  # elapsed when the last epoch was reported
     started_s: float = 0.0  # elapsed when these trials began (re-runs start after the search)
     spend: str = ""  # the spend so far, against a money or hours budget (driver/budget.py)
+    waiting: str = ""  # what trials wait for, if nodes (driver/nodes.py)
 
     def counts(self) -> dict[str, int]:
         done = {s: sum(v == s for v in self.ended.values()) for s in ("completed", "stopped")}
@@ -71,6 +72,8 @@ class Progress:
             + (f", {c['errored']} errored" if c["errored"] else "")
             + f"), {c['running']} running, {c['pending']} pending",
         ]
+        if self.waiting:
+            parts.append(self.waiting)
         if self.best is not None:
             parts.append(f"best {self.metric} {self.best:.4g}")
         parts.append(f"elapsed {clock(elapsed_s)}")

@@ -67,10 +67,13 @@ class Stop:
     finish: bool = False  # then a first signal lets the search finish
     after: str = ""  # else what SearchInterrupted says ({signal}: the signal's name)
     late: str = ""
+    fault: type[Exception] | None = None  # what stopped() raises, if not a signal or disk
 
-    def request(self, why: str, signum: int | None = None) -> None:
+    def request(
+        self, why: str, signum: int | None = None, fault: type[Exception] | None = None
+    ) -> None:
         if not self.why:  # the first reason stands
-            self.why, self.signum = why, signum
+            self.why, self.signum, self.fault = why, signum, fault
 
     def tell_tune(self) -> None:
         if self.why and not self.told:
@@ -179,8 +182,10 @@ def stopped(
     stop: Stop, ended: int, total: int, search: str, state_dir: Path, origin: Any
 ) -> BaseException:
     """What the driver raises for a search stopped early: SearchInterrupted for a signal
-    (exit 130 / 143), DiskFull (exit 1) for low disk space."""
+    (exit 130 / 143), DiskFull (exit 1) for low disk space, else the stop's own fault."""
     text = hint(ended, total, search, state_dir, origin)
     if stop.signum is not None:
         return SearchInterrupted(f"{search} interrupted ({stop.why}): {text}", stop.signum)
+    if stop.fault is not None:
+        return stop.fault(f"{search} stopped: {stop.why}. {text}")
     return DiskFull(f"{search} stopped: {stop.why}; free some space. {text}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptune import tracking
-from adaptune.driver import budget, console, cost, final, interrupt, upstream, warmstart
+from adaptune.driver import budget, console, cost, final, interrupt, nodes, upstream, warmstart
 from adaptune.driver import resume as resume_lib
 from adaptune.driver.background import in_background, warm_report_imports
 from adaptune.driver.console import CONSOLE
@@ -138,6 +138,7 @@ def run_search(
             storage_path=opened.storage,
             in_actor=placement.in_actor,
             use_gpu=placement.use_gpu,
+            fake_gpu=placement.use_gpu and nodes.fake_gpu(),  # test-only (driver/nodes.py)
             workers=plan.job.resources.workers_per_trial,
             cpus_per_worker=plan.job.resources.cpus_per_worker,
             gpus_per_worker=plan.job.resources.gpus_per_worker,
@@ -167,12 +168,14 @@ def run_search(
         in_background(warm_report_imports, lambda: bool(ledger.trials()))  # once a trial runs
         watch = budget.watch_for(plan, started, pricer, ledger, recorder.show.progress)
         trainable = functools.partial(run_trial, setup=setup)
+        callbacks = [recorder, *([watch] if watch else []), interrupt.Forward(stop)]
+        callbacks += nodes.watch(plan, recorder.show.progress, stop)  # waits for nodes
         with CONSOLE.phase("tuner"):
             tuner = make_tuner(
                 plan,
                 placement,
                 trainable,
-                [recorder, *([watch] if watch else []), interrupt.Forward(stop)],
+                callbacks,
                 opened.search,
                 opened.storage,
                 restore=bool(resume),

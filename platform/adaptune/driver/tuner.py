@@ -159,15 +159,27 @@ class Placement:
 
 
 def place(plan: Plan) -> Placement:
-    """Check one trial fits the running cluster (SpecError if not) and resolve the GPU
+    """Check one trial fits the cluster (SpecError if not): its nodes alive and, where an
+    autoscaler runs, the node types it can launch (driver/nodes.py); resolve the GPU
     choice and how many trials run at once."""
     import ray
 
+    from adaptune.driver import nodes
+    from adaptune.driver.console import CONSOLE
+
     cluster = {k: float(v) for k, v in ray.cluster_resources().items()}
-    if autoscaling():  # nodes come as trials ask: one trial's needs are not here yet
-        need = trial_resources(plan.job, plan.job.resources.use_gpu is True)
-        cluster = {**cluster, **{k: max(v, cluster.get(k, 0.0)) for k, v in need.items()}}
-    return placement_for(plan, cluster)
+    if autoscaling():  # nodes come as trials ask: the node types say what can come
+        types = nodes.node_types(ray.get_runtime_context().gcs_address)
+        if types:
+            nodes.refuse_gpu_nowhere(plan.job, cluster, types)
+            cluster = nodes.reachable(cluster, types)
+        else:  # types unknown: one trial's needs are taken to be launchable
+            need = trial_resources(plan.job, plan.job.resources.use_gpu is True)
+            cluster = {**cluster, **{k: max(v, cluster.get(k, 0.0)) for k, v in need.items()}}
+    placement = placement_for(plan, cluster)
+    if nodes.fake_gpu() and not placement.use_gpu:
+        CONSOLE.say(f"{nodes.FAKE_GPU_ENV} is set (a test-only switch), but trials use no GPU")
+    return placement
 
 
 def autoscaling() -> bool:

@@ -22,7 +22,9 @@ __all__ = [
     "experiment_trials",
     "interrupt_tune",
     "loopback_node",
+    "node_groups",
     "open_optuna_trial",
+    "publish_node_groups",
     "replace_callbacks",
     "slow_callback_threshold",
     "walk_working_dir",
@@ -65,6 +67,51 @@ def autoscaler_status(gcs_address: str) -> dict[str, Any]:
         ray_constants.DEBUG_AUTOSCALING_STATUS.encode(), None
     )
     return dict(json.loads(raw)) if raw else {}
+
+
+def node_groups(gcs_address: str) -> list[dict[str, Any]]:
+    """The node types the cluster may scale to, as published in the GCS (Ray's
+    ClusterConfig, which Ray Data's autoscaling reads): [{"name", "resources", "min",
+    "max"}], max -1 for no bound; [] when none is published (ray 2.60's own autoscalers
+    do not publish it; adaptune's local one does, see publish_node_groups).
+    Private: ray._raylet.GcsClient, GCS_AUTOSCALER_STATE_NAMESPACE,
+    GCS_AUTOSCALER_CLUSTER_CONFIG_KEY (ray 2.60.0; ray._private.state.get_cluster_config
+    reads the same key, but only once ray.init has run)."""
+    from ray import _raylet
+    from ray.core.generated import autoscaler_pb2
+
+    raw = _raylet.GcsClient(address=gcs_address).internal_kv_get(  # type: ignore[attr-defined]
+        _raylet.GCS_AUTOSCALER_CLUSTER_CONFIG_KEY.encode(),  # type: ignore[attr-defined]
+        _raylet.GCS_AUTOSCALER_STATE_NAMESPACE.encode(),  # type: ignore[attr-defined]
+    )
+    if not raw:
+        return []
+    config = autoscaler_pb2.ClusterConfig.FromString(raw)  # type: ignore[attr-defined]
+    return [
+        {
+            "name": g.name,
+            "resources": {k: float(v) for k, v in g.resources.items()},
+            "min": int(g.min_count),
+            "max": int(g.max_count),
+        }
+        for g in config.node_group_configs
+    ]
+
+
+def publish_node_groups(gcs_address: str, groups: list[dict[str, Any]]) -> None:
+    """Publish the node types an autoscaler may launch (node_groups' shape) in the GCS,
+    where node_groups and Ray's own readers find them.
+    Private: ray._raylet.GcsClient.report_cluster_config (ray 2.60.0)."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]  # compiled, no stubs
+    from ray.core.generated import autoscaler_pb2
+
+    config = autoscaler_pb2.ClusterConfig()  # type: ignore[attr-defined]
+    for g in groups:
+        group = config.node_group_configs.add()
+        group.name, group.min_count, group.max_count = g["name"], g["min"], g["max"]
+        # whole units (the message holds integers): a node's CPUs, GPUs, accelerator
+        group.resources.update({k: int(v) for k, v in g["resources"].items()})
+    GcsClient(address=gcs_address).report_cluster_config(config.SerializeToString())
 
 
 TUNE_SIGINT_ENV = "TUNE_DISABLE_SIGINT_HANDLER"  # "1": Tune's fit leaves SIGINT alone

@@ -30,6 +30,9 @@ class ResourceSpec(BaseModel):
     # (~15 s less per trial on a 2-core CPU; see README, Benchmarks); always: a worker
     # group for every trial, so a worker whose process or node dies is restarted too.
     worker_group: Literal["auto", "always"] = "auto"
+    # On an autoscaling cluster: how long trials may wait with none running for a node to
+    # come before the search stops with an error (it stays resumable).
+    node_wait_s: float = Field(600.0, gt=0)
     # Ray's accelerator (A10G, H100, ...): workers ask for a sliver, so trials land on those nodes
     accelerator_type: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 

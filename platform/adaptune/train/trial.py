@@ -28,6 +28,9 @@ class TrialSetup:
     storage_path: str
     in_actor: bool  # one worker: train in the trial actor, no worker group
     use_gpu: bool = False
+    # Test-only (ADAPTUNE_FAKE_GPU, driver/nodes.py): trials hold the GPUs Ray accounts on
+    # nodes without CUDA (the fake autoscaling provider's) and train on the CPU.
+    fake_gpu: bool = False
     workers: int = 1
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
@@ -52,6 +55,7 @@ class TrialSetup:
             "cache_dir": self.cache_dir,
             "compile_cache": self.compile_cache,
             "threads": max(1, int(self.cpus_per_worker)),
+            "gpu": "fake" if self.fake_gpu else "yes" if self.use_gpu else "",
             "registered": self.registered,
         }
 
@@ -76,7 +80,7 @@ def run_trial(params: dict[str, Any], *, setup: TrialSetup) -> None:
     import os
 
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+    from ray.train.torch import TorchConfig, TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
     # The controller polls its workers for reports and for the end of training every 2 s
@@ -88,6 +92,8 @@ def run_trial(params: dict[str, Any], *, setup: TrialSetup) -> None:
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config=setup.loop_config(params),
+        # a fake GPU has no CUDA for NCCL: its workers talk over gloo, as CPU workers do
+        torch_config=TorchConfig(backend="gloo") if setup.fake_gpu else None,
         scaling_config=ScalingConfig(
             num_workers=setup.workers,
             use_gpu=setup.use_gpu,

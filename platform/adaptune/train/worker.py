@@ -102,6 +102,23 @@ def use_compile_cache(folder: str | None) -> None:
     os.environ["TRITON_CACHE_DIR"] = os.path.join(folder, "triton")
 
 
+def check_gpu(gpu: str, cuda: bool) -> None:
+    """A trial that holds GPUs ("yes") needs CUDA on its node (else it would train on the
+    CPU at a GPU's price); the test-only fake GPU ("fake", ADAPTUNE_FAKE_GPU=1) is refused
+    where CUDA is real."""
+    node = os.uname().nodename
+    if gpu == "yes" and not cuda:
+        raise RuntimeError(
+            f"this trial holds a GPU but torch finds no CUDA device on {node} (check its "
+            "driver); ADAPTUNE_FAKE_GPU=1 is only for tests on nodes with no GPU"
+        )
+    if gpu == "fake" and cuda:
+        raise RuntimeError(
+            f"ADAPTUNE_FAKE_GPU=1 is a test-only switch (trains on the CPU), but {node} has "
+            "CUDA: unset it"
+        )
+
+
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     import random
     import tempfile
@@ -118,6 +135,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     from adaptune.train.local_trial import train_api
 
     use_compile_cache(config.get("compile_cache"))
+    check_gpu(config.get("gpu", ""), torch.cuda.is_available())
     if config.get("registered") is not None:  # the driver's notebook method, shipped here
         register_method(config["registered"], replace=True)
     method = get_method(config["method"])
