@@ -33,6 +33,7 @@ __all__ = ["IMAGE_SOURCES", "Domain", "LayoutError", "check_inputs", "list_domai
 
 IMAGE_SOURCES = ("image-folder", "decathlon")
 SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_OPTIONS = ("domains", "source_domain", "mean", "std", "num_workers")
 
 
 class LayoutError(ValueError):
@@ -301,6 +302,13 @@ def check_inputs(data: DataSpec, fixed: dict[str, Any]) -> list[tuple[str, str]]
             classes = dict(zip(names, (len(d.classes) for d in domains), strict=True))
             base_classes = classes.get(source) if source else None
         else:
+            only = [k for k in IMAGE_OPTIONS if k in data.options]
+            if only:
+                raise LayoutError(
+                    f"data.options.{only[0]}",
+                    f"read by the image sources ({', '.join(IMAGE_SOURCES)}) only, "
+                    f"not by '{data.source}'",
+                )
             base_classes = 10  # digits-decathlon: the base is a 10-class digit net
     except LayoutError as e:
         return [(e.key, str(e))]

@@ -246,3 +246,17 @@ def test_image_sources_are_declared_and_compared_by_their_own_domains() -> None:
     by_arm = {r["arm"]: r for r in arm_rows(rows, "finetune")}
     assert by_arm["finetune"]["score"] == pytest.approx(500.0)  # 250 a domain
     assert by_arm["mad"]["acc/sketch"] == pytest.approx(0.7)
+
+
+def test_image_options_are_refused_for_the_digits(tmp_path: Path) -> None:
+    job = JOB.format(
+        source="digits-decathlon",
+        path="null",
+        test="null",
+        options="{size: 8, num_workers: 2}",
+        fixed="{width: 4}",
+    )
+    with pytest.raises(SpecError) as e:
+        make_plans(load_job(write(tmp_path / "job.yaml", job)))
+    (problem,) = e.value.problems
+    assert "job.yaml:8: data.options.num_workers: read by the image sources" in str(problem)
