@@ -150,7 +150,9 @@ def build_image_data(cfg: MADConfig, data: DataSpec, cache_dir: str | None = Non
     options = loader_options(data)
     train, val, test, pretrain = _rows_of(domains, data, source, data.options.get("per_class"))
     listing = [names, [[(p, c) for p, c in d.splits[data.split]] for d in domains]]
-    key = {"data": data.model_dump(), "listing": fingerprint(listing)}
+    dump = data.model_dump()  # how many processes decode changes nothing cached
+    dump["options"] = {k: v for k, v in dump["options"].items() if k != "num_workers"}
+    key = {"data": dump, "listing": fingerprint(listing)}
 
     def measure() -> dict[str, torch.Tensor]:
         stats = [_measure(d.splits[data.split], size, data.seed, options) for d in domains]
