@@ -27,7 +27,9 @@ MODEL_METADATA = "adaptune.json"
 class Splits(NamedTuple):
     """What build_data returns. train drives the optimiser, val drives samplers,
     schedulers and selection, test is scored once by the chosen model (and its seeded
-    re-runs) after the search; info is the data's metadata (fingerprint, sizes, ...)."""
+    re-runs) after the search; info is the data's metadata (fingerprint, sizes, ...).
+    A split read from files may carry `loader_options` (DataLoader keywords: num_workers,
+    pin_memory): the worker's val and test loaders pass them."""
 
     train: Any
     val: Any
@@ -87,6 +89,10 @@ class Method:
     # a generated corpus sized by an unchecked option could ask for terabytes.
     data_option_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     data_columns: tuple[tuple[str, str], ...] = ()
+    # Optional: (DataSpec, fixed values) -> [(job key, message)], the method's own checks of
+    # what the job names outside its file (an image folder's layout, a checkpoint's
+    # shapes), run by validate before Ray (preflight.py); fixed paths are absolute by then.
+    check_inputs: Callable[[Any, dict[str, Any]], list[tuple[str, str]]] | None = None
     # Optional: (train Dataset, cfg, torch.Generator, rank, world_size) -> DataLoader, for
     # methods whose batches are composed (e.g. label-balanced). It must shard by rank
     # itself; the default is a shuffled DataLoader with a DistributedSampler.

@@ -12,9 +12,10 @@ calls check_external once the fixed values are typed (job/values.py), which chec
 data source is one the method reads, with options it knows; a data file is a regular,
 readable file with the method's columns and sane values in every row (for 2 s at most)
 (job/datafile.py), and a test file is not the training file; the train split holds at
-least one batch; a backbone is a model folder (or a Hugging Face name) and an
-``init_from`` a saved model of this method; no model code runs unless the command line
-confirms it.
+least one batch; a backbone is a model folder (or a Hugging Face name), a
+``checkpoint`` a file and an ``init_from`` a saved model of this method; the method's own
+``check_inputs`` (an image folder's layout, a checkpoint's shapes); no model code runs
+unless the command line confirms it.
 Standard library only: ``validate`` answers in about a second.
 """
 
@@ -69,6 +70,9 @@ def check_external(
     if out.problems:
         return out
     _model_checks(job, method, space, space_file, space_lines, out)
+    if not out.problems and method.check_inputs is not None:
+        found = method.check_inputs(job.data, out.fixed)
+        out.problems += [job.problem(key, message) for key, message in found]
     if REMOTE_CODE in space:
         out.problems.append(
             SpecProblem(
@@ -257,9 +261,17 @@ def _model_checks(
     space_lines: dict[str, int],
     out: Checked,
 ) -> None:
-    """backbone: a model folder or hub name; init_from: a saved model of this method.
-    Local folders become absolute paths (a trial runs in its own folder)."""
+    """backbone: a model folder or hub name; init_from: a saved model of this method;
+    checkpoint: a file. Local paths become absolute (a trial runs in its own folder)."""
     names = {f.name for f in dataclasses.fields(method.config_cls)}
+    checkpoint = out.fixed.get("checkpoint") if "checkpoint" in names else None
+    if isinstance(checkpoint, str) and checkpoint:  # a weights file (MAD's base)
+        weights = _resolve(job, checkpoint)
+        if weights.is_file():
+            out.fixed["checkpoint"] = str(weights)
+        else:
+            message = f"no checkpoint file at {weights}"
+            out.problems.append(job.problem("fixed.checkpoint", message))
     for name in ("backbone", "init_from"):
         if name not in names:
             continue

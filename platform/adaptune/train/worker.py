@@ -158,10 +158,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         train_batches(method, train_ds, cfg, generator, rank, world),
         add_dist_sampler=method.train_loader is None,  # the method's own shards itself
     )
-    # Every rank scores the whole validation set, so the metrics are exact, not averaged.
+    # Every rank scores the whole validation set, so the metrics are exact, not averaged;
+    # a split read from files names its DataLoader's workers (Splits: loader_options).
     val_loader, test_loader = (
         train.prepare_data_loader(
-            DataLoader(ds, batch_size=cfg.batch_size * 4), add_dist_sampler=False
+            DataLoader(ds, batch_size=cfg.batch_size * 4, **getattr(ds, "loader_options", {})),
+            add_dist_sampler=False,
         )
         for ds in (val_ds, test_ds)
     )

@@ -4,6 +4,7 @@ Per domain, every conv filter kernel of a shared frozen ResNet-26 is scaled by a
 adapter alpha_d (full M x N, or factorised rank I), with domain BatchNorm and heads.
 
     adaptune search jobs/mad_digits.yaml
+    adaptune search jobs/mad_paper.yaml --set data.path=/data/decathlon-1.0   # images
 """
 
 from adaptune.method import Method, Mode
@@ -29,16 +30,33 @@ DIGIT_ZERO = [
 METHOD = Method(
     name="mad",
     config_cls=MADConfig,
-    **hooks(__name__, train_loader="step", search_report="report", job_report="compare"),
+    **hooks(
+        __name__,
+        train_loader="step",
+        search_report="report",
+        job_report="compare",
+        check_inputs="images",
+    ),
     metric="val/acc",
     mode=Mode.MAX,
     metrics=METRICS,
     input_example=[{"image": DIGIT_ZERO, "domain": "original"}],
     description="modulation adapters (full or rank I) on a frozen ResNet-26, per-domain BN/heads",
-    data_sources=("digits-decathlon",),
-    data_options=("size", "pretrain", "per_class"),
+    # image-folder: <path>/<domain>/<split>/<class>/*.png; decathlon: the Visual
+    # Decathlon's annotations/<dataset>_<split>.json (methods/mad/images.py)
+    data_sources=("digits-decathlon", "image-folder", "decathlon"),
+    data_options=(
+        "size",
+        "pretrain",
+        "per_class",
+        "domains",
+        "source_domain",
+        "mean",
+        "std",
+        "num_workers",
+    ),
     # size: pixels a side; 6 domains x 3 channels x 1797 digits take 2 GiB at 128
-    data_option_ranges={"size": (8, 128), "per_class": (1, 1000)},
+    data_option_ranges={"size": (8, 128), "per_class": (1, 1000), "num_workers": (0, 64)},
 )
 
 __all__ = ["METHOD", "MADConfig"]

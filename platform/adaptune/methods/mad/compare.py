@@ -21,7 +21,7 @@ from .config import DOMAINS
 from .report import accuracy_vs_params_plot
 from .step import decathlon_score
 
-__all__ = ["arm_rows", "job_report"]
+__all__ = ["arm_rows", "domains_of", "job_report"]
 
 
 def _ci(values: list[float]) -> tuple[float, float]:
@@ -29,15 +29,26 @@ def _ci(values: list[float]) -> tuple[float, float]:
     return s.mean, 0.0 if math.isnan(s.ci95) else s.ci95
 
 
+def domains_of(arms: dict[str, list[dict[str, float]]]) -> list[str]:
+    """The domains every arm's rows score (test/acc/<domain>): digits-decathlon's in
+    DOMAINS order, an image source's as its rows name them."""
+    rows = [r for rs in arms.values() for r in rs]
+    prefix = "test/acc/"
+    names = [k.removeprefix(prefix) for k in rows[0] if k.startswith(prefix)] if rows else []
+    names = [d for d in names if all(prefix + d in r for r in rows)]
+    return [d for d in DOMAINS if d in names] + [d for d in names if d not in DOMAINS]
+
+
 def arm_rows(
     arms: dict[str, list[dict[str, float]]], reference: str | None
 ) -> list[dict[str, Any]]:
     """Per arm: parameters added per domain, test accuracy mean ± ci95 over seeds, and
     the Decathlon score against `reference` (the fine-tuning arm) mean ± ci95."""
+    domains = domains_of(arms)
     ref_err: tuple[float, ...] = ()
     if reference in arms:
         ref = arms[str(reference)]
-        ref_err = tuple(1.0 - sum(r[f"test/acc/{d}"] for r in ref) / len(ref) for d in DOMAINS)
+        ref_err = tuple(1.0 - sum(r[f"test/acc/{d}"] for r in ref) / len(ref) for d in domains)
     out = []
     for name, rows in arms.items():
         acc, acc_ci = _ci([r["test/acc"] for r in rows])
@@ -51,10 +62,10 @@ def arm_rows(
         }
         if ref_err:
             scores = [
-                decathlon_score([1.0 - r[f"test/acc/{d}"] for d in DOMAINS], ref_err) for r in rows
+                decathlon_score([1.0 - r[f"test/acc/{d}"] for d in domains], ref_err) for r in rows
             ]
             row["score"], row["score_ci95"] = _ci(scores)
-        for d in DOMAINS:
+        for d in domains:
             row[f"acc/{d}"] = _ci([r[f"test/acc/{d}"] for r in rows])[0]
         out.append(row)
     return out

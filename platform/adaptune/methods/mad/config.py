@@ -50,11 +50,14 @@ class MADConfig:
     batch_size: int = 64  # every batch holds one domain
     epochs: int = 6
     seed: int = 0
-    # Per-domain errors (fractions, in DOMAINS order) of the FINE-TUNING baseline: the
+    # Per-domain errors (fractions, in the data's domain order) of the FINE-TUNING baseline: the
     # Decathlon score's E_max = 2 x these (fine-tuning itself then scores 250 a domain).
     # Empty: val/score is NaN. A comparison job scores every arm against its finetune
     # arm's test errors instead (methods/mad/report.py).
     baseline_errors: tuple[float, ...] = ()
+    # A torch state dict file of the ResNet-26 base (its keys and shapes: model.py) to
+    # start the frozen base from instead of pretraining it; validate refuses a mismatch.
+    checkpoint: str = ""
 
     def __post_init__(self) -> None:
         if self.rank < 0:

@@ -4,8 +4,11 @@
     predict(pd.DataFrame({"image": [img], "domain": ["inverted"]}))   # -> class, prob
 
 Directory: ``model.pt`` (the MADNet state dict, base + every domain's adapters, loaded
-with weights_only=True) and ``config.json`` (MADConfig, domains, classes, input size).
-An image is an (H, W), (H, W, 3) or (3, H, W) array in [0, 1], resized to the input size.
+with weights_only=True) and ``config.json`` (MADConfig, domains, classes, input size;
+from an image source also each domain's class count and names, mean and std).
+An image is an (H, W), (H, W, 3) or (3, H, W) array in [0, 1], resized to the input size
+and normalised as its domain was in training; from an image source the output has the
+class's name too ("label").
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def save_model(
         "num_classes": int(data_info["num_classes"]),
         "size": int(data_info["size"]),
     }
+    for key in ("classes", "class_names", "source_index", "mean", "std"):  # image sources
+        if key in data_info:
+            meta[key] = data_info[key]
     (out / "config.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -77,7 +83,9 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
     cfg = MADConfig(**{**raw, "baseline_errors": tuple(raw["baseline_errors"])})
     domains: list[str] = meta["domains"]
     base = ResNet26(cfg.width, meta["num_classes"])
-    model = MADNet(base, len(domains), meta["num_classes"], cfg, source_index(domains))
+    frozen = meta.get("source_index", source_index(domains))
+    classes = meta.get("classes", meta["num_classes"])
+    model = MADNet(base, len(domains), classes, cfg, frozen, domains)
     model.load_state_dict(torch.load(root / "model.pt", weights_only=True, map_location="cpu"))
     model.eval()
 
@@ -88,10 +96,18 @@ def load_predictor(path: str) -> Callable[[Any], pd.DataFrame]:
         classes: list[int] = []
         probs: list[float] = []
         for image, d in zip(images, ids, strict=True):
-            x = normalise(to_tensor(image, meta["size"]))[None]
-            prob = model(x, d).softmax(-1)[0]
+            x = to_tensor(image, meta["size"])
+            if "mean" in meta:  # an image source: its domain's own statistics
+                mean, std = (torch.tensor(meta[k][d])[:, None, None] for k in ("mean", "std"))
+                x = (x - mean) / std
+            else:
+                x = normalise(x)
+            prob = model(x[None], d).softmax(-1)[0]
             classes.append(int(prob.argmax()))
             probs.append(float(prob.max()))
-        return pd.DataFrame({"domain": [domains[i] for i in ids], "class": classes, "prob": probs})
+        out = pd.DataFrame({"domain": [domains[i] for i in ids], "class": classes, "prob": probs})
+        if "class_names" in meta:
+            out["label"] = [meta["class_names"][d][c] for d, c in zip(ids, classes, strict=True)]
+        return out
 
     return predict

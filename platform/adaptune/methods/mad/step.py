@@ -25,7 +25,7 @@ from adaptune.method import Optimizers, Splits
 
 from .config import DOMAINS, SOURCE, MADConfig
 from .data import broad_source, digits_decathlon
-from .model import pretrain_base, unwrap
+from .model import pretrain_base, read_checkpoint, unwrap
 
 NUM_CLASSES = 10
 
@@ -64,6 +64,10 @@ def build_data(cfg: MADConfig, data: DataSpec, cache_dir: str | None = None) -> 
     per_class (each target domain trains on that many digits per class; default all).
     The source domain is never trained on: it uses the base unchanged.
     """
+    if data.source in ("image-folder", "decathlon"):  # images.IMAGE_SOURCES, on disk
+        from .imagedata import build_image_data
+
+        return build_image_data(cfg, data, cache_dir)
     if data.source != "digits-decathlon":
         raise ValueError(f"mad reads source 'digits-decathlon', got '{data.source}'")
     size = int(data.options.get("size", 32))
@@ -86,7 +90,11 @@ def build_data(cfg: MADConfig, data: DataSpec, cache_dir: str | None = None) -> 
         return pretrain_base(xs, ys, cfg, NUM_CLASSES)
 
     # the expensive part: pretraining the shared base, once per data and recipe
-    base = cached(cache_dir, {"data": data.model_dump(), "base": recipe}, pretrain_set)
+    base = (
+        read_checkpoint(cfg.checkpoint)
+        if cfg.checkpoint
+        else cached(cache_dir, {"data": data.model_dump(), "base": recipe}, pretrain_set)
+    )
     targets = [k for k, name in enumerate(DOMAINS) if name != SOURCE]
     train_rows = [
         k * n + (_few_shot(train_i, y[:n], int(per_class), data.seed + k) if per_class else train_i)
@@ -149,10 +157,13 @@ class DomainBatchSampler:
 
 
 def train_loader(
-    train: TensorDataset, cfg: MADConfig, generator: torch.Generator, rank: int, world_size: int
+    train: Any, cfg: MADConfig, generator: torch.Generator, rank: int, world_size: int
 ) -> DataLoader:
-    sampler = DomainBatchSampler(train.tensors[2], cfg.batch_size, generator, rank, world_size)
-    return DataLoader(train, batch_sampler=sampler)
+    """Single-domain batches of the digits' tensors, or of an image set (imagedata.py),
+    decoded in its loader_options' worker processes."""
+    domains = train.tensors[2] if isinstance(train, TensorDataset) else train.domains
+    sampler = DomainBatchSampler(domains, cfg.batch_size, generator, rank, world_size)
+    return DataLoader(train, batch_sampler=sampler, **getattr(train, "loader_options", {}))
 
 
 def build_optimizers(model: torch.nn.Module, cfg: MADConfig, total_steps: int) -> Optimizers:
@@ -174,12 +185,13 @@ def train_step(
     if not bool((d == domain).all()):
         raise ValueError("MAD batches must hold one domain (use Method.train_loader)")
     loss = F.cross_entropy(model(x, domain), y)
+    name = unwrap(model).names[domain]
     if not torch.isfinite(loss):
-        raise FloatingPointError(f"non-finite loss {loss.item()} on domain {DOMAINS[domain]}")
+        raise FloatingPointError(f"non-finite loss {loss.item()} on domain {name}")
     opt.zero_grad()
     loss.backward()
     opt.step()
-    return {"loss": loss.item(), f"loss/{DOMAINS[domain]}": loss.item()}
+    return {"loss": loss.item(), f"loss/{name}": loss.item()}
 
 
 def decathlon_score(errors: list[float], baseline_errors: tuple[float, ...]) -> float:
@@ -196,7 +208,8 @@ def decathlon_score(errors: list[float], baseline_errors: tuple[float, ...]) -> 
 def evaluate(model: torch.nn.Module, loader: Any, cfg: MADConfig) -> dict[str, float]:
     """Per-domain and mean accuracy, the Decathlon score, parameters added per domain."""
     model.eval()
-    correct, total = torch.zeros(len(DOMAINS)), torch.zeros(len(DOMAINS))
+    names = unwrap(model).names
+    correct, total = torch.zeros(len(names)), torch.zeros(len(names))
     for x, y, d in loader:
         for domain in torch.unique(d).tolist():  # val batches may mix domains
             m = d == domain
@@ -205,9 +218,9 @@ def evaluate(model: torch.nn.Module, loader: Any, cfg: MADConfig) -> dict[str, f
             total[domain] += m.sum().item()
     model.train()
     acc = (correct / total.clamp_min(1)).tolist()
-    out = {f"val/acc/{name}": a for name, a in zip(DOMAINS, acc, strict=True)}
+    out = {f"val/acc/{name}": a for name, a in zip(names, acc, strict=True)}
     out["val/acc"] = float(np.mean(acc))
-    given = len(cfg.baseline_errors) == len(DOMAINS)
+    given = len(cfg.baseline_errors) == len(names)
     out["val/score"] = (
         decathlon_score([1 - a for a in acc], cfg.baseline_errors) if given else math.nan
     )
