@@ -16,14 +16,13 @@ scheduler stopped never reach the finals (they did not run every epoch).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from typing import Any
 
 from adaptune.driver.final import fresh_seeds, train_seeds
 from adaptune.driver.ledger import Ledger
-from adaptune.driver.results import Decision
+from adaptune.driver.results import Decision, chosen
 from adaptune.driver.tuner import Placement
 from adaptune.plan import Plan
 from adaptune.stats import prob_best, summarize
@@ -81,12 +80,4 @@ def select(
     winner = plan.mode.best(range(len(top)), key=lambda i: finalists[i]["mean"])
     client, _, run_id = where
     client.set_tag(run_id, Tag.FINALISTS, json.dumps(finalists))
-    best = top[winner]
-    return dataclasses.replace(
-        decision,
-        best_trial=best.trial_id,
-        best_value=float(best.last_result[plan.metric]),
-        best_params=dict(best.config),
-        best_run_id=ledger.entry(best.trial_id).run_id,
-        finalists=finalists,
-    )
+    return chosen(decision, top[winner], ledger, plan, finalists=finalists)

@@ -24,7 +24,7 @@ from adaptune.redact import scrub
 from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
-__all__ = ["Decision", "SearchSummary", "cost_line", "decide", "short"]
+__all__ = ["Decision", "SearchSummary", "chosen", "cost_line", "decide", "short"]
 
 
 @dataclass(frozen=True)
@@ -202,10 +202,16 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
     if not done:
         return counts
     best = plan.mode.best(done, key=lambda t: t.last_result[plan.metric])
+    return chosen(counts, best, ledger, plan)
+
+
+def chosen(decision: Decision, trial: Any, ledger: Ledger, plan: Plan, **more: Any) -> Decision:
+    """`decision` with Tune trial `trial` as its best (its value, config and run)."""
     return dataclasses.replace(
-        counts,
-        best_trial=best.trial_id,
-        best_value=float(best.last_result[plan.metric]),
-        best_params=dict(best.config),
-        best_run_id=ledger.entry(best.trial_id).run_id,
+        decision,
+        best_trial=trial.trial_id,
+        best_value=float(trial.last_result[plan.metric]),
+        best_params=dict(trial.config),
+        best_run_id=ledger.entry(trial.trial_id).run_id,
+        **more,
     )
