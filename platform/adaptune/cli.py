@@ -35,6 +35,7 @@ __all__ = ["build_parser", "main"]
 HANDLERS = {
     "methods": "methods:cmd_methods",
     "validate": "validate:cmd_validate",
+    "data": "data:cmd_data",
     "search": "run:cmd_search",
     "resume": "run:cmd_resume",
     "promote": "promote:cmd_promote",

@@ -33,8 +33,10 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
+from adaptune.job.backbone import lora_problem
 from adaptune.job.datafile import CHECK_SECONDS, DataFileError, inspect_file
 from adaptune.job.spec import JobSpec, SpecProblem
+from adaptune.job.textformats import SENTIMENT_FORMATS, read_sentiment
 from adaptune.method import MODEL_METADATA, Method
 
 __all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "resolve_paths"]
@@ -147,8 +149,9 @@ def _source_problems(job: JobSpec, method: Method) -> list[SpecProblem]:
                     f"data.columns.{ours}", f"not a column {method.name} reads; valid: {valid}"
                 )
             ]
-    if d.source in ("file", "hf") and not d.path:
-        what = "a local file" if d.source == "file" else "a dataset name"
+    if d.source in ("file", "hf", "fdu-mtl", *SENTIMENT_FORMATS) and not d.path:
+        what = "a dataset name or folder" if d.source == "hf" else "a local file"
+        what = "the folder of its files" if d.source == "fdu-mtl" else what
         return [job.problem("data", f"source '{d.source}' needs 'path' ({what})")]
     return []
 
@@ -170,6 +173,11 @@ def _resolve(job: JobSpec, rel: str) -> Path:
     return next(found, bases[0] / p).resolve()
 
 
+def _local(job: JobSpec, rel: str) -> bool:
+    """A path, not a Hugging Face name: it says so, or it exists."""
+    return rel.startswith(("/", "./", "../", "~")) or _resolve(job, rel).exists()
+
+
 def resolve_paths(job: JobSpec) -> tuple[JobSpec, list[SpecProblem]]:
     """The job (one search's view) with every local path it names made absolute: data.path
     (a file or folder; a Hugging Face dataset name stays), data.test_path, search.space (a
@@ -179,8 +187,8 @@ def resolve_paths(job: JobSpec) -> tuple[JobSpec, list[SpecProblem]]:
     data: dict[str, str] = {}
     for key in ("path", "test_path"):
         rel = getattr(d, key)
-        if not rel or (key == "path" and d.source == "hf"):
-            continue
+        if not rel or (key == "path" and d.source == "hf" and not _local(job, rel)):
+            continue  # a hub dataset name
         path = _resolve(job, rel)
         climbs = ".." in Path(rel).parts and not Path(rel).expanduser().is_absolute()
         if climbs and not any(path.is_relative_to(base) for base in _bases(job)):
@@ -203,6 +211,18 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
         if not Path(d.path).is_dir():
             return None, [job.problem("data.path", f"not a folder of FDU-MTL files: {d.path}")]
         return None, []
+    if d.source in SENTIMENT_FORMATS:
+        rows = None
+        for key in ("path", "test_path"):
+            path = getattr(d, key)
+            try:
+                n = len(read_sentiment(d.source, path, d.options)[0]) if path else None
+            except DataFileError as e:
+                return None, [job.problem(f"data.{key}", str(e))]
+            rows = n if key == "path" else rows
+        return rows, []
+    if d.source == "hf" and d.path and Path(d.path).is_absolute() and not Path(d.path).exists():
+        return None, [job.problem("data.path", f"no dataset at {d.path}")]
     if d.source != "file":
         return None, []
     rows = None
@@ -270,6 +290,8 @@ def _model_checks(
                 out.problems.append(job.problem(f"fixed.{name}", problem))
             elif path is not None:
                 out.fixed[name] = str(path)
+                if name == "backbone" and "lora_targets" in names:
+                    _lora_check(job, method, path, "lora_rank" in space, out)
         dist = space.get(name)
         for choice in dist.choices if isinstance(dist, CategoricalDistribution) else ():
             if isinstance(choice, str):
@@ -279,11 +301,23 @@ def _model_checks(
                     out.problems.append(SpecProblem(space_file, line, name, problem))
 
 
+def _lora_check(job: JobSpec, method: Method, path: Path, searched: bool, out: Checked) -> None:
+    """LoRA's target modules, where LoRA may be on, against the local backbone's names."""
+    defaults = {f.name: f.default for f in dataclasses.fields(method.config_cls)}
+    if not searched and out.fixed.get("lora_rank", defaults.get("lora_rank")) == 0:
+        return
+    targets = out.fixed.get("lora_targets", defaults["lora_targets"])
+    problem = lora_problem(path, list(targets)) if isinstance(targets, list | tuple) else None
+    if problem is not None:
+        key = "lora_targets" if "lora_targets" in out.fixed else "backbone"
+        out.problems.append(job.problem(f"fixed.{key}", problem))
+
+
 def _model_path(
     job: JobSpec, method: Method, name: str, value: str
 ) -> tuple[Path | None, str | None]:
     """(the local folder, None), (None, None) for a hub name, or (None, the problem)."""
-    local = value.startswith(("/", "./", "../", "~")) or _resolve(job, value).exists()
+    local = _local(job, value)
     if name == "backbone" and not local:
         if HUB_NAME.match(value):
             return None, None
@@ -323,7 +357,7 @@ def _split_problems(
     d = job.data
     n = d.n_train if rows is None else min(rows, d.n_train)
     carved = 0
-    if d.source in ("file", "hf") and not (d.test_path or d.test_split):
+    if d.source in ("file", "hf", *SENTIMENT_FORMATS) and not (d.test_path or d.test_split):
         carved = round(n * d.test_fraction)  # the test share comes off first
     val = max(1, round((n - carved) * d.val_fraction))
     train = n - carved - val
