@@ -33,8 +33,13 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from adaptune.job.backbone import lora_problem
-from adaptune.job.datafile import CHECK_SECONDS, DataFileError, inspect_file
+from adaptune.job.backbone import lora_check
+from adaptune.job.datafile import (
+    CHECK_SECONDS,
+    DataFileError,
+    inspect_file,
+    saved_dataset_problem,
+)
 from adaptune.job.spec import JobSpec, SpecProblem
 from adaptune.job.textformats import SENTIMENT_FORMATS, read_sentiment
 from adaptune.method import MODEL_METADATA, Method
@@ -215,14 +220,18 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
         rows = None
         for key in ("path", "test_path"):
             path = getattr(d, key)
+            same = _same_file(d.path, path) if key == "test_path" and path else None
+            if same:
+                return None, [_same_problem(job, same)]
             try:
                 n = len(read_sentiment(d.source, path, d.options)[0]) if path else None
             except DataFileError as e:
                 return None, [job.problem(f"data.{key}", str(e))]
             rows = n if key == "path" else rows
         return rows, []
-    if d.source == "hf" and d.path and Path(d.path).is_absolute() and not Path(d.path).exists():
-        return None, [job.problem("data.path", f"no dataset at {d.path}")]
+    if d.source == "hf" and d.path and Path(d.path).is_absolute():  # on local disk
+        found = saved_dataset_problem(d, dict(method.data_columns))
+        return None, [job.problem(*found)] if found else []
     if d.source != "file":
         return None, []
     rows = None
@@ -232,14 +241,7 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
             continue
         same = _same_file(d.path, path) if key == "test_path" else None
         if same:
-            return None, [
-                job.problem(
-                    "data.test_path",
-                    f"{Path(path).name} {same} data.path ({Path(str(d.path)).name}): the "
-                    "held-out test would be training data; name a file of held-out examples, "
-                    "or leave test_path out to carve a test share off data.path",
-                )
-            ]
+            return None, [_same_problem(job, same)]
         try:
             n, whole = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
         except DataFileError as e:
@@ -253,6 +255,16 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
             )
         rows = n if key == "path" else rows
     return rows, []
+
+
+def _same_problem(job: JobSpec, same: str) -> SpecProblem:
+    d = job.data
+    return job.problem(
+        "data.test_path",
+        f"{Path(str(d.test_path)).name} {same} data.path ({Path(str(d.path)).name}): the "
+        "held-out test would be training data; name a file of held-out examples, "
+        "or leave test_path out to carve a test share off data.path",
+    )
 
 
 SAME_BYTES_LIMIT = 64 * 2**20  # test files up to this size are compared byte for byte
@@ -291,7 +303,8 @@ def _model_checks(
             elif path is not None:
                 out.fixed[name] = str(path)
                 if name == "backbone" and "lora_targets" in names:
-                    _lora_check(job, method, path, "lora_rank" in space, out)
+                    found = lora_check(method.config_cls, out.fixed, "lora_rank" in space, path)
+                    out.problems += [job.problem(*found)] if found else []
         dist = space.get(name)
         for choice in dist.choices if isinstance(dist, CategoricalDistribution) else ():
             if isinstance(choice, str):
@@ -299,18 +312,6 @@ def _model_checks(
                 if problem is not None:
                     line = space_lines.get(name)
                     out.problems.append(SpecProblem(space_file, line, name, problem))
-
-
-def _lora_check(job: JobSpec, method: Method, path: Path, searched: bool, out: Checked) -> None:
-    """LoRA's target modules, where LoRA may be on, against the local backbone's names."""
-    defaults = {f.name: f.default for f in dataclasses.fields(method.config_cls)}
-    if not searched and out.fixed.get("lora_rank", defaults.get("lora_rank")) == 0:
-        return
-    targets = out.fixed.get("lora_targets", defaults["lora_targets"])
-    problem = lora_problem(path, list(targets)) if isinstance(targets, list | tuple) else None
-    if problem is not None:
-        key = "lora_targets" if "lora_targets" in out.fixed else "backbone"
-        out.problems.append(job.problem(f"fixed.{key}", problem))
 
 
 def _model_path(

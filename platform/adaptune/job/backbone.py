@@ -13,11 +13,13 @@ parts. A folder with only ``pytorch_model.bin`` (a pickle) is not read: None.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
-__all__ = ["lora_problem", "weight_modules"]
+__all__ = ["lora_check", "lora_problem", "weight_modules"]
 
 MAX_HEADER = 100 << 20  # safetensors' own limit on the header
 
@@ -68,3 +70,18 @@ def lora_problem(folder: Path, targets: tuple[str, ...] | list[str]) -> str | No
         f"{', '.join(repr(t) for t in missing)} {'matches' if len(missing) == 1 else 'match'} "
         f"no module of {folder.name}; its module names: {', '.join(have)}"
     )
+
+
+def lora_check(
+    config_cls: Any, fixed: dict[str, Any], searched: bool, folder: Path
+) -> tuple[str, str] | None:
+    """(the job key, the problem) when LoRA may be on (its rank searched, or fixed / by
+    default above 0) and its targets miss the local backbone's modules; else None."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config_cls)}
+    if not searched and fixed.get("lora_rank", defaults.get("lora_rank")) == 0:
+        return None
+    targets = fixed.get("lora_targets", defaults["lora_targets"])
+    problem = lora_problem(folder, list(targets)) if isinstance(targets, list | tuple) else None
+    if problem is None:
+        return None
+    return f"fixed.{'lora_targets' if 'lora_targets' in fixed else 'backbone'}", problem

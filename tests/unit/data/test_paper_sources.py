@@ -101,3 +101,34 @@ def test_each_text_method_reads_its_paper_layout_into_splits() -> None:
         assert len(dallmi["source"]["text"]) == 16
         assert sum(len(dallmi[s]["text"]) for s in ("train", "val", "test")) == 16
         assert all(isinstance(labels, list) for labels in dallmi["train"]["label"])
+
+
+def test_validate_checks_a_saved_datasets_folders_columns_and_splits(tmp_path: Path) -> None:
+    import datasets
+
+    from adaptune.job.spec import SpecError, load_job
+    from adaptune.plan import make_plans
+
+    ds = datasets.Dataset.from_dict({"sentence": ["up"] * 40, "polarity": [0.5] * 40})
+    datasets.DatasetDict({"train": ds, "test": ds}).save_to_disk(tmp_path / "saved")
+
+    def problem(data: str) -> str:
+        job = tmp_path / "job.yaml"
+        job.write_text(
+            f"name: t\nmethod: dao\ndata: {data}\n"
+            "search: {space: {lr: {type: float, low: 1.0e-5, high: 1.0e-3}}}\n"
+        )
+        try:
+            make_plans(load_job(job))
+        except SpecError as e:
+            return str(e.problems[0])
+        return ""
+
+    assert "no column 'text'; its columns: sentence, polarity" in problem(
+        "{source: hf, path: ./saved}"
+    )
+    columns = "columns: {text: sentence, score: polarity}"
+    assert problem(f"{{source: hf, path: ./saved, {columns}, test_split: test}}") == ""
+    assert "no split 'dev'; its splits: train, test" in problem(
+        f"{{source: hf, path: ./saved, {columns}, test_split: dev}}"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adaptune.cli import main
-from adaptune.job.spec import JobSpec
+from adaptune.job.spec import JobSpec, SpecError
 from adaptune.plan import make_plans
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,3 +49,10 @@ def test_paper_jobs_are_the_ones_tested() -> None:
 def test_adaptune_data_reads_the_paper_job_on_its_fixture() -> None:
     sets = [f"--set={k}={v}" for k, v in _overrides("dama_paper.yaml").items()]
     assert main(["data", str(ROOT / "jobs" / "dama_paper.yaml"), *sets]) == 0
+
+
+def test_a_phrasebank_test_file_that_is_the_training_file_is_refused() -> None:
+    path = str(CASES["dao_paper.yaml+phrasebank"]["data.path"])
+    sets = {**_overrides("dao_paper.yaml+phrasebank"), "data.test_path": path}
+    with pytest.raises(SpecError, match=r"Sentences_AllAgree\.txt is the same file as data\.path"):
+        make_plans(JobSpec.from_yaml(ROOT / "jobs" / "dao_paper.yaml", sets))
