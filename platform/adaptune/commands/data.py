@@ -46,7 +46,8 @@ def cmd_data(args: argparse.Namespace) -> int:
     with Output(args) as out:
         print(f"{args.job} [{plan.job.name}]: {method.name}, source {plan.job.data.source}")
         for name, entry in report.summary.items():
-            print(f"  {name}: {entry['size']:,} examples")
+            n = entry["size"]
+            print(f"  {name}: {n:,} example{'' if n == 1 else 's'}")
             for key in ("labels", "domains"):
                 if key in entry:
                     counts = ", ".join(f"{k} {v:,}" for k, v in entry[key].items())

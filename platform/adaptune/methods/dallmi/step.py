@@ -69,11 +69,12 @@ def read_splits(data: DataSpec) -> dict[str, dict[str, list[Any]]]:
     (s_text, s_lab), (t_text, t_lab), _, (x_text, x_lab) = _corpora(data)
     train, val = val_split(len(t_text), data)
     part = lambda texts, labels, dom: {"text": texts, "label": labels, "domain": [dom] * len(texts)}  # noqa: E731
+    src, tgt = (str(data.options.get(f"{k}_domain", k)) for k in ("source", "target"))
     return {
-        "source": part(s_text, s_lab, "source"),
-        "train": part([t_text[i] for i in train], [t_lab[i] for i in train], "target"),
-        "val": part([t_text[i] for i in val], [t_lab[i] for i in val], "target"),
-        "test": part(x_text, x_lab, "target"),
+        "source": part(s_text, s_lab, src),
+        "train": part([t_text[i] for i in train], [t_lab[i] for i in train], tgt),
+        "val": part([t_text[i] for i in val], [t_lab[i] for i in val], tgt),
+        "test": part(x_text, x_lab, tgt),
     }
 
 
