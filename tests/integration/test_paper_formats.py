@@ -48,6 +48,19 @@ def _job(name: str, method: str, data: dict[str, Any], fixed: dict[str, Any], sp
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The state folder, and the one local Ray every search here runs on, started as a
+    search starts it (driver/tuner.py). Ray gives its raylet 30 s to register, which a
+    loaded shared 2-core machine has missed: one more try, then the error."""
+    from adaptune.driver.tuner import init_ray
+
+    for attempt in (1, 2):
+        try:
+            init_ray(None, verbose=False, dashboard=False)
+            break
+        except Exception as e:
+            ray.shutdown()
+            if attempt == 2 or "timed out during startup" not in str(e):
+                raise
     yield tmp_path_factory.mktemp("formats") / "state"
     ray.shutdown()
 
