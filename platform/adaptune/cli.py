@@ -37,6 +37,7 @@ __all__ = ["build_parser", "main"]
 HANDLERS = {
     "methods": "methods:cmd_methods",
     "validate": "validate:cmd_validate",
+    "data": "data:cmd_data",
     "search": "run:cmd_search",
     "resume": "run:cmd_resume",
     "rerun": "run:cmd_rerun",

@@ -119,6 +119,10 @@ class Method:
     # job run's report/; the JobReport's tags (under adaptune.<method>.<key>) and metrics
     # to the job run; its summary lines are printed.
     job_report: Callable[[list[Arm], str], JobReport | None] | None = None
+    # Optional: (DataSpec) -> {split: {"text": [...], "label": [...], "domain": [...]}}, the
+    # splits build_data makes as plain lists (label: a class, or a list of labels; domain
+    # where the method has domains), read by `adaptune data` (adaptune/data/checks.py).
+    read_splits: Callable[[Any], dict[str, dict[str, list[Any]]]] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in ("min", "max"):

@@ -34,8 +34,15 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
-from adaptune.job.datafile import CHECK_SECONDS, DataFileError, inspect_file
+from adaptune.job.backbone import lora_check
+from adaptune.job.datafile import (
+    CHECK_SECONDS,
+    DataFileError,
+    inspect_file,
+    saved_dataset_problem,
+)
 from adaptune.job.spec import JobSpec, SpecProblem
+from adaptune.job.textformats import SENTIMENT_FORMATS, read_sentiment
 from adaptune.method import MODEL_METADATA, Method
 
 __all__ = ["PREVIOUS_STAGE", "Checked", "check_external", "resolve_paths"]
@@ -151,8 +158,9 @@ def _source_problems(job: JobSpec, method: Method) -> list[SpecProblem]:
                     f"data.columns.{ours}", f"not a column {method.name} reads; valid: {valid}"
                 )
             ]
-    if d.source in ("file", "hf") and not d.path:
-        what = "a local file" if d.source == "file" else "a dataset name"
+    if d.source in ("file", "hf", "fdu-mtl", *SENTIMENT_FORMATS) and not d.path:
+        what = "a dataset name or folder" if d.source == "hf" else "a local file"
+        what = "the folder of its files" if d.source == "fdu-mtl" else what
         return [job.problem("data", f"source '{d.source}' needs 'path' ({what})")]
     return []
 
@@ -174,6 +182,11 @@ def _resolve(job: JobSpec, rel: str) -> Path:
     return next(found, bases[0] / p).resolve()
 
 
+def _local(job: JobSpec, rel: str) -> bool:
+    """A path, not a Hugging Face name: it says so, or it exists."""
+    return rel.startswith(("/", "./", "../", "~")) or _resolve(job, rel).exists()
+
+
 def resolve_paths(job: JobSpec) -> tuple[JobSpec, list[SpecProblem]]:
     """The job (one search's view) with every local path it names made absolute: data.path
     (a file or folder; a Hugging Face dataset name stays), data.test_path, search.space (a
@@ -183,8 +196,8 @@ def resolve_paths(job: JobSpec) -> tuple[JobSpec, list[SpecProblem]]:
     data: dict[str, str] = {}
     for key in ("path", "test_path"):
         rel = getattr(d, key)
-        if not rel or (key == "path" and d.source == "hf"):
-            continue
+        if not rel or (key == "path" and d.source == "hf" and not _local(job, rel)):
+            continue  # a hub dataset name
         path = _resolve(job, rel)
         climbs = ".." in Path(rel).parts and not Path(rel).expanduser().is_absolute()
         if climbs and not any(path.is_relative_to(base) for base in _bases(job)):
@@ -207,6 +220,22 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
         if not Path(d.path).is_dir():
             return None, [job.problem("data.path", f"not a folder of FDU-MTL files: {d.path}")]
         return None, []
+    if d.source in SENTIMENT_FORMATS:
+        rows = None
+        for key in ("path", "test_path"):
+            path = getattr(d, key)
+            same = _same_file(d.path, path) if key == "test_path" and path else None
+            if same:
+                return None, [_same_problem(job, same)]
+            try:
+                n = len(read_sentiment(d.source, path, d.options)[0]) if path else None
+            except DataFileError as e:
+                return None, [job.problem(f"data.{key}", str(e))]
+            rows = n if key == "path" else rows
+        return rows, []
+    if d.source == "hf" and d.path and Path(d.path).is_absolute():  # on local disk
+        found = saved_dataset_problem(d, dict(method.data_columns))
+        return None, [job.problem(*found)] if found else []
     if d.source != "file":
         return None, []
     rows = None
@@ -216,14 +245,7 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
             continue
         same = _same_file(d.path, path) if key == "test_path" else None
         if same:
-            return None, [
-                job.problem(
-                    "data.test_path",
-                    f"{Path(path).name} {same} data.path ({Path(str(d.path)).name}): the "
-                    "held-out test would be training data; name a file of held-out examples, "
-                    "or leave test_path out to carve a test share off data.path",
-                )
-            ]
+            return None, [_same_problem(job, same)]
         try:
             n, whole = inspect_file(Path(path), dict(method.data_columns), d.columns, d.n_train)
         except DataFileError as e:
@@ -237,6 +259,16 @@ def _file_problems(job: JobSpec, method: Method) -> tuple[int | None, list[SpecP
             )
         rows = n if key == "path" else rows
     return rows, []
+
+
+def _same_problem(job: JobSpec, same: str) -> SpecProblem:
+    d = job.data
+    return job.problem(
+        "data.test_path",
+        f"{Path(str(d.test_path)).name} {same} data.path ({Path(str(d.path)).name}): the "
+        "held-out test would be training data; name a file of held-out examples, "
+        "or leave test_path out to carve a test share off data.path",
+    )
 
 
 SAME_BYTES_LIMIT = 64 * 2**20  # test files up to this size are compared byte for byte
@@ -282,6 +314,9 @@ def _model_checks(
                 out.problems.append(job.problem(f"fixed.{name}", problem))
             elif path is not None:
                 out.fixed[name] = str(path)
+                if name == "backbone" and "lora_targets" in names:
+                    found = lora_check(method.config_cls, out.fixed, "lora_rank" in space, path)
+                    out.problems += [job.problem(*found)] if found else []
         dist = space.get(name)
         for choice in dist.choices if isinstance(dist, CategoricalDistribution) else ():
             if isinstance(choice, str):
@@ -295,7 +330,7 @@ def _model_path(
     job: JobSpec, method: Method, name: str, value: str
 ) -> tuple[Path | None, str | None]:
     """(the local folder, None), (None, None) for a hub name, or (None, the problem)."""
-    local = value.startswith(("/", "./", "../", "~")) or _resolve(job, value).exists()
+    local = _local(job, value)
     if name == "backbone" and not local:
         if HUB_NAME.match(value):
             return None, None
@@ -335,7 +370,7 @@ def _split_problems(
     d = job.data
     n = d.n_train if rows is None else min(rows, d.n_train)
     carved = 0
-    if d.source in ("file", "hf") and not (d.test_path or d.test_split):
+    if d.source in ("file", "hf", *SENTIMENT_FORMATS) and not (d.test_path or d.test_split):
         carved = round(n * d.test_fraction)  # the test share comes off first
     val = max(1, round((n - carved) * d.val_fraction))
     train = n - carved - val

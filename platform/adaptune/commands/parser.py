@@ -32,6 +32,11 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "adaptune validate jobs/quickstart.yaml\n"
         "  adaptune validate jobs/*.yaml --set search.num_samples=4",
     ),
+    "data": (
+        "the job's data split by split: sizes, classes, domains, duplicates across splits",
+        "adaptune data jobs/dao_paper.yaml\n"
+        "  adaptune data jobs/dama_paper.yaml --set data.path=data/fdu-mtl --json -",
+    ),
     "search": (
         "run a search",
         "adaptune search jobs/quickstart.yaml\n"
@@ -184,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = _sub(sub, "validate", common)
     v.add_argument("jobs", nargs="+", metavar="JOB")
     _overrides(v)
+
+    dt = _sub(sub, "data", common)
+    dt.add_argument("job", metavar="JOB")
+    _overrides(dt)
 
     s = _sub(sub, "search", common)
     s.add_argument("job", metavar="JOB")

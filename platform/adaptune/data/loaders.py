@@ -1,8 +1,13 @@
-"""Real data through Hugging Face ``datasets``: local CSV / JSONL / Parquet files or hub names.
+"""Real data through Hugging Face ``datasets``: local CSV / JSONL / Parquet files, a
+dataset on local disk, or hub names.
 
 records = load_records(DataSpec(source="file", path="news.csv",
                                 columns={"text": "headline", "score": "sentiment"}),
                        needed=("text", "score"))
+
+Source ``hf`` with a local ``path`` never asks the hub: a ``save_to_disk`` folder (a
+Dataset, or a DatasetDict whose ``split`` is taken), one ``.arrow`` file (as
+``save_to_disk`` or the hub cache writes them) or a ``.parquet`` file.
 """
 
 from __future__ import annotations
@@ -48,7 +53,11 @@ def load_records(data: DataSpec, needed: tuple[str, ...]) -> dict[str, list[Any]
             raise ValueError("data.path (a dataset name) is required for source 'hf'")
         if "trust_remote_code" in data.options:
             raise ValueError("data.options.trust_remote_code is not allowed")
-        ds = datasets.load_dataset(data.path, split=data.split, **data.options)
+        local = Path(data.path)
+        if local.exists():
+            ds = _local_dataset(local, data.split)
+        else:
+            ds = datasets.load_dataset(data.path, split=data.split, **data.options)
     else:
         raise ValueError(f"unknown data source '{data.source}'")
     out = {}
@@ -60,3 +69,24 @@ def load_records(data: DataSpec, needed: tuple[str, ...]) -> dict[str, list[Any]
             )
         out[name] = ds[column][: data.n_train]
     return out
+
+
+def _local_dataset(path: Path, split: str) -> Any:
+    """A dataset on local disk: a save_to_disk folder, or one .arrow / .parquet file."""
+    import datasets
+
+    if path.is_dir():
+        ds = datasets.load_from_disk(str(path))
+        if isinstance(ds, datasets.DatasetDict):
+            if split not in ds:
+                raise KeyError(f"split '{split}' not in {path}; its splits: {list(ds)}")
+            return ds[split]
+        return ds
+    suffix = path.suffix.lower()
+    if suffix == ".arrow":
+        return datasets.Dataset.from_file(str(path))
+    if suffix == ".parquet":
+        return datasets.Dataset.from_parquet(str(path))
+    raise ValueError(
+        f"{path}: a local hf dataset is a save_to_disk folder, an .arrow or a .parquet file"
+    )

@@ -37,7 +37,7 @@ def test_size(data: DataSpec) -> int:
 def test_source(data: DataSpec) -> DataSpec | None:
     """Where a real test split comes from: `test_path` (a file) or `test_split` (a Hugging
     Face split); None when the test share is carved from the training data."""
-    if data.source == "file" and data.test_path:
+    if data.test_path and data.source not in ("hf", "fdu-mtl"):  # a file in the source's format
         return data.model_copy(update={"path": data.test_path, "n_train": 10**9})
     if data.source == "hf" and data.test_split:
         return data.model_copy(update={"split": data.test_split, "n_train": 10**9})

@@ -23,7 +23,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHECK_SECONDS", "KINDS", "SUFFIXES", "DataFileError", "inspect_file"]
+__all__ = [
+    "CHECK_SECONDS",
+    "KINDS",
+    "SUFFIXES",
+    "DataFileError",
+    "inspect_file",
+    "saved_dataset_columns",
+    "saved_dataset_problem",
+]
 
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 SAMPLE_ROWS = 200  # the first rows: the header of JSON Lines, the text-is-numbers check
@@ -267,3 +275,47 @@ def _number(value: Any) -> float | None:
         return float(str(value).strip())
     except ValueError:
         return None
+
+
+def saved_dataset_columns(path: Path, split: str) -> list[str]:
+    """The columns of a ``datasets`` save_to_disk folder (of a DatasetDict: its `split`'s),
+    read from its dataset_info.json; DataFileError when it is not one or lacks the split."""
+    if (path / "dataset_dict.json").is_file():
+        try:
+            splits = list(json.loads((path / "dataset_dict.json").read_text())["splits"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise DataFileError(f"{path}: unreadable dataset_dict.json") from None
+        if split not in splits:
+            raise DataFileError(f"{path}: no split '{split}'; its splits: {', '.join(splits)}")
+        path = path / split
+    try:
+        info = json.loads((path / "dataset_info.json").read_text(encoding="utf-8"))
+        return list(info["features"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataFileError(
+            f"{path}: not a datasets save_to_disk folder (no readable dataset_info.json)"
+        ) from None
+
+
+def saved_dataset_problem(data: Any, kinds: dict[str, str]) -> tuple[str, str] | None:
+    """(the job key, the problem) of a dataset on local disk (source hf, a DataSpec whose
+    path is absolute): missing, or a save_to_disk folder whose splits lack a column the
+    method reads (`kinds`: our names; data.columns maps them); None when fine."""
+    path = Path(str(data.path))
+    if not path.exists():
+        return "data.path", f"no dataset at {path}"
+    if not path.is_dir():
+        return None  # an .arrow / .parquet file: read by the search
+    for split in dict.fromkeys(s for s in (data.split, data.test_split) if s):
+        try:
+            have = saved_dataset_columns(path, split)
+        except DataFileError as e:
+            return ("data.test_split" if split != data.split else "data.path"), str(e)
+        for ours in kinds:
+            column = data.columns.get(ours, ours)
+            if column not in have:
+                at = f"data.columns.{ours}" if ours in data.columns else "data.path"
+                return at, f"{path.name} ({split}): no column '{column}'; its columns: " + (
+                    ", ".join(have)
+                )
+    return None

@@ -24,8 +24,8 @@ search:
 SPACE = "lr: {type: float, low: 1.0e-5, high: 1.0e-3, log: true}\n"
 
 
-# A *_paper.yaml names a benchmark's data, absent here: its method's tests validate it
-# against the fixture in that layout (--set data.path=tests/fixtures/...).
+# jobs/*_paper.yaml name the benchmarks' own files, absent here: validated against the
+# fixtures in each layout (tests/unit/job/test_paper_jobs.py, MAD's in its image tests)
 SHIPPED = sorted(p for p in (ROOT / "jobs").glob("*.yaml") if not p.stem.endswith("_paper"))
 
 

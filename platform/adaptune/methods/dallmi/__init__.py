@@ -20,7 +20,13 @@ from .config import METRICS, DALLMiConfig
 METHOD = Method(
     name="dallmi",
     config_cls=DALLMiConfig,
-    **hooks(__name__, evaluate_test="step", train_loader="sampler", search_report="report"),
+    **hooks(
+        __name__,
+        evaluate_test="step",
+        train_loader="sampler",
+        search_report="report",
+        read_splits="step",
+    ),
     metric="val/map",
     mode=Mode.MAX,
     metrics=METRICS,

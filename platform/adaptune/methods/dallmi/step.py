@@ -39,6 +39,7 @@ __all__ = [
     "build_optimizers",
     "effective_revealed",
     "evaluate",
+    "read_splits",
     "train_step",
 ]
 
@@ -60,6 +61,21 @@ def _corpora(data: DataSpec) -> tuple[Any, Any, list[str], Any]:
     rest, test_rows = carve(strata, data.test_fraction, data.seed)
     pick = lambda rows: ([target[0][i] for i in rows], [target[1][i] for i in rows])  # noqa: E731
     return source, pick(rest), names, pick(test_rows)
+
+
+def read_splits(data: DataSpec) -> dict[str, dict[str, list[Any]]]:
+    """The splits build_data makes, as texts, label lists and domains, for `adaptune
+    data`: the labelled source, the target's train and val rows, and the target test."""
+    (s_text, s_lab), (t_text, t_lab), _, (x_text, x_lab) = _corpora(data)
+    train, val = val_split(len(t_text), data)
+    part = lambda texts, labels, dom: {"text": texts, "label": labels, "domain": [dom] * len(texts)}  # noqa: E731
+    src, tgt = (str(data.options.get(f"{k}_domain", k)) for k in ("source", "target"))
+    return {
+        "source": part(s_text, s_lab, src),
+        "train": part([t_text[i] for i in train], [t_lab[i] for i in train], tgt),
+        "val": part([t_text[i] for i in val], [t_lab[i] for i in val], tgt),
+        "test": part(x_text, x_lab, tgt),
+    }
 
 
 def effective_revealed(cfg: DALLMiConfig, data: DataSpec) -> float:

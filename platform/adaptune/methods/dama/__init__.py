@@ -16,7 +16,13 @@ from .config import METRICS, DAMAConfig
 METHOD = Method(
     name="dama",
     config_cls=DAMAConfig,
-    **hooks(__name__, build_model="predict", evaluate_test="step", job_report="report"),
+    **hooks(
+        __name__,
+        build_model="predict",
+        evaluate_test="step",
+        job_report="report",
+        read_splits="step",
+    ),
     metric="val/acc",
     mode=Mode.MAX,
     metrics=METRICS,

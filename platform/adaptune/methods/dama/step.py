@@ -58,9 +58,10 @@ def _records(data: DataSpec) -> tuple[Records, Records | None, Records]:
         if not data.path:
             raise ValueError("data.path (the FDU-MTL folder) is required for source 'fdu-mtl'")
         domains = data.options.get("domains")
+        dev = int(data.options.get("dev_per_domain", 200))  # the standard: last 200 of train
         return (
-            load_fdu_mtl(data.path, "train", domains),
-            load_fdu_mtl(data.path, "dev", domains),
+            load_fdu_mtl(data.path, "train", domains, dev),
+            load_fdu_mtl(data.path, "dev", domains, dev),
             load_fdu_mtl(data.path, "test", domains),
         )
     records = _load(data)
@@ -101,6 +102,18 @@ def _split(records: Records, data: DataSpec) -> tuple[Records, Records]:
     pick = val_split(len(records[0]), data)
     train, val = (tuple([col[i] for i in idx] for col in records) for idx in pick)
     return train, val  # type: ignore[return-value]
+
+
+def read_splits(data: DataSpec) -> dict[str, dict[str, list[Any]]]:
+    """The splits build_data makes (train, dev as val, test), as texts, labels and
+    domains, for `adaptune data`."""
+    train, dev, test = _records(data)
+    train, dev = _split(train, data) if dev is None else (train, dev)
+    parts: list[tuple[str, Records]] = [("train", train), ("val", dev), ("test", test)]
+    return {
+        name: {"text": list(texts), "label": list(labels), "domain": list(domains)}
+        for name, (texts, labels, domains) in parts
+    }
 
 
 def build_data(cfg: DAMAConfig, data: DataSpec, cache_dir: str | None = None) -> Splits:

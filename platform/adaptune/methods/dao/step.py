@@ -13,6 +13,7 @@ from torch.utils.data import TensorDataset
 from adaptune.data import cached, fingerprint, load_records
 from adaptune.data.splits import carve, test_seed, test_size, test_source, val_split
 from adaptune.job.spec import DataSpec
+from adaptune.job.textformats import read_sentiment
 from adaptune.method import Optimizers, Splits
 from adaptune.methods.encoder import tokenize
 
@@ -25,6 +26,9 @@ Records = tuple[list[str], list[float]]
 
 
 def _load(data: DataSpec) -> Records:
+    if data.source in ("fiqa", "phrasebank"):  # their own layouts: job/textformats.py
+        texts, scores = read_sentiment(data.source, str(data.path), data.options)
+        return texts[: data.n_train], scores[: data.n_train]
     rec = load_records(data, needed=("text", "score"))
     return [str(t) for t in rec["text"]], [float(s) for s in rec["score"]]
 
@@ -45,6 +49,18 @@ def _records(data: DataSpec) -> tuple[Records, Records]:
     rest, test = carve(classes, data.test_fraction, data.seed)
     pick = lambda rows: ([texts[i] for i in rows], [scores[i] for i in rows])  # noqa: E731
     return pick(rest), pick(test)
+
+
+def read_splits(data: DataSpec) -> dict[str, dict[str, list[Any]]]:
+    """The splits build_data makes, as texts and classes (Eq. 4), for `adaptune data`."""
+    (texts, scores), (t_texts, t_scores) = _records(data)
+    classes = score_to_class(torch.tensor(scores + t_scores, dtype=torch.float32)).tolist()
+    n = len(texts)
+    out = {}
+    for name, rows in zip(("train", "val"), val_split(n, data), strict=True):
+        out[name] = {"text": [texts[i] for i in rows], "label": [classes[i] for i in rows]}
+    out["test"] = {"text": t_texts, "label": classes[n:]}
+    return out
 
 
 def build_data(cfg: DAOConfig, data: DataSpec, cache_dir: str | None = None) -> Splits:
