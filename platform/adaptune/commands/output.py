@@ -117,6 +117,7 @@ def next_steps(summary: Any, state_dir: Path, experiment_id: str | None) -> list
     if report.exists():
         lines.append(f"  {at}report {summary.search} --open   # {report}")
     lines.append(f"  {at}show {summary.search}")
+    lines.append(f"  {at}dashboard {summary.search}   # optuna-dashboard: its Optuna study")
     return [scrub(line) for line in lines]
 
 

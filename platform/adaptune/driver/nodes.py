@@ -127,11 +127,13 @@ def refuse_gpu_nowhere(job: JobSpec, live: dict[str, float], types: list[NodeTyp
 
 
 def watch(plan: Plan, progress: Progress, stop: Stop) -> list[Callback]:
-    """The Tuner's NodeWait where an autoscaler runs (its monitor has reported), else []."""
+    """The Tuner's NodeWait where an autoscaler runs (its monitor has reported) and can
+    launch nodes (node types are known), else []: a local or fixed cluster's trials wait
+    only for each other, and saying "waiting for nodes" there misleads."""
     import ray
 
     gcs = ray.get_runtime_context().gcs_address
-    if not upstream.autoscaler_status(gcs):
+    if not upstream.autoscaler_status(gcs) or not node_types(gcs):
         return []
     return [NodeWait(gcs, plan.job.resources.node_wait_s, progress, stop)]
 

@@ -32,8 +32,9 @@ def test_every_line_names_the_state_folder_and_the_store(tmp_path: Path) -> None
         "model = mlflow.pyfunc.load_model('models:/dao-q@champion')   # Python",
         f"  {at}report q-1 --open   # {state / 'reports' / 'q-1.html'}",
         f"  {at}show q-1",
+        f"  {at}dashboard q-1   # optuna-dashboard: its Optuna study",
     ]
-    assert shlex.split(lines[-1]) == ["adaptune", "--state-dir", str(state), "show", "q-1"]
+    assert shlex.split(lines[-2]) == ["adaptune", "--state-dir", str(state), "show", "q-1"]
 
 
 def test_a_store_elsewhere_is_named_and_defaults_are_left_out(
@@ -42,9 +43,9 @@ def test_a_store_elsewhere_is_named_and_defaults_are_left_out(
     state = tmp_path / "home"
     monkeypatch.setenv("ADAPTUNE_HOME", str(state))
     lines = next_steps(_summary("http://mlflow:5000"), state, None)
-    assert lines[-1] == "  adaptune --tracking-uri http://mlflow:5000 show q-1"
+    assert lines[-2] == "  adaptune --tracking-uri http://mlflow:5000 show q-1"
     assert lines[2].startswith("  MLFLOW_TRACKING_URI=http://mlflow:5000 mlflow models serve")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")  # what the shell has
     lines = next_steps(_summary("http://mlflow:5000"), state, None)
-    assert lines[-1] == "  adaptune show q-1"
+    assert lines[-2] == "  adaptune show q-1"
     assert lines[2].startswith("  mlflow models serve -m models:/dao-q@champion")
