@@ -36,6 +36,7 @@ METHOD = Method(
         search_report="report",
         job_report="compare",
         check_inputs="images",
+        read_splits="imagedata",
     ),
     metric="val/acc",
     mode=Mode.MAX,

@@ -14,7 +14,9 @@ images for every loader (default: none on a CPU-only machine, up to 4 beside a G
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from adaptune.job.spec import DataSpec
 from adaptune.method import Splits
 
 from .config import MADConfig
-from .images import Domain, LayoutError, list_domains, source_domain, stats_given
+from .images import IMAGE_SOURCES, Domain, LayoutError, list_domains, source_domain, stats_given
 from .model import read_checkpoint, train_base
 
 __all__ = ["ImageSet", "build_image_data", "loader_options"]
@@ -206,3 +208,39 @@ def build_image_data(cfg: MADConfig, data: DataSpec, cache_dir: str | None = Non
         "base_state": base,
     }
     return Splits(sets[0], sets[1], sets[2], info)
+
+
+def read_splits(data: DataSpec) -> dict[str, dict[str, list[Any]]]:
+    """The splits build_image_data makes, for `adaptune data`: each image as the SHA-1 of
+    its bytes (the same bytes in two splits are one image seen twice), its class and its
+    domain; `pretrain` is the source domain's train share (the base's, without a
+    fixed.checkpoint). The generated digits need none: their splits are disjoint by index."""
+    if data.source not in IMAGE_SOURCES:
+        raise ValueError(
+            f"source '{data.source}' is generated inside adaptune, its train, val and test "
+            "digits disjoint by construction; adaptune data reads the image sources"
+        )
+    try:
+        domains = list_domains(data)
+        names = [d.name for d in domains]
+        first = source_domain(data, names, checkpoint=False)
+    except LayoutError as e:
+        raise ValueError(f"{e.key}: {e}") from None
+    source = names.index(first) if first else None
+    rows = _rows_of(domains, data, source, data.options.get("per_class"))
+
+    def columns(split: list[tuple[str, int, int]]) -> dict[str, list[Any]]:
+        return {
+            "text": [
+                f"image sha1 {hashlib.sha1(Path(p).read_bytes()).hexdigest()}" for p, _, _ in split
+            ],
+            "label": [domains[k].classes[c] for _, c, k in split],
+            "domain": [names[k] for _, _, k in split],
+        }
+
+    out = {
+        name: columns(split) for name, split in zip(("train", "val", "test"), rows, strict=False)
+    }
+    if rows[3]:
+        out["pretrain"] = columns(rows[3])
+    return out

@@ -260,3 +260,19 @@ def test_image_options_are_refused_for_the_digits(tmp_path: Path) -> None:
         make_plans(load_job(write(tmp_path / "job.yaml", job)))
     (problem,) = e.value.problems
     assert "job.yaml:8: data.options.num_workers: read by the image sources" in str(problem)
+
+
+def test_adaptune_data_reports_an_image_in_two_splits_by_its_bytes(tmp_path: Path) -> None:
+    """The same image planted in train and test is found by its bytes, under another name."""
+    from adaptune.data.checks import check_splits
+
+    root = tmp_path / "images"
+    shutil.copytree(FOLDER, root)
+    shutil.copy(root / "sketch/train/hbar/0.png", root / "sketch/test/hbar/planted.png")
+    splits = get_method("mad").read_splits(folder_data(path=str(root)))
+    assert set(splits) == {"train", "val", "test", "pretrain"}  # pretrain: photo's train
+    assert set(splits["test"]["domain"]) == {"photo", "sketch"}
+    report = check_splits(splits, batch_size=2)
+    assert sum(report.duplicates.values()) == 1, report.warnings
+    clean = check_splits(get_method("mad").read_splits(folder_data()), batch_size=2)
+    assert not clean.duplicates
