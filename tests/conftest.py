@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,3 +54,22 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+@contextlib.contextmanager
+def local_autoscaler(tag: str, spec: dict[str, Any], idle_s: float) -> Iterator[Any]:
+    """A LocalAutoscaler head (adaptune/autoscale.py) of `spec`'s fake node types on
+    127.0.0.1, stopped after, with nothing of it left running."""
+    from adaptune.autoscale import LocalAutoscaler, fake_config
+
+    head = LocalAutoscaler(
+        Path(f"/tmp/adaptune-test-{tag}-{os.getpid()}"),  # short: Ray's socket paths are bounded
+        lambda gcs: fake_config(spec, gcs_address=gcs, idle_timeout_s=idle_s),
+    )
+    try:
+        head.start()
+        yield head
+    finally:
+        left = head.stop()
+        assert not left, f"processes of the test cluster still running: {left}"
+        shutil.rmtree(head.base, ignore_errors=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -31,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import ROOT, write
+from tests.conftest import ROOT, local_autoscaler, write
 
-from adaptune.autoscale import LocalAutoscaler, fake_config, load_cluster
+from adaptune.autoscale import LocalAutoscaler, load_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -54,18 +53,8 @@ SPACE = "dao_lr: {{type: categorical, choices: [{choices}]}}\n"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalAutoscaler]:
-    spec = load_cluster(ROOT / "cluster.yaml")
-    head = LocalAutoscaler(
-        Path(f"/tmp/adaptune-test-as-{os.getpid()}"),  # short: Ray's socket paths are bounded
-        lambda gcs: fake_config(spec, gcs_address=gcs, idle_timeout_s=IDLE_S),
-    )
-    try:
-        head.start()
+    with local_autoscaler("as", load_cluster(ROOT / "cluster.yaml"), IDLE_S) as head:
         yield head
-    finally:
-        left = head.stop()
-        assert not left, f"processes of the test cluster still running: {left}"
-        shutil.rmtree(head.base, ignore_errors=True)
 
 
 def _report(capsys: pytest.CaptureFixture[str], **numbers: float) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import ROOT, write
+from tests.conftest import ROOT, local_autoscaler, write
 from tests.integration.test_autoscale import _db, _log, _report, _tags, _wait
 
 from adaptune.autoscale import LocalAutoscaler, fake_config, node_groups_of
@@ -90,17 +89,8 @@ HALF_GPU = "use_gpu: true, gpus_per_worker: 0.5, cpus_per_worker: 0.5"
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalAutoscaler]:
-    head = LocalAutoscaler(
-        Path(f"/tmp/adaptune-test-gpu-{os.getpid()}"),  # short: Ray's socket paths are bounded
-        lambda gcs: fake_config(CLUSTER, gcs_address=gcs, idle_timeout_s=IDLE_S),
-    )
-    try:
-        head.start()
+    with local_autoscaler("gpu", CLUSTER, IDLE_S) as head:
         yield head
-    finally:
-        left = head.stop()
-        assert not left, f"processes of the test cluster still running: {left}"
-        shutil.rmtree(head.base, ignore_errors=True)
 
 
 def _search(tmp_path: Path, cl: LocalAutoscaler, name: str, resources: str) -> Any:
