@@ -22,6 +22,7 @@ from typing import Any
 
 from optuna.distributions import BaseDistribution
 
+from adaptune import domains
 from adaptune.job.algorithms import objectives_of, search_problems
 from adaptune.job.conditions import Conditions, conditions_from
 from adaptune.job.objective import Bound, Mode, Objective, parse_bound
@@ -235,7 +236,8 @@ def _make_plan(
         )
         problems, remote_code = checked.problems, checked.remote_code
         job = job.model_copy(update={"fixed": checked.fixed})
-    objectives, wrong = objectives_of(job, method.name, method.metric, method.mode, method.metrics)
+    metrics = [*method.metrics, *domains.names(method.metrics, method.metric)]
+    objectives, wrong = objectives_of(job, method.name, method.metric, method.mode, metrics)
     problems += wrong
     num_samples = job.the_search.num_samples or DEFAULT_NUM_SAMPLES
     if job.the_search.sampler == "grid":
@@ -254,7 +256,7 @@ def _make_plan(
         else make_config(method, job.fixed).epochs
     )
     max_t = job.the_search.scheduler.max_t or epochs
-    problems = search_problems(job, method.metrics, objectives, max_t, epochs, bool(conditions))
+    problems = search_problems(job, metrics, objectives, max_t, epochs, bool(conditions))
     if problems:
         raise SpecError(problems)
     pick = job.promote.pick

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adaptune.domains import summaries
 from adaptune.method import test_name
 from adaptune.train import report as rk
 
@@ -87,8 +88,8 @@ def score_test(method: Any, model: Any, loader: Any, cfg: Any) -> dict[str, floa
     """The method's metrics on the test split, named test/<name>, from evaluate_test when
     the method has one (evaluate may act on what it measures), else evaluate."""
     score = method.evaluate_test or method.evaluate
-    out = score(model, loader, cfg)
-    return {test_name(k): float(v) for k, v in out.items()}
+    out = {test_name(k): float(v) for k, v in score(model, loader, cfg).items()}
+    return {**out, **summaries(out, method.metric, method.mode)}
 
 
 def use_compile_cache(folder: str | None) -> None:
@@ -183,6 +184,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         metrics = train_epoch(method, model, train_loader, opt, cfg)
         train_time = time.perf_counter() - start
         metrics.update(method.evaluate(model, val_loader, cfg))
+        metrics.update(summaries(metrics, method.metric, method.mode))  # worst domain, mean
         if epoch == cfg.epochs:  # the finished model scores test once, after val: an
             # evaluate may keep state for save_model (DAMA's Algorithm 1 step), and test
             # must score the model that is saved; only the chosen trial's are read
