@@ -21,6 +21,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from adaptune.commands.output import EXIT_BAD_INPUT, Output, open_page
+from adaptune.commands.ui import loopback
 
 __all__ = ["cmd_dashboard", "study_of"]
 
@@ -75,6 +76,12 @@ def cmd_dashboard(args: argparse.Namespace, state: Path) -> int:
         what = f"{args.host}:{args.port}: {e.strerror}"
         print(f"error: {what}; try --port {args.port + 1}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not loopback(args.host):  # optuna-dashboard has no sign-in of its own
+        print(
+            f"warning: {args.host}:{args.port} serves the studies to other machines with no "
+            "sign-in; keep the default 127.0.0.1 and reach it through an SSH tunnel",
+            file=sys.stderr,
+        )
     page = f"http://{args.host}:{server.server_port}/dashboard"
     if study_id is not None:
         page += f"/studies/{study_id}"

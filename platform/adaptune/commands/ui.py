@@ -39,7 +39,7 @@ from adaptune.commands.output import EXIT_BAD_INPUT, EXIT_FAILED, Output, open_p
 from adaptune.credentials import PASSWORD_ENV, USERNAME_ENV, CredentialsError, server_credentials
 from adaptune.redact import scrub
 
-__all__ = ["auth_env", "cmd_ui", "exposure_warning", "server_command", "start_url"]
+__all__ = ["auth_env", "cmd_ui", "exposure_warning", "loopback", "server_command", "start_url"]
 
 READY_TIMEOUT_S = 120.0
 # MLflow's basic-auth settings but the admin's (from the environment) and the users' store.
@@ -153,13 +153,17 @@ def _signs_in(base: str, user: str, password: str) -> bool:
         return True
 
 
+def loopback(host: str) -> bool:
+    """Whether `host` takes requests from this machine only."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return False
+
+
 def exposure_warning(args: argparse.Namespace) -> str | None:
     """One line when the server would take requests from other machines unasked."""
-    try:
-        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
-    except ValueError:  # a host name
-        loopback = False
-    if loopback or _wants_auth(args):
+    if loopback(args.host) or _wants_auth(args):
         return None
     return (
         f"warning: {args.host}:{args.port} takes requests from other machines and asks no "
