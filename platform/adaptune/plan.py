@@ -287,12 +287,12 @@ def make_plans(
     problems: list[SpecProblem] = []
     if job.arms and job.final.seeds < 2:  # the comparison's tests pair seeded re-runs
         problems.append(job.problem("final.seeds", "a comparison (arms) needs final.seeds >= 2"))
-    if job.promote.enabled and job.promote.rule == "significant" and job.final.seeds < 2:
+    if job.promote.enabled and job.promote.rule != "better" and job.final.seeds < 2:
         problems.append(
             job.problem(
                 "promote.rule",
-                f"significant needs final.seeds >= 2 (got {job.final.seeds}): its test compares "
-                "the seeded re-runs' val scores, so nothing could be promoted; add final: "
+                f"{job.promote.rule} needs final.seeds >= 2 (got {job.final.seeds}): its test "
+                "compares the seeded re-runs' val scores, so nothing could be promoted; add final: "
                 "{seeds: 2} or more, or use rule: better",
             )
         )

@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--alias", help="alias to move (default: the job's, e.g. champion)")
     pr.add_argument(
         "--rule",
-        choices=("better", "significant"),
+        choices=("better", "significant", "no_domain_regresses"),
         help="what moves the alias (default: the job's promote.rule, recorded on the search)",
     )
     pr.add_argument("--dry-run", action="store_true", help="say what would happen, change nothing")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,13 @@ def train_seeds(
     )
     tuner.fit()
     box.drain(tracking.outbox.catch_up_seconds())
+    per_domain = f"{plan.metric}/"  # val/acc/<domain>: what no_domain_regresses compares
     return [  # the val objective (promotion reads it), then test
         {
             "trial_id": trial_id,
             "seed": int(e.trial.config["seed"]),
             plan.metric: float(e.trial.last_result[plan.metric]),
+            **{k: float(v) for k, v in e.trial.last_result.items() if k.startswith(per_domain)},
             **e.test,
         }
         for trial_id, e in sorted(ledger.entries.items())
@@ -157,6 +160,15 @@ def record(
             text = ",".join(repr(float(s)) for s in scores)
             write = lambda r, t=tag, v=text: client.set_tag(r, t, v)  # noqa: E731
             box.write(SEARCH_RUN, f"{key} scores tag", write)
+    domains: dict[str, list[float]] = {}
+    for row in reruns.rows:
+        for key in (k for k in row if k.startswith(f"{metric}/")):
+            domains.setdefault(key.removeprefix(f"{metric}/"), []).append(float(row[key]))
+    if domains:
+        text = json.dumps(domains, sort_keys=True)
+        box.write(
+            SEARCH_RUN, "domain scores", lambda r: client.set_tag(r, Tag.VAL_DOMAIN_SCORES, text)
+        )
     if reruns.rows:
         keys = sorted({k for row in reruns.rows for k in row})
         with open(Path(out_dir) / "reruns.csv", "w", newline="") as f:

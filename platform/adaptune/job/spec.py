@@ -168,7 +168,7 @@ class PromoteSpec(_Strict):
     alias: names.Alias = "champion"
     # better: the alias moves to a candidate whose test score beats the holder's at all;
     # significant: only when it beats it by more than the noise (see docs/evaluation.md).
-    rule: Literal["better", "significant"] = "better"
+    rule: Literal["better", "significant", "no_domain_regresses"] = "better"
 
 
 class FinalSpec(_Strict):

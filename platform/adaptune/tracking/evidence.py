@@ -13,11 +13,15 @@ does not spend the test split again. Scores on different data (fingerprints), or
 by a version promoted on test scores (before promotion moved to val), are not compared.
 ``significant`` also asks Welch's t-test over the two sets of seeded val scores for
 p < 0.05 (adaptune/stats.py); with fewer than two seeds on either side it refuses, and
-says so.
+says so. ``no_domain_regresses`` asks, beyond a better objective, that no domain's seeded
+val score be significantly worse than the holder's (Welch per domain, Holm across the
+domains both have; the refusal names them): a method that reports its objective per
+domain (``val/acc/<domain>``) records those per seed with its re-runs.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +41,7 @@ class Evidence:
     test: dict[str, float] = field(default_factory=dict)  # test/<metric>, ..._ci95: reported
     val: dict[str, float] = field(default_factory=dict)  # val/<metric> (the trial's), ..._mean
     fingerprint: str = ""
+    domains: dict[str, tuple[float, ...]] = field(default_factory=dict)  # per seed, per domain
 
 
 def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
@@ -51,7 +56,8 @@ def gather(search_run: Any, best_run: Any, metric: str) -> Evidence:
     if f"{metric}_mean" in search_metrics and scores:
         kind = f"val mean of {len(scores)} seeds"
         mean = float(search_metrics[f"{metric}_mean"])
-        return Evidence(mean, kind, scores, test, val, fingerprint)
+        domains = _domains(search_run.data.tags.get(Tag.VAL_DOMAIN_SCORES, ""))
+        return Evidence(mean, kind, scores, test, val, fingerprint, domains)
     own = float(best_run.data.metrics[metric])
     return Evidence(own, "val", (own,), test, val, fingerprint)
 
@@ -63,11 +69,22 @@ def _scores(text: str) -> tuple[float, ...]:
         return ()
 
 
+def _domains(text: str) -> dict[str, tuple[float, ...]]:
+    try:
+        return {str(d): tuple(float(x) for x in xs) for d, xs in json.loads(text or "{}").items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
 def version_tags(ev: Evidence) -> dict[str, str]:
     """The model version's record of its evidence (read back by ``judge``)."""
     tags = {Tag.VALUE: repr(ev.value), Tag.VALUE_KIND: ev.kind}
     if ev.scores:
         tags[Tag.VAL_SCORES] = ",".join(repr(s) for s in ev.scores)
+    if ev.domains:
+        tags[Tag.VAL_DOMAIN_SCORES] = json.dumps(
+            {d: list(xs) for d, xs in ev.domains.items()}, sort_keys=True
+        )
     for key, value in ev.val.items():
         tags[Tag.VAL_PREFIX + key.removeprefix(VAL_PREFIX)] = repr(value)
     for key, value in ev.test.items():
@@ -97,6 +114,7 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
         tags.get(Tag.VALUE_KIND, "val"),
         _scores(tags.get(Tag.VAL_SCORES, "")),
         fingerprint=tags.get(Tag.DATA_FINGERPRINT, ""),
+        domains=_domains(tags.get(Tag.VAL_DOMAIN_SCORES, "")),
     )
     if on_test(tags):
         return (
@@ -107,6 +125,8 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
         return f"{name} was scored on other data (fingerprint differs): not comparable"
     if not Mode(mode).better(ev.value, old.value):
         return f"{metric}={ev.value:.6g} ({ev.kind}) does not beat {name} ({old.value:.6g})"
+    if rule == "no_domain_regresses":
+        return _domain_regressions(ev, old, name, mode)
     if rule != "significant":
         return None
     if len(ev.scores) < 2 or len(old.scores) < 2:
@@ -123,4 +143,27 @@ def judge(ev: Evidence, current: Any, alias: str, metric: str, mode: str, rule: 
             f"{metric} {ev.value:.6g} vs {name} {old.value:.6g}: the gain is inside the noise "
             f"(p = {p}, {test.test}); not promoted"
         )
+    return None
+
+
+def _domain_regressions(ev: Evidence, old: Evidence, name: str, mode: str) -> str | None:
+    """Why the candidate may not take the alias under no_domain_regresses: a domain whose
+    seeded val score is significantly worse than the holder's (Holm across domains)."""
+    from adaptune.stats import ALPHA, adjusted, welch
+
+    shared = sorted(set(ev.domains) & set(old.domains))
+    if not shared or any(len(ev.domains[d]) < 2 or len(old.domains[d]) < 2 for d in shared):
+        return (
+            f"rule 'no_domain_regresses' needs per-domain val scores of final.seeds >= 2 "
+            f"seeds on both sides (candidate {len(ev.domains)} domains, {name} "
+            f"{len(old.domains)}): not promoted"
+        )
+    tests = adjusted([welch(list(ev.domains[d]), list(old.domains[d])) for d in shared])
+    worse = [
+        f"{d} {t.diff:+.3g} (p_holm {t.p_holm:.3g})"
+        for d, t in zip(shared, tests, strict=True)
+        if t.p_holm is not None and t.p_holm < ALPHA and Mode(mode).better(0.0, t.diff)
+    ]
+    if worse:
+        return f"worse than {name} on {len(worse)} domain(s): {', '.join(worse)}; not promoted"
     return None

@@ -72,6 +72,8 @@ class Tag:
     VALUE_KIND = PREFIX + "value_kind"  # what VALUE is: "val mean of k seeds" or "val"
     TEST_SCORES = PREFIX + "test_scores"  # the objective's test score per re-run seed
     VAL_SCORES = PREFIX + "val_scores"  # ... its val score per re-run seed (promotion reads)
+    # ... and per domain, {domain: [score per seed]} (JSON; rule no_domain_regresses reads)
+    VAL_DOMAIN_SCORES = PREFIX + "val_domain_scores"
 
 
 def stage_best_tag(stage: int) -> str:

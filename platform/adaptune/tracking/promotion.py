@@ -83,7 +83,8 @@ def promote(
 
     The alias compares validation scores, never test (tracking/evidence.py):
     ``rule="better"`` moves it to a strictly better score, ``"significant"`` only to one
-    better beyond the noise of the seeded re-runs.
+    better beyond the noise of the seeded re-runs, ``"no_domain_regresses"`` to a better
+    one that no domain's seeded val score is significantly worse on.
 
     Safe when several searches promote to one registered model at once, on one machine
     or many. MLflow has no transactions, so two layers:

@@ -6,6 +6,7 @@ metrics (reported only) as tags."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +28,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def search_with_reruns(
-    store: dict[str, Any], scores: list[float], test: list[float] | None = None
+    store: dict[str, Any],
+    scores: list[float],
+    test: list[float] | None = None,
+    domains: dict[str, list[float]] | None = None,
 ) -> Any:
     """A finished search whose chosen trial has a model, and whose re-runs scored `scores`
     on val and `test` on test (what driver/final.py records)."""
@@ -54,6 +58,8 @@ def search_with_reruns(
     client.set_tag(parent, Tag.VAL_SCORES, ",".join(repr(s) for s in scores))
     client.set_tag(parent, Tag.TEST_SCORES, ",".join(repr(s) for s in test))
     client.set_tag(parent, Tag.BEST_TRIAL, "t1")
+    if domains:  # what driver/final.py records for val/acc/<domain>
+        client.set_tag(parent, Tag.VAL_DOMAIN_SCORES, json.dumps(domains))
     return client.get_run(parent)
 
 
@@ -114,3 +120,35 @@ def test_a_champion_promoted_on_test_is_not_compared_with_val(store: dict[str, A
         client, search_with_reruns(store, [0.9, 0.91]), "legacy", "champion", METRIC, "max"
     )
     assert not again.promoted and "promoted on a test mean of 2 seeds score" in again.reason
+
+
+def test_no_domain_regresses_refuses_a_gain_that_costs_a_domain(store: dict[str, Any]) -> None:
+    """A better mean that drops one domain clearly is refused naming it; one where no
+    domain drops beyond the noise is promoted; without per-domain seeds it says so."""
+    client = store["client"]
+
+    def promote_domains(scores: list[float], domains: dict[str, list[float]]) -> Any:
+        run = search_with_reruns(store, scores, domains=domains)
+        rule = "no_domain_regresses"
+        return tracking.promote(client, run, "dom", "champion", METRIC, "max", rule=rule)
+
+    held = {"books": [0.80, 0.81, 0.79], "dvd": [0.70, 0.71, 0.69], "kitchen": [0.60, 0.62, 0.61]}
+    assert promote_domains([0.70, 0.71, 0.70], held).promoted
+    dropped = {
+        "books": [0.95, 0.96, 0.97],
+        "dvd": [0.90, 0.91, 0.92],
+        "kitchen": [0.40, 0.41, 0.40],
+    }
+    refused = promote_domains([0.75, 0.76, 0.76], dropped)
+    assert not refused.promoted and "kitchen" in refused.reason, refused.reason
+    assert "books" not in refused.reason and "dvd" not in refused.reason
+    none_worse = {
+        "books": [0.85, 0.86, 0.84],
+        "dvd": [0.72, 0.70, 0.71],
+        "kitchen": [0.61, 0.60, 0.62],
+    }
+    assert promote_domains([0.72, 0.73, 0.72], none_worse).promoted
+    mv = client.get_model_version_by_alias("dom", "champion")
+    assert json.loads(mv.tags[Tag.VAL_DOMAIN_SCORES])["kitchen"] == [0.61, 0.60, 0.62]
+    missing = promote_domains([0.80, 0.81, 0.80], {})
+    assert not missing.promoted and "per-domain val scores" in missing.reason
