@@ -259,7 +259,9 @@ def test_submitted_search_uses_both_nodes(
     log = _cli(capsys, "logs", sid, "--address", address)
     assert state == "SUCCEEDED", log[-3000:]
     assert "2 trials" in log and "2 completed" in log and "champion: on-cluster" in log
-    client = mlflow.MlflowClient(two_nodes["tracking"])
+    # the registry named too: an in-process search of an earlier test leaves MLflow's
+    # default registry set to its own store, which a client given only a tracking URI uses
+    client = mlflow.MlflowClient(two_nodes["tracking"], registry_uri=two_nodes["tracking"])
     exp = client.get_experiment_by_name("on-cluster")
     assert exp is not None
     runs = client.search_runs([exp.experiment_id], "tags.`adaptune.trial_id` != ''")

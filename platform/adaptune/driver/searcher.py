@@ -20,11 +20,13 @@ define-by-run, and the warm start's first trials.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from optuna.exceptions import UpdateFinishedTrialError
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
@@ -57,19 +59,28 @@ class ConstrainedOptunaSearch(OptunaSearch):
         self._bounds = bounds
         super().__init__(*args, **kwargs)
 
+    # A resumed search's searcher is Tune's last snapshot of it, but the study's store kept
+    # what came after: a trial Tune restarts may have been told already. Optuna then
+    # refuses updates to it, and its first result stands.
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        with contextlib.suppress(UpdateFinishedTrialError):  # see above
+            super().on_trial_result(trial_id, result)
+
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
         ot_trial = upstream.open_optuna_trial(self, trial_id)
-        if self._bounds and ot_trial is not None:
-            for bound in self._bounds:
-                ot_trial.set_constraint(str(bound), _violation(bound, result or {}))
-        if result and not error and _stopped(result) and isinstance(self.metric, str):
-            # Tune hands the result a scheduler stopped on to on_trial_complete only: it
-            # becomes the last intermediate value, the value Optuna gives a pruned trial
-            # (told without a result, OptunaSearch tells it as pruned).
-            _report(ot_trial, result.get(self.metric), result.get(TRAINING_ITERATION))
-            result = None
+        with contextlib.suppress(UpdateFinishedTrialError):  # see above
+            if self._bounds and ot_trial is not None:
+                for bound in self._bounds:
+                    ot_trial.set_constraint(str(bound), _violation(bound, result or {}))
+            if result and not error and _stopped(result) and isinstance(self.metric, str):
+                # Tune hands the result a scheduler stopped on to on_trial_complete only:
+                # it becomes the last intermediate value, the value Optuna gives a pruned
+                # trial (told without a result, OptunaSearch tells it as pruned).
+                _report(ot_trial, result.get(self.metric), result.get(TRAINING_ITERATION))
+                result = None
         super().on_trial_complete(trial_id, result=result, error=error)
 
 
