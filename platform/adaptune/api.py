@@ -179,8 +179,7 @@ def resumable(state: Path, name: str) -> Any:
             "runs its arms at equal budget in one go, so one arm is not resumed alone; "
             f"run it again: adaptune search {record.job}"
         )
-    if not record.job or not Path(record.job).exists():
-        raise LookupError(f"the job file {record.job or '(none recorded)'} is gone; it is needed")
+    resume_lib.job_file(record)
     return record
 
 

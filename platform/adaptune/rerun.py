@@ -27,6 +27,7 @@ def rerun_overrides(record: Any, trial: str, *, seeds: int, tracking_uri: str) -
     Tune trial id or MLflow run id); LookupError names the search's trials if it has no
     such trial, or says why it cannot be re-run."""
     from adaptune import tracking
+    from adaptune.driver import resume as resume_lib
     from adaptune.driver.warmstart import point_of
     from adaptune.job.overrides import parse_override
     from adaptune.plan import make_plans
@@ -37,8 +38,7 @@ def rerun_overrides(record: Any, trial: str, *, seeds: int, tracking_uri: str) -
             f"{record.search} is a multi-stage job, a stage or a comparison's arm: rerun "
             "takes a search's trial"
         )
-    if not record.job or not Path(record.job).exists():
-        raise LookupError(f"the job file {record.job or '(none recorded)'} is gone; it is needed")
+    resume_lib.job_file(record)
     client = tracking.setup(tracking_uri)
     runs = [
         r

@@ -116,9 +116,7 @@ def stops(stop: Stop, *, verbose: bool = False) -> Iterator[Stop]:
                 signum,
             )
         if stop.ended and not stop.finish:  # the re-runs or the decision: resumable
-            raise SearchInterrupted(
-                f"{stop.after.replace(' after', f' ({name}) after', 1)}", signum
-            )
+            raise SearchInterrupted(stop.after.replace("{signal}", name), signum)
         if stop.ended:  # --promote-partial: what it would end on is all there now
             stop.late = name
             say(
@@ -173,8 +171,9 @@ def trials_ended(stop: Stop, search: str, state_dir: Path, origin: Any, *, finis
     the report) exits at once, resumable, or with `finish` (--promote-partial: the search
     ends on what finished, which is now all of it) lets the search finish."""
     stop.ended, stop.finish = True, finish
-    stop.after = f"{search} interrupted after its trials ended: nothing was promoted\n" + going_on(
-        search, state_dir, origin
+    then = going_on(search, state_dir, origin)
+    stop.after = (
+        f"{search} interrupted ({{signal}}) after its trials ended: nothing was promoted\n{then}"
     )
 
 

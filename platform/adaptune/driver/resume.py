@@ -44,6 +44,7 @@ __all__ = [
     "check_unchanged",
     "fingerprint",
     "hold",
+    "job_file",
     "load",
     "restorable",
     "save",
@@ -304,3 +305,10 @@ def restorable(rec: Record) -> bool:
     if not tune.Tuner.can_restore(path):
         return False
     return "://" in path or any(Path(path).glob("experiment_state-*.json"))
+
+
+def job_file(rec: Record) -> str:
+    """The record's job file; LookupError when it is gone (a resume or rerun reads it)."""
+    if not rec.job or not Path(rec.job).exists():
+        raise LookupError(f"the job file {rec.job or '(none recorded)'} is gone; it is needed")
+    return rec.job
