@@ -22,11 +22,11 @@ from typing import Any
 
 from adaptune.driver.final import fresh_seeds, train_seeds
 from adaptune.driver.ledger import Ledger
-from adaptune.driver.results import Decision, chosen
+from adaptune.driver.results import Decision, chosen, scored
 from adaptune.driver.tuner import Placement
 from adaptune.plan import Plan
 from adaptune.stats import prob_best, summarize
-from adaptune.tracking.names import Kind, Status, Tag
+from adaptune.tracking.names import Kind, Tag
 from adaptune.train.trial import TrialSetup
 
 __all__ = ["select"]
@@ -46,13 +46,9 @@ def select(
     spec = plan.job.the_search.finalists
     if spec is None or decision.best_trial is None:
         return decision
-    done = [
-        t
-        for t in ledger.trials()
-        if ledger.status(t.trial_id) is Status.COMPLETED
-        and isinstance((t.last_result or {}).get(plan.metric), int | float)
+    top = plan.mode.ranked(scored(ledger, plan), key=lambda t: float(t.last_result[plan.metric]))[
+        : spec.top_k
     ]
-    top = plan.mode.ranked(done, key=lambda t: float(t.last_result[plan.metric]))[: spec.top_k]
     if len(top) < 2:
         print(f"finalists: {len(top)} trial completed; nothing to compare", flush=True)
         return decision

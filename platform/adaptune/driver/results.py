@@ -24,7 +24,7 @@ from adaptune.redact import scrub
 from adaptune.tracking.names import Status
 from adaptune.train import report as rk
 
-__all__ = ["Decision", "SearchSummary", "chosen", "cost_line", "decide", "short"]
+__all__ = ["Decision", "SearchSummary", "chosen", "cost_line", "decide", "scored", "short"]
 
 
 @dataclass(frozen=True)
@@ -189,12 +189,7 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
             stopped[t.trial_id] = int((t.last_result or {}).get(rk.EPOCH, 0))
         elif status is not Status.COMPLETED:
             errored.append(t.trial_id)
-    done = [
-        t
-        for t in trials
-        if ledger.status(t.trial_id) is Status.COMPLETED
-        and isinstance((t.last_result or {}).get(plan.metric), int | float)
-    ]
+    done = scored(ledger, plan)  # completed: never an interrupted one
     eligible = pareto.eligible(plan)
     if eligible is not None:
         done = eligible(done)
@@ -203,6 +198,16 @@ def decide(ledger: Ledger, plan: Plan) -> Decision:
         return counts
     best = plan.mode.best(done, key=lambda t: t.last_result[plan.metric])
     return chosen(counts, best, ledger, plan)
+
+
+def scored(ledger: Ledger, plan: Plan) -> list[Any]:
+    """The completed trials that reported the objective: what a winner is chosen from."""
+    return [
+        t
+        for t in ledger.trials()
+        if ledger.status(t.trial_id) is Status.COMPLETED
+        and isinstance((t.last_result or {}).get(plan.metric), int | float)
+    ]
 
 
 def chosen(decision: Decision, trial: Any, ledger: Ledger, plan: Plan, **more: Any) -> Decision:
